@@ -1,0 +1,36 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+// Engine is what the API needs of the delivery engine (package delivery). It
+// is an interface so the API can be tested on its own.
+type Engine interface {
+	// Ingest assigns each event its ID and acceptance time, writes the events
+	// and their deliveries durably (group commit), hands the deliveries to
+	// the dispatcher and returns one result per event. All events are written
+	// or none. It returns ECONFLICT when an idempotency key was used with
+	// another body, and EUNAVAILABLE when the store fails or the backlog is
+	// over its bound.
+	Ingest(ctx context.Context, events []*hookline.Event) ([]hookline.IngestResult, error)
+	// ReplayEvent sends an event again to every endpoint that matches it now
+	// and returns how many deliveries it created.
+	ReplayEvent(ctx context.Context, eventID string) (int, error)
+	// RetryDelivery makes a delivery pending and due now.
+	RetryDelivery(ctx context.Context, deliveryID string) (*hookline.Delivery, error)
+	// RecoverEndpoint makes every failed delivery of an endpoint created at
+	// or after since pending again, and returns how many.
+	RecoverEndpoint(ctx context.Context, endpointID string, since time.Time) (int, error)
+	// EndpointChanged tells the engine an endpoint was updated or deleted
+	// (ep is nil then), so queued deliveries use the new URL and secret.
+	EndpointChanged(id string, ep *hookline.Endpoint)
+	// Stats returns the figures of GET /v1/stats.
+	Stats(ctx context.Context) (hookline.Stats, error)
+	// Ready returns nil when the node can serve: the store answers. detail is
+	// shown on /readyz either way.
+	Ready(ctx context.Context) (detail any, err error)
+}

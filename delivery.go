@@ -1,0 +1,90 @@
+package hookline
+
+import "time"
+
+// DeliveryStatus is the state of a delivery: pending, then delivered or
+// failed. A failed delivery is in the dead-letter state; a retry or recover
+// makes it pending again.
+type DeliveryStatus string
+
+// The delivery states.
+const (
+	StatusPending   DeliveryStatus = "pending"
+	StatusDelivered DeliveryStatus = "delivered"
+	StatusFailed    DeliveryStatus = "failed"
+)
+
+// Valid reports whether s is one of the three states.
+func (s DeliveryStatus) Valid() bool {
+	return s == StatusPending || s == StatusDelivered || s == StatusFailed
+}
+
+// Delivery is one event on its way to one endpoint.
+type Delivery struct {
+	ID         string         `json:"id"`
+	EventID    string         `json:"event_id"`
+	EndpointID string         `json:"endpoint_id"`
+	Tenant     string         `json:"tenant"`
+	EventType  string         `json:"event_type"`
+	Status     DeliveryStatus `json:"status"`
+	// Attempts is how many attempts were made, across retries and replays.
+	Attempts int `json:"attempts"`
+	// ScheduleOffset is the value of Attempts when the delivery last
+	// (re)entered the pending state; the retry schedule counts from it.
+	ScheduleOffset int `json:"-"`
+	// NextAttemptAt is when a pending delivery is due; nil otherwise.
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	LastStatusCode int        `json:"last_status_code"`
+	LastError      string     `json:"last_error"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	DeliveredAt    *time.Time `json:"delivered_at"`
+}
+
+// DeliveryFilter selects deliveries. Results are ordered newest first.
+type DeliveryFilter struct {
+	EventID    string         // "" means any
+	EndpointID string         // "" means any
+	Status     DeliveryStatus // "" means any
+	Cursor     string         // IDs below this one; "" starts at the newest
+	Limit      int            // 0 means DefaultLimit
+}
+
+// Attempt records one HTTP request of a delivery.
+type Attempt struct {
+	DeliveryID string        `json:"-"`
+	Attempt    int           `json:"attempt"` // 1 for the first
+	StartedAt  time.Time     `json:"started_at"`
+	Duration   time.Duration `json:"-"`
+	StatusCode int           `json:"status_code"` // 0 when no response arrived
+	Error      string        `json:"error"`       // "" on success
+	// ResponseBody holds at most MaxStoredResponse bytes of the response.
+	ResponseBody string `json:"response_body"`
+}
+
+// MaxStoredResponse is how much of a response body an attempt keeps.
+const MaxStoredResponse = 1024
+
+// Task is a pending delivery as the dispatcher holds it: everything needed to
+// send it without another read.
+type Task struct {
+	DeliveryID     string
+	EventID        string
+	Endpoint       *Endpoint // a snapshot at the time the task was read
+	Payload        []byte    // shared by all tasks of the event; never modified
+	Attempts       int
+	ScheduleOffset int
+	// EventCreatedAt is when the event was accepted, for end-to-end latency.
+	EventCreatedAt time.Time
+	Partition      int
+}
+
+// Outcome is the result of one attempt, written back to the store in
+// batches.
+type Outcome struct {
+	Attempt Attempt
+	// Status is the delivery's new state. When pending, NextAttemptAt says
+	// when the next attempt is due.
+	Status        DeliveryStatus
+	NextAttemptAt time.Time
+}

@@ -1,0 +1,68 @@
+package hookline
+
+import (
+	"strings"
+	"time"
+)
+
+// Endpoint is a URL that receives the events of one tenant, signed with its
+// own secret.
+type Endpoint struct {
+	ID          string `json:"id"`
+	Tenant      string `json:"tenant"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	// EventTypes lists the event types the endpoint receives. Empty or ["*"]
+	// means every type; an entry ending in ".*" matches a prefix, so
+	// "invoice.*" matches "invoice.paid".
+	EventTypes []string `json:"event_types"`
+	// Secret is "whsec_" followed by the base64 signing key. It is never
+	// serialised with the endpoint; GET /v1/endpoints/{id}/secret shows it.
+	Secret    string    `json:"-"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Partition returns the partition the endpoint hashes into.
+func (e *Endpoint) Partition() int { return PartitionOf(e.ID) }
+
+// Matches reports whether the endpoint subscribes to eventType. It does not
+// look at Disabled or Tenant.
+func (e *Endpoint) Matches(eventType string) bool {
+	if len(e.EventTypes) == 0 {
+		return true
+	}
+	for _, t := range e.EventTypes {
+		if t == "*" || t == eventType {
+			return true
+		}
+		if p, ok := strings.CutSuffix(t, "*"); ok && strings.HasPrefix(eventType, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// EndpointUpdate is a partial update of an endpoint: nil fields are left
+// alone.
+type EndpointUpdate struct {
+	URL         *string
+	Description *string
+	EventTypes  *[]string
+	Secret      *string
+	Disabled    *bool
+}
+
+// EndpointFilter selects endpoints. Results are ordered newest first.
+type EndpointFilter struct {
+	Tenant *string // nil: any tenant
+	Cursor string  // return endpoints with IDs below this one; "" starts at the newest
+	Limit  int     // at most this many; 0 means DefaultLimit
+}
+
+// DefaultLimit and MaxLimit bound the size of a page of a list.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)

@@ -1,0 +1,58 @@
+package hookline
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to one HTTP status in package api, in one place.
+const (
+	EINVALID      = "invalid"                // 400: bad input; Message names the field
+	EUNAUTHORIZED = "unauthorized"           // 401: missing or wrong API key
+	ENOTFOUND     = "not_found"              // 404
+	EMETHOD       = "method_not_allowed"     // 405
+	ECONFLICT     = "conflict"               // 409: e.g. an idempotency key reused with another body
+	ETOOLARGE     = "payload_too_large"      // 413
+	EMEDIATYPE    = "unsupported_media_type" // 415
+	EUNAVAILABLE  = "unavailable"            // 503: store down, or backlog over its bound
+	EINTERNAL     = "internal"               // 500: a bug; the only kind that is logged
+)
+
+// Error is the one error type of Hookline. Code is one of the E* constants;
+// Message is written for a person and is safe to show to API clients.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string { return fmt.Sprintf("hookline: %s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for
+// any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, or a
+// generic message for internal errors, whose text is not shown to clients.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}

@@ -1,0 +1,99 @@
+package hookline
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable record of Hookline. The delivery engine talks to it
+// through this interface only; package sqlite and package postgres implement
+// it, and package storetest is the conformance suite both pass.
+//
+// Methods that look up one thing by ID return an *Error with code ENOTFOUND
+// when it does not exist. Every write is atomic: it commits whole or not at
+// all. Times are kept to the microsecond.
+type Store interface {
+	// CreateEndpoint stores a new endpoint; e.ID, e.Secret, e.CreatedAt and
+	// e.UpdatedAt are set by the caller.
+	CreateEndpoint(ctx context.Context, e *Endpoint) error
+	// FindEndpoint returns one endpoint, secret included.
+	FindEndpoint(ctx context.Context, id string) (*Endpoint, error)
+	// FindEndpoints returns a page of endpoints, newest first, and the cursor
+	// of the next page ("" on the last page).
+	FindEndpoints(ctx context.Context, f EndpointFilter) ([]*Endpoint, string, error)
+	// UpdateEndpoint applies u to an endpoint at time now and returns it.
+	UpdateEndpoint(ctx context.Context, id string, u EndpointUpdate, now time.Time) (*Endpoint, error)
+	// DeleteEndpoint deletes an endpoint with its deliveries and attempts.
+	DeleteEndpoint(ctx context.Context, id string) error
+
+	// Ingest writes the events of every request and their fan-out — one
+	// pending delivery per enabled endpoint of the event's tenant that
+	// matches its type — in one transaction, committed durably (fsync) before
+	// it returns. It fills each request's Results and Tasks, or sets its Err
+	// (a conflicting idempotency key) and writes nothing of that request.
+	// The returned error is for the transaction as a whole; then no request
+	// was written.
+	Ingest(ctx context.Context, reqs []*IngestRequest, now time.Time) error
+	// FindEvent returns one event.
+	FindEvent(ctx context.Context, id string) (*Event, error)
+	// ReplayEvent creates a new pending delivery of an existing event to
+	// every enabled endpoint that matches it now, and returns their tasks.
+	// With claim, the deliveries are marked as held in memory.
+	ReplayEvent(ctx context.Context, eventID string, claim bool, now time.Time) ([]*Task, error)
+
+	// FindDelivery returns one delivery.
+	FindDelivery(ctx context.Context, id string) (*Delivery, error)
+	// FindDeliveries returns a page of deliveries, newest first, and the
+	// cursor of the next page.
+	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, string, error)
+	// FindAttempts returns the attempts of a delivery, first attempt first.
+	// It returns ENOTFOUND when the delivery does not exist.
+	FindAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
+
+	// ClaimDue marks up to limit pending, unclaimed deliveries due at or
+	// before now, in the given partitions (nil means all), as claimed and
+	// returns them, earliest due first.
+	ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*Task, error)
+	// Unclaim marks deliveries as no longer held in memory, so ClaimDue can
+	// return them again. Unknown IDs are ignored.
+	Unclaim(ctx context.Context, deliveryIDs []string) error
+	// ResetClaims unclaims every pending delivery of the given partitions
+	// (nil means all); a node calls it when it starts owning them.
+	ResetClaims(ctx context.Context, partitions []int) error
+	// RecordOutcomes writes a batch of attempt outcomes: each attempt row, and
+	// the delivery's new status, attempt count, last status and error, due
+	// time, and claim released. Outcomes for deleted deliveries are dropped.
+	RecordOutcomes(ctx context.Context, outcomes []Outcome, now time.Time) error
+
+	// RetryDelivery makes one delivery pending and due now, whatever its
+	// status; its attempt count continues and its retry schedule restarts.
+	RetryDelivery(ctx context.Context, id string, now time.Time) (*Delivery, error)
+	// RecoverEndpoint does the same for every failed delivery of an endpoint
+	// created at or after since (zero means all) and returns how many.
+	RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error)
+
+	// Stats counts deliveries by status, events and endpoints.
+	Stats(ctx context.Context) (StoreStats, error)
+	// PendingCount returns the number of pending deliveries, cheaply enough
+	// to call every second.
+	PendingCount(ctx context.Context) (int64, error)
+	// Prune deletes at most limit of the oldest events created before
+	// `before`, with their deliveries and attempts, skipping events that
+	// still have pending deliveries, and expired idempotency keys. It returns
+	// how many events it deleted.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store. Pending writes are already committed.
+	Close() error
+}
+
+// StoreStats are the counts behind GET /v1/stats.
+type StoreStats struct {
+	Pending   int64 `json:"pending"`
+	Delivered int64 `json:"delivered"`
+	Failed    int64 `json:"failed"`
+	Events    int64 `json:"events"`
+	Endpoints int64 `json:"endpoints"`
+}
