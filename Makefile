@@ -1,0 +1,32 @@
+# Hookline. `make help` lists the targets.
+.DEFAULT_GOAL := help
+GO ?= go
+
+.PHONY: help
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z\/_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## run Hookline on the embedded SQLite store (./hookline-data)
+	$(GO) run ./cmd/hookline serve
+
+.PHONY: build
+build: ## build a static binary at ./bin/hookline
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/hookline/hookline.Version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/hookline ./cmd/hookline
+
+.PHONY: test
+test: ## run the whole test suite (starts a throwaway PostgreSQL on loopback)
+	scripts/test.sh
+
+.PHONY: test/race
+test/race: ## run the whole test suite with the race detector
+	RACE=1 scripts/test.sh
+
+.PHONY: bench
+bench: ## run the Go benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) vet ./...

@@ -1,0 +1,100 @@
+package delivery
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"code.dny.dev/ssrf"
+
+	"github.com/hookline/hookline"
+)
+
+// errPrivate marks a dial refused because the address is not public.
+var errPrivate = errors.New("destination is a loopback, private, link-local or otherwise non-public address; start hookline with --allow-private-networks to allow it")
+
+// newGuard returns the dial-time check of the address actually dialled, or
+// nil when private networks are allowed. It refuses loopback, private,
+// link-local, unspecified and the other special-purpose ranges, including
+// their IPv4-mapped IPv6, NAT64 and 6to4 forms, on any port.
+func newGuard(allowPrivate bool) func(network, address string, c syscall.RawConn) error {
+	if allowPrivate {
+		return nil
+	}
+	g := ssrf.New(ssrf.WithAnyPort())
+	return func(network, address string, c syscall.RawConn) error {
+		if err := g.Safe(network, address, c); err != nil {
+			if errors.Is(err, ssrf.ErrProhibitedIP) {
+				return errPrivate
+			}
+			return err
+		}
+		return nil
+	}
+}
+
+// CheckURL validates an endpoint URL: absolute http or https with a host.
+// Unless allowPrivate is set, a literal IP host that is not public is refused
+// with a message that names the flag. Host names are checked when dialled.
+func CheckURL(raw string, allowPrivate bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return hookline.Errorf(hookline.EINVALID, "url: must be an absolute http or https URL")
+	} else if u.Scheme != "http" && u.Scheme != "https" {
+		return hookline.Errorf(hookline.EINVALID, "url: scheme must be http or https, not %q", u.Scheme)
+	} else if u.Hostname() == "" {
+		return hookline.Errorf(hookline.EINVALID, "url: must have a host")
+	} else if u.User != nil {
+		return hookline.Errorf(hookline.EINVALID, "url: must not carry credentials; use the signature to authenticate")
+	}
+	if allowPrivate {
+		return nil
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback host; start hookline with --allow-private-networks to allow it", host)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil // a name: checked on the address actually dialled
+	}
+	if ssrf.New(ssrf.WithAnyPort()).SafeAddr(ip) != nil {
+		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback, private, link-local or otherwise non-public address; start hookline with --allow-private-networks to allow it", ip)
+	}
+	return nil
+}
+
+// newClient returns the HTTP client that makes deliveries: redirects are not
+// followed, every dial is checked by the guard, HTTP/2 stays on, and idle
+// connections are kept for reuse.
+func newClient(allowPrivate bool, timeout time.Duration, maxConnsPerHost int) *http.Client {
+	d := &net.Dialer{
+		Timeout:   min(timeout, 10*time.Second),
+		KeepAlive: 30 * time.Second,
+		Control:   newGuard(allowPrivate),
+	}
+	t := &http.Transport{
+		Proxy:                 nil, // a proxy would dial for us and bypass the guard
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true, // a custom DialContext turns HTTP/2 off unless asked
+		MaxIdleConns:          0,    // no global cap
+		MaxIdleConnsPerHost:   maxConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   min(timeout, 10*time.Second),
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: timeout,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}

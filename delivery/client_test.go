@@ -1,0 +1,117 @@
+package delivery
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+func TestCheckURL(t *testing.T) {
+	tests := []struct {
+		url     string
+		private bool // allowed only with --allow-private-networks
+		invalid bool // never allowed
+	}{
+		{url: "https://example.com/hook"},
+		{url: "http://93.184.216.34:8080/x"},
+		{url: "https://[2606:4700::1111]/x"},
+		{url: "http://127.0.0.1/x", private: true},
+		{url: "http://localhost:9000/x", private: true},
+		{url: "http://api.localhost/x", private: true},
+		{url: "http://10.1.2.3/x", private: true},
+		{url: "http://172.16.0.1/x", private: true},
+		{url: "http://192.168.1.1/x", private: true},
+		{url: "http://169.254.169.254/latest/meta-data", private: true},
+		{url: "http://0.0.0.0/x", private: true},
+		{url: "http://[::1]/x", private: true},
+		{url: "http://[::ffff:127.0.0.1]/x", private: true},
+		{url: "http://[64:ff9b::7f00:1]/x", private: true},
+		{url: "http://[2002:7f00:1::]/x", private: true},
+		{url: "http://[fe80::1]/x", private: true},
+		{url: "http://[fc00::1]/x", private: true},
+		{url: "ftp://example.com/x", invalid: true},
+		{url: "/relative", invalid: true},
+		{url: "https://", invalid: true},
+		{url: "https://user:pw@example.com/", invalid: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			err := CheckURL(tt.url, false)
+			if (err != nil) != (tt.private || tt.invalid) {
+				t.Fatalf("CheckURL(%q, false) = %v", tt.url, err)
+			}
+			if err != nil && hookline.ErrorCode(err) != hookline.EINVALID {
+				t.Fatalf("code %q, want invalid", hookline.ErrorCode(err))
+			}
+			if tt.private && !strings.Contains(err.Error(), "--allow-private-networks") {
+				t.Fatalf("message %q does not name the flag", err)
+			}
+			if err := CheckURL(tt.url, true); (err != nil) != tt.invalid {
+				t.Fatalf("CheckURL(%q, true) = %v", tt.url, err)
+			}
+		})
+	}
+}
+
+func TestClientRefusesPrivateAtDialTime(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	// A host name that resolves to loopback passes CheckURL but not the dial.
+	url := strings.Replace(srv.URL, "127.0.0.1", "localtest.invalid", 1)
+	c := newClient(false, 5*time.Second, 4)
+	c.Transport.(*http.Transport).DialContext = guardedDialer(false, "127.0.0.1")
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, nil)
+	_, err := c.Do(req)
+	if err == nil {
+		t.Fatal("dial to loopback was allowed")
+	}
+	if r := classifyError(err, time.Second); r.kind != kindRefused || !strings.Contains(r.err, "--allow-private-networks") {
+		t.Fatalf("classified as %q %q", r.kind, r.err)
+	}
+
+	ok := newClient(true, 5*time.Second, 4)
+	ok.Transport.(*http.Transport).DialContext = guardedDialer(true, "127.0.0.1")
+	req, _ = http.NewRequestWithContext(context.Background(), "POST", url, nil)
+	resp, err := ok.Do(req)
+	if err != nil {
+		t.Fatalf("allowed client: %v", err)
+	}
+	resp.Body.Close()
+}
+
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	var hits int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	}))
+	defer srv.Close()
+	c := newClient(true, 5*time.Second, 4)
+	resp, err := c.Post(srv.URL, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || hits != 1 {
+		t.Fatalf("status %d after %d requests, want 302 after 1", resp.StatusCode, hits)
+	}
+}
+
+// guardedDialer resolves every host to ip, as a DNS answer (or a rebinding
+// one) would, and dials through the real guard.
+func guardedDialer(allowPrivate bool, ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: newGuard(allowPrivate)}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		return d.DialContext(ctx, network, net.JoinHostPort(ip, port))
+	}
+}

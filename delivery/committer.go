@@ -1,0 +1,135 @@
+package delivery
+
+import (
+	"context"
+	"sync"
+
+	"github.com/hookline/hookline"
+)
+
+// maxGroupEvents bounds how many events one group commit writes.
+const maxGroupEvents = 4096
+
+// ingestJob is one API request waiting for its group commit.
+type ingestJob struct {
+	req  *hookline.IngestRequest
+	done chan error
+}
+
+// committer is the group-commit writer of ingest. Requests that arrive while
+// a transaction is being committed wait together and go in the next one, so
+// under load many requests share one transaction and one fsync, and under no
+// load a request is committed at once, without waiting for a batch to fill.
+type committer struct {
+	e      *Engine
+	jobs   chan *ingestJob
+	mu     sync.RWMutex // held for reading while sending on jobs
+	closed bool
+	done   chan struct{}
+}
+
+func newCommitter(e *Engine, queue int) *committer {
+	return &committer{e: e, jobs: make(chan *ingestJob, queue), done: make(chan struct{})}
+}
+
+// submit queues req for the next group commit and waits for it.
+func (c *committer) submit(ctx context.Context, req *hookline.IngestRequest) error {
+	j := &ingestJob{req: req, done: make(chan error, 1)}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return hookline.Errorf(hookline.EUNAVAILABLE, "hookline is shutting down")
+	}
+	select {
+	case c.jobs <- j:
+		c.mu.RUnlock()
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return hookline.Errorf(hookline.EUNAVAILABLE, "ingest queue is full; try again")
+	}
+	// Once queued, the job is committed or failed by the committer even if
+	// the client goes away: the answer must match what was written.
+	return <-j.done
+}
+
+// close refuses new jobs and waits until every queued one is committed.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	close(c.jobs)
+	c.mu.Unlock()
+	<-c.done
+}
+
+// run commits groups until jobs is closed and drained.
+func (c *committer) run() {
+	defer close(c.done)
+	var group []*ingestJob
+	var reqs []*hookline.IngestRequest
+	for j := range c.jobs {
+		group, reqs = append(group[:0], j), append(reqs[:0], j.req)
+		events := len(j.req.Events)
+	fill:
+		for events < maxGroupEvents {
+			select {
+			case j, ok := <-c.jobs:
+				if !ok {
+					break fill
+				}
+				group, reqs = append(group, j), append(reqs, j.req)
+				events += len(j.req.Events)
+			default:
+				break fill
+			}
+		}
+		c.commit(group, reqs)
+	}
+}
+
+// commit writes one group and hands its deliveries to the dispatcher.
+func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
+	e := c.e
+	claim := e.dispatcher.free() > 0
+	owned := e.ownedSet()
+	for _, r := range reqs {
+		r.Claim = claim && owned == nil
+	}
+	err := e.store.Ingest(context.Background(), reqs, e.now())
+	if err != nil {
+		e.log.Error("ingest", "err", err)
+		if hookline.ErrorCode(err) == hookline.EINTERNAL {
+			err = hookline.Errorf(hookline.EUNAVAILABLE, "the store could not commit the events; nothing was written")
+		}
+	}
+	var rejected []*hookline.Task
+	var events, deliveries int
+	for _, r := range reqs {
+		if err != nil || r.Err != nil {
+			continue
+		}
+		for _, res := range r.Results {
+			if !res.Duplicate {
+				events++
+				deliveries += res.Deliveries
+			}
+		}
+		if r.Claim {
+			rejected = append(rejected, e.dispatcher.admit(r.Tasks)...)
+		}
+	}
+	e.pending.Add(int64(deliveries))
+	e.metrics.ingested(events, len(reqs))
+	for _, j := range group {
+		if err != nil {
+			j.done <- err
+		} else {
+			j.done <- j.req.Err
+		}
+	}
+	if len(rejected) > 0 {
+		e.unclaim(rejected)
+	}
+	if !claim || owned != nil || len(rejected) > 0 {
+		e.poller.poke()
+	}
+}

@@ -1,0 +1,417 @@
+// Package delivery is Hookline's delivery engine: the group-commit writer of
+// ingest, the dispatcher with its per-endpoint queues and worker pool, the
+// signed HTTP sender, the retry policy, the outcome writer, and the poller
+// that pages due retries and recovered work in from the store.
+//
+// The engine talks to the store only through hookline.Store, so the same code
+// runs on SQLite and on PostgreSQL.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookline/hookline"
+)
+
+// Config configures an Engine. Zero values take the defaults named.
+type Config struct {
+	// Store is the durable record. Required.
+	Store hookline.Store
+	// Workers is the number of deliveries sent at once (default 64).
+	Workers int
+	// MaxInFlightPerEndpoint caps concurrent requests to one endpoint
+	// (default 16).
+	MaxInFlightPerEndpoint int
+	// MemoryQueue caps the deliveries held in memory (default 50,000);
+	// beyond it work waits in the store and is paged in as room frees up.
+	MemoryQueue int
+	// MaxBacklog is the number of pending deliveries past which ingest
+	// answers 503 (default 10,000,000; negative means no bound).
+	MaxBacklog int64
+	// RetrySchedule is the delay before each attempt (default
+	// DefaultSchedule).
+	RetrySchedule []time.Duration
+	// DeliveryTimeout bounds one attempt (default 15 s).
+	DeliveryTimeout time.Duration
+	// AllowPrivateNetworks lets deliveries go to loopback and private
+	// addresses.
+	AllowPrivateNetworks bool
+	// Retention is how long events and their deliveries are kept (default
+	// 720 h); pending deliveries are never pruned.
+	Retention time.Duration
+	// PollInterval is the longest the poller waits between looks at the
+	// store for due retries (default 1 s).
+	PollInterval time.Duration
+	// Partitioned starts the node owning no partition until SetOwned is
+	// called (for PostgreSQL clusters); otherwise it owns them all.
+	Partitioned bool
+	// NodeID names this node in stats and logs.
+	NodeID string
+	// Now is the clock (default hookline.Now).
+	Now func() time.Time
+	// Rand returns numbers in [0, 1) for jitter (default math/rand/v2).
+	Rand func() float64
+	// Logger receives errors (default slog.Default()).
+	Logger *slog.Logger
+	// Registerer receives the Prometheus collectors (default a new registry).
+	Registerer prometheus.Registerer
+	// Client overrides the HTTP client, for tests.
+	Client *http.Client
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Workers, 64)
+	def(&c.MaxInFlightPerEndpoint, 16)
+	def(&c.MemoryQueue, 50_000)
+	if c.MaxBacklog == 0 {
+		c.MaxBacklog = 10_000_000
+	}
+	if len(c.RetrySchedule) == 0 {
+		c.RetrySchedule = DefaultSchedule
+	}
+	if c.DeliveryTimeout <= 0 {
+		c.DeliveryTimeout = 15 * time.Second
+	}
+	if c.Retention <= 0 {
+		c.Retention = 720 * time.Hour
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Now == nil {
+		c.Now = hookline.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if c.NodeID == "" {
+		c.NodeID = hookline.NewID("node_", time.Now())
+	}
+}
+
+// Engine delivers events. Make one with New, start it with Start, stop it
+// with Close.
+type Engine struct {
+	cfg        Config
+	store      hookline.Store
+	log        *slog.Logger
+	now        func() time.Time
+	retry      *RetryPolicy
+	client     *http.Client
+	userAgent  string
+	dispatcher *dispatcher
+	committer  *committer
+	outcomes   *outcomeWriter
+	poller     *poller
+	metrics    *metrics
+	live       live
+
+	pending atomic.Int64 // pending deliveries, refreshed from the store
+
+	statsMu sync.Mutex
+	stats   hookline.StoreStats
+
+	ownMu      sync.Mutex
+	ownedParts []int // partitions owned, unless all
+	all        bool
+
+	ctx       context.Context // cancelled on a hard stop: in-flight requests abort
+	cancel    context.CancelFunc
+	bgCtx     context.Context // cancelled when background loops must stop
+	bgCancel  context.CancelFunc
+	stopping  chan struct{}
+	hardStop  chan struct{}
+	bg        sync.WaitGroup
+	workers   sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New returns an engine ready to Start.
+func New(cfg Config) *Engine {
+	cfg.setDefaults()
+	e := &Engine{
+		cfg:       cfg,
+		store:     cfg.Store,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		retry:     &RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: 0.2, Rand: cfg.Rand},
+		client:    cfg.Client,
+		userAgent: "Hookline/" + hookline.Version,
+		all:       !cfg.Partitioned,
+		stopping:  make(chan struct{}),
+		hardStop:  make(chan struct{}),
+	}
+	if e.client == nil {
+		e.client = newClient(cfg.AllowPrivateNetworks, cfg.DeliveryTimeout, cfg.Workers)
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
+	e.poller = newPoller(e)
+	e.dispatcher = newDispatcher(cfg.MemoryQueue, cfg.MaxInFlightPerEndpoint, e.poller.poke)
+	e.committer = newCommitter(e, 4*cfg.Workers+1024)
+	e.outcomes = newOutcomeWriter(e, 4*outcomeBatchSize)
+	e.metrics = newMetrics(cfg.Registerer, e)
+	return e
+}
+
+// Start recovers what a previous run left claimed, then starts the
+// committer, workers, poller and background loops.
+func (e *Engine) Start(ctx context.Context) error {
+	if e.all {
+		if err := e.store.ResetClaims(ctx, nil); err != nil {
+			return fmt.Errorf("reset claims: %w", err)
+		}
+	}
+	if n, err := e.store.PendingCount(ctx); err != nil {
+		return fmt.Errorf("count pending: %w", err)
+	} else {
+		e.pending.Store(n)
+	}
+	e.refreshStats(ctx)
+	e.bg.Add(3)
+	go e.committer.run()
+	go e.outcomes.run()
+	go e.poller.run(e.bgCtx)
+	go e.maintain(e.bgCtx)
+	go e.prune(e.bgCtx)
+	for range e.cfg.Workers {
+		e.workers.Add(1)
+		go e.worker()
+	}
+	return nil
+}
+
+// Close stops the engine gracefully: no new ingest, every accepted event
+// committed, in-flight attempts finished (until ctx ends; then they are
+// aborted and left for the next start), queued deliveries handed back to the
+// store, and every outcome written. The store stays open.
+func (e *Engine) Close(ctx context.Context) error {
+	var err error
+	e.closeOnce.Do(func() {
+		close(e.stopping)
+		e.committer.close() // waits for the last group commit
+		e.bgCancel()        // poller, maintenance, pruning
+		e.dispatcher.close()
+		e.unclaim(e.dispatcher.drop(func(*hookline.Task) bool { return false }))
+		done := make(chan struct{})
+		go func() { e.workers.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			close(e.hardStop)
+			e.cancel()
+			<-done
+		}
+		close(e.outcomes.ch)
+		<-e.outcomes.done
+		e.bg.Wait()
+		e.cancel()
+		e.client.CloseIdleConnections()
+	})
+	return err
+}
+
+// Ingest implements api.Engine.
+func (e *Engine) Ingest(ctx context.Context, events []*hookline.Event) ([]hookline.IngestResult, error) {
+	if max := e.cfg.MaxBacklog; max > 0 && e.pending.Load() >= max {
+		return nil, hookline.Errorf(hookline.EUNAVAILABLE,
+			"the backlog of pending deliveries is over its bound (%d); try again later", max)
+	}
+	now := e.now()
+	for _, ev := range events {
+		ev.ID = hookline.NewID(hookline.EventPrefix, now)
+		ev.CreatedAt = now
+	}
+	req := &hookline.IngestRequest{Events: events}
+	if err := e.committer.submit(ctx, req); err != nil {
+		return nil, err
+	}
+	return req.Results, nil
+}
+
+// ReplayEvent implements api.Engine.
+func (e *Engine) ReplayEvent(ctx context.Context, eventID string) (int, error) {
+	claim := e.ownedSet() == nil && e.dispatcher.free() > 0
+	tasks, err := e.store.ReplayEvent(ctx, eventID, claim, e.now())
+	if err != nil {
+		return 0, err
+	}
+	e.pending.Add(int64(len(tasks)))
+	if claim {
+		e.unclaim(e.dispatcher.admit(tasks))
+	}
+	e.poller.poke()
+	return len(tasks), nil
+}
+
+// RetryDelivery implements api.Engine.
+func (e *Engine) RetryDelivery(ctx context.Context, id string) (*hookline.Delivery, error) {
+	d, err := e.store.RetryDelivery(ctx, id, e.now())
+	if err != nil {
+		return nil, err
+	}
+	e.poller.poke()
+	return d, nil
+}
+
+// RecoverEndpoint implements api.Engine.
+func (e *Engine) RecoverEndpoint(ctx context.Context, endpointID string, since time.Time) (int, error) {
+	n, err := e.store.RecoverEndpoint(ctx, endpointID, since, e.now())
+	if err != nil {
+		return 0, err
+	}
+	e.pending.Add(int64(n))
+	e.poller.poke()
+	return n, nil
+}
+
+// EndpointChanged implements api.Engine.
+func (e *Engine) EndpointChanged(id string, ep *hookline.Endpoint) {
+	e.dispatcher.updateEndpoint(id, ep)
+}
+
+// disableEndpoint disables an endpoint whose receiver answered 410 Gone.
+func (e *Engine) disableEndpoint(id string) {
+	disabled := true
+	ep, err := e.store.UpdateEndpoint(context.Background(), id, hookline.EndpointUpdate{Disabled: &disabled}, e.now())
+	if err != nil {
+		if hookline.ErrorCode(err) != hookline.ENOTFOUND {
+			e.log.Error("disable endpoint after 410", "endpoint", id, "err", err)
+		}
+		return
+	}
+	e.log.Info("endpoint disabled: receiver answered 410 Gone", "endpoint", id)
+	e.dispatcher.updateEndpoint(id, ep)
+}
+
+// Stats implements api.Engine.
+func (e *Engine) Stats(ctx context.Context) (hookline.Stats, error) {
+	st, err := e.store.Stats(ctx)
+	if err != nil {
+		return hookline.Stats{}, err
+	}
+	e.statsMu.Lock()
+	e.stats = st
+	e.statsMu.Unlock()
+	out := hookline.Stats{StoreStats: st, Node: e.nodeStats()}
+	out.DeliveriesPerSecond, out.LatencyMS, out.SuccessRate = e.live.stats(time.Now())
+	return out, nil
+}
+
+func (e *Engine) nodeStats() hookline.NodeStats {
+	held, inFlight := e.dispatcher.counts()
+	return hookline.NodeStats{ID: e.cfg.NodeID, Partitions: e.ownedCount(), InMemory: held, InFlight: inFlight}
+}
+
+// Ready implements api.Engine.
+func (e *Engine) Ready(ctx context.Context) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	detail := map[string]any{"node": e.nodeStats(), "store": "ok"}
+	select {
+	case <-e.stopping:
+		detail["store"] = "n/a"
+		return detail, errors.New("shutting down")
+	default:
+	}
+	if err := e.store.Ping(ctx); err != nil {
+		detail["store"] = err.Error()
+		return detail, err
+	}
+	return detail, nil
+}
+
+// cachedStats returns the store counts from the last refresh.
+func (e *Engine) cachedStats() hookline.StoreStats {
+	e.statsMu.Lock()
+	defer e.statsMu.Unlock()
+	return e.stats
+}
+
+func (e *Engine) refreshStats(ctx context.Context) {
+	st, err := e.store.Stats(ctx)
+	if err != nil {
+		return
+	}
+	e.statsMu.Lock()
+	e.stats = st
+	e.statsMu.Unlock()
+}
+
+// maintain refreshes the pending count every second and the store counts
+// every ten, until ctx ends.
+func (e *Engine) maintain(ctx context.Context) {
+	defer e.bg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for i := 1; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := e.store.PendingCount(ctx); err == nil {
+			e.pending.Store(n)
+		}
+		if i%10 == 0 {
+			e.refreshStats(ctx)
+		}
+	}
+}
+
+// prune deletes what is older than the retention, a small batch at a time,
+// every minute.
+func (e *Engine) prune(ctx context.Context) {
+	defer e.bg.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil {
+			n, err := e.store.Prune(ctx, e.now().Add(-e.cfg.Retention), 500)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("prune", "err", err)
+			}
+			if err != nil || n < 500 {
+				break
+			}
+			runtime.Gosched() // let ingest have the writer between batches
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// storeSignal returns a channel on which a store that can tell when other
+// nodes made work due (PostgreSQL's LISTEN) signals; nil otherwise.
+func (e *Engine) storeSignal() <-chan struct{} {
+	if s, ok := e.store.(interface{ DueSignal() <-chan struct{} }); ok {
+		return s.DueSignal()
+	}
+	return nil
+}

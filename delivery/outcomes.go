@@ -1,0 +1,89 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+// outcomeBatchSize is the most outcomes written in one transaction.
+const outcomeBatchSize = 512
+
+// outcomeWriter writes attempt outcomes to the store in batches: whatever
+// arrived while the previous batch was being written goes in the next one.
+type outcomeWriter struct {
+	e  *Engine
+	ch chan hookline.Outcome
+	// done is closed when the writer has written everything it was given.
+	done chan struct{}
+}
+
+func newOutcomeWriter(e *Engine, capacity int) *outcomeWriter {
+	return &outcomeWriter{e: e, ch: make(chan hookline.Outcome, capacity), done: make(chan struct{})}
+}
+
+// add queues an outcome; it blocks when the writer is that far behind, which
+// holds the workers back rather than growing memory.
+func (w *outcomeWriter) add(o hookline.Outcome) { w.ch <- o }
+
+// run writes batches until ch is closed and drained.
+func (w *outcomeWriter) run() {
+	defer close(w.done)
+	batch := make([]hookline.Outcome, 0, outcomeBatchSize)
+	for o := range w.ch {
+		batch = append(batch[:0], o)
+	fill:
+		for len(batch) < outcomeBatchSize {
+			select {
+			case o, ok := <-w.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		w.write(batch)
+	}
+}
+
+// write records one batch, retrying while the store is unavailable: the
+// outcomes of attempts already made must not be lost while the process runs.
+func (w *outcomeWriter) write(batch []hookline.Outcome) {
+	e := w.e
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := e.store.RecordOutcomes(ctx, batch, e.now())
+		cancel()
+		if err == nil {
+			break
+		}
+		e.log.Error("record outcomes", "err", err, "batch", len(batch))
+		select {
+		case <-time.After(backoff):
+		case <-e.hardStop:
+			return // the process is going down: the deliveries stay claimed and are resent after restart
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	e.metrics.outcomeBatch(len(batch))
+	var next time.Time
+	var settled int64
+	for i := range batch {
+		o := &batch[i]
+		if o.Status == hookline.StatusPending {
+			if next.IsZero() || o.NextAttemptAt.Before(next) {
+				next = o.NextAttemptAt
+			}
+		} else {
+			settled++
+		}
+	}
+	e.pending.Add(-settled)
+	if !next.IsZero() {
+		e.poller.wakeAt(next)
+	}
+}

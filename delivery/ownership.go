@@ -1,0 +1,76 @@
+package delivery
+
+import (
+	"context"
+	"slices"
+
+	"github.com/hookline/hookline"
+)
+
+// SetOwned sets the partitions this node dispatches, as its leases change.
+// Partitions it gains have their claims reset, so the deliveries another node
+// held in memory are paged in here; queued tasks of partitions it loses are
+// dropped (the new owner pages them in). Deliveries already in flight finish.
+func (e *Engine) SetOwned(ctx context.Context, parts []int) error {
+	parts = slices.Clone(parts)
+	slices.Sort(parts)
+	e.ownMu.Lock()
+	old, wasAll := e.ownedParts, e.all
+	e.ownedParts, e.all = parts, len(parts) == hookline.Partitions
+	e.ownMu.Unlock()
+
+	var gained []int
+	for _, p := range parts {
+		if !wasAll && !slices.Contains(old, p) {
+			gained = append(gained, p)
+		}
+	}
+	if len(parts) < len(old) || wasAll {
+		keep := make(map[int]bool, len(parts))
+		for _, p := range parts {
+			keep[p] = true
+		}
+		e.dispatcher.drop(func(t *hookline.Task) bool { return keep[t.Partition] })
+	}
+	if len(gained) > 0 {
+		if err := e.store.ResetClaims(ctx, gained); err != nil {
+			return err
+		}
+		e.poller.poke()
+	}
+	return nil
+}
+
+// owned returns the partitions to claim from (nil for all) and whether the
+// node owns any.
+func (e *Engine) owned() ([]int, bool) {
+	e.ownMu.Lock()
+	defer e.ownMu.Unlock()
+	if e.all {
+		return nil, true
+	}
+	return e.ownedParts, len(e.ownedParts) > 0
+}
+
+// ownedSet returns nil when the node owns every partition, and the owned
+// partitions otherwise.
+func (e *Engine) ownedSet() []int {
+	e.ownMu.Lock()
+	defer e.ownMu.Unlock()
+	if e.all {
+		return nil
+	}
+	if e.ownedParts == nil {
+		return []int{}
+	}
+	return e.ownedParts
+}
+
+func (e *Engine) ownedCount() int {
+	e.ownMu.Lock()
+	defer e.ownMu.Unlock()
+	if e.all {
+		return hookline.Partitions
+	}
+	return len(e.ownedParts)
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: gofmt and go vet, then every package's tests,
+# the PostgreSQL ones against a throwaway server on loopback that this script
+# starts (installing PostgreSQL from Debian's packages when it is missing)
+# and stops. A PostgreSQL that cannot be had fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt wants to change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+
+pg_env=$(scripts/pgtest.sh start)
+eval "$pg_env"
+trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
+export HOOKLINE_REQUIRE_POSTGRES=1
+
+flags=(-count=1 -timeout 20m)
+if [ "${RACE:-}" = 1 ]; then
+	flags+=(-race)
+fi
+go test "${flags[@]}" ./...
