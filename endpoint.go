@@ -37,7 +37,8 @@ func (e *Endpoint) Matches(eventType string) bool {
 		if t == "*" || t == eventType {
 			return true
 		}
-		if p, ok := strings.CutSuffix(t, "*"); ok && strings.HasPrefix(eventType, p) {
+		if p, ok := strings.CutSuffix(t, ".*"); ok && len(eventType) > len(p) &&
+			strings.HasPrefix(eventType, p) && eventType[len(p)] == '.' {
 			return true
 		}
 	}

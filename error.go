@@ -39,7 +39,7 @@ func ErrorCode(err error) string {
 	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	} else if errors.As(err, &e) && e != nil {
 		return e.Code
 	}
 	return EINTERNAL
@@ -51,7 +51,7 @@ func ErrorMessage(err error) string {
 	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	} else if errors.As(err, &e) && e != nil {
 		return e.Message
 	}
 	return "Internal error."

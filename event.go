@@ -30,7 +30,7 @@ type Event struct {
 // {"id":…,"type":…,"timestamp":"<RFC 3339>","data":…}. It is built once per
 // event; its bytes are shared by every delivery and attempt.
 func (e *Event) Payload() []byte {
-	b := make([]byte, 0, len(e.Data)+len(e.ID)+len(e.Type)+64)
+	b := make([]byte, 0, len(e.Data)+len(e.ID)+len(e.Type)+96)
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, e.ID)
 	b = append(b, `,"type":`...)
