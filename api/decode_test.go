@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hookline/hookline"
+)
+
+func TestDecodeEvent(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in      string
+		code    string // "" when accepted
+		message string
+	}{
+		{in: `{"type":"a.b","data":{"x":1}}`},
+		{in: " \n{\"type\":\"a\",\"data\":1,\"tenant\":\"t\"}\n\t "},
+		{in: `{"type":"a","data":1,"TYPE":"b"}`}, // encoding/json matches names case-insensitively
+		{in: `{"type":"a","data":1`, code: hookline.EINVALID, message: "request body: the JSON ends early"},
+		{in: `{"type":"a","data":1}]`, code: hookline.EINVALID, message: "request body: unexpected data after the JSON value at offset 21"},
+		{in: `{"type":"a","data":01}`, code: hookline.EINVALID, message: "request body: invalid JSON at offset 21"},
+		{in: `{"type":"a","data":1,"x":2}`, code: hookline.EINVALID, message: "x: unknown field"},
+		{in: `{"type":"a\u0000","data":1}`, code: hookline.EINVALID, message: "type: must be 1 to 256"},
+		{in: `{"type":null,"data":1}`, code: hookline.EINVALID, message: "type: required"},
+		{in: `"x"`, code: hookline.EINVALID, message: "request body: must be an object, not string"},
+		{in: `null`, code: hookline.EINVALID, message: "type: required"},
+		{in: ``, code: hookline.EINVALID, message: "request body: empty"},
+	} {
+		req, err := decodeEvent(strings.NewReader(tt.in))
+		if got := hookline.ErrorCode(err); got != tt.code {
+			t.Errorf("%s: code %q (%v), want %q", tt.in, got, err, tt.code)
+		} else if msg := hookline.ErrorMessage(err); !strings.HasPrefix(msg, tt.message) {
+			t.Errorf("%s: message %q, want %q", tt.in, msg, tt.message)
+		} else if err == nil && (req.Type == "" || len(req.Data) == 0) {
+			t.Errorf("%s: accepted as %+v", tt.in, req)
+		}
+	}
+}
+
+func TestRequestHash(t *testing.T) {
+	t.Parallel()
+	h := requestHash("t", "a", []byte(`{"x":1}`))
+	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+		t.Fatalf("hash %q is not hex SHA-256", h)
+	}
+	for _, other := range []string{
+		requestHash("", "ta", []byte(`{"x":1}`)),
+		requestHash("t", "a{", []byte(`"x":1}`)),
+		requestHash("t", "a", []byte(`{"x": 1}`)),
+	} {
+		if other == h {
+			t.Fatal("different requests share a hash")
+		}
+	}
+	if requestHash("t", "a", []byte(`{"x":1}`)) != h {
+		t.Fatal("the hash is not stable")
+	}
+}
+
+func TestErrorStatus(t *testing.T) {
+	t.Parallel()
+	for code, status := range map[string]int{
+		hookline.EINVALID: 400, hookline.EUNAUTHORIZED: 401, hookline.ENOTFOUND: 404, hookline.EMETHOD: 405,
+		hookline.ECONFLICT: 409, hookline.ETOOLARGE: 413, hookline.EMEDIATYPE: 415, hookline.EUNAVAILABLE: 503,
+		hookline.EINTERNAL: 500, "something new": 500,
+	} {
+		if got := errorStatus(code); got != status {
+			t.Errorf("errorStatus(%q) = %d, want %d", code, got, status)
+		}
+	}
+}
+
+// FuzzDecodeEvent checks that the decoder of POST /v1/events never panics,
+// that it accepts only events with a valid type, tenant and JSON data, and
+// that what it rejects is a client error.
+func FuzzDecodeEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"order.created","data":{"id":1,"items":[1,2,3]}}`,
+		`{"type":"a","data":null,"tenant":"acme"}`,
+		`{"type":"a","data":"\ud83d\ude00"}`,
+		`{"type":"a","data":1}{"type":"b"}`,
+		`{"type":"a b","data":[}`,
+		`{"data":{"type":"a"}}`,
+		`{"type":"a","data":1,"tenant":"x","extra":[]}`,
+		`[{"type":"a","data":1}]`,
+		`{"type":"a","data":-0.0e+5}`,
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		req, err := decodeEvent(strings.NewReader(string(in)))
+		if err != nil {
+			if code := hookline.ErrorCode(err); code != hookline.EINVALID {
+				t.Fatalf("rejected with %q, not invalid: %v", code, err)
+			}
+			return
+		}
+		if !hookline.ValidEventType(req.Type) {
+			t.Fatalf("accepted type %q", req.Type)
+		}
+		if !hookline.ValidTenant(req.Tenant) {
+			t.Fatalf("accepted tenant %q", req.Tenant)
+		}
+		if len(req.Data) == 0 || !json.Valid(req.Data) {
+			t.Fatalf("accepted data %q", req.Data)
+		}
+		if !json.Valid(in) {
+			t.Fatalf("accepted invalid JSON %q", in)
+		}
+		ev := hookline.Event{ID: "evt_x", Type: req.Type, Data: req.Data}
+		if p := ev.Payload(); !json.Valid(p) {
+			t.Fatalf("payload %q is not JSON", p)
+		}
+	})
+}

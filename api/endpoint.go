@@ -1,0 +1,339 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/signature"
+)
+
+// Limits on endpoint fields.
+const (
+	MaxURL         = 2048 // bytes of an endpoint URL
+	MaxEventTypes  = 100  // entries of an endpoint's event_types
+	MaxDescription = 1024 // bytes of an endpoint's description
+)
+
+// endpointRequest is the body of POST /v1/endpoints and of PATCH
+// /v1/endpoints/{id}. A nil field is absent or JSON null: on PATCH it leaves
+// the endpoint's value alone.
+type endpointRequest struct {
+	URL         *string   `json:"url"`
+	EventTypes  *[]string `json:"event_types"`
+	Description *string   `json:"description"`
+	Tenant      *string   `json:"tenant"`
+	Secret      *string   `json:"secret"`
+	Disabled    *bool     `json:"disabled"`
+}
+
+// endpointWithSecret is the answer of POST /v1/endpoints, the only one that
+// shows the secret along with the endpoint.
+type endpointWithSecret struct {
+	*hookline.Endpoint
+	Secret string `json:"secret"`
+}
+
+// secretResponse is the answer of GET /v1/endpoints/{id}/secret.
+type secretResponse struct {
+	Secret string `json:"secret"`
+}
+
+// recoverRequest is the optional body of POST /v1/endpoints/{id}/recover.
+type recoverRequest struct {
+	Since *string `json:"since"` // RFC 3339; nil means every failed delivery
+}
+
+// recoverResponse is the answer of POST /v1/endpoints/{id}/recover.
+type recoverResponse struct {
+	Requeued int `json:"requeued"`
+}
+
+// validate checks every field that is set. On create, url is required.
+func (s *Server) validate(req *endpointRequest, create bool) error {
+	if req.URL != nil || create {
+		var u string
+		if req.URL != nil {
+			u = *req.URL
+		}
+		if err := s.validateURL(u); err != nil {
+			return err
+		}
+	}
+	if req.EventTypes != nil {
+		if err := validateEventTypes(*req.EventTypes); err != nil {
+			return err
+		}
+	}
+	if req.Description != nil && len(*req.Description) > MaxDescription {
+		return hookline.Errorf(hookline.EINVALID, "description: at most %d bytes", MaxDescription)
+	}
+	if req.Tenant != nil && !hookline.ValidTenant(*req.Tenant) {
+		return hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces")
+	}
+	if req.Secret != nil {
+		if _, err := signature.ParseSecret(*req.Secret); err != nil {
+			return secretError(err)
+		}
+	}
+	return nil
+}
+
+// secretError is the answer to a secret that ParseSecret refused. Its
+// messages are written for a person and never quote the secret, such as
+// "secret must start with whsec_"; other errors are not shown.
+func secretError(err error) error {
+	if errors.Is(err, signature.ErrInvalidSecret) {
+		return hookline.Errorf(hookline.EINVALID, "secret: %s", strings.TrimPrefix(err.Error(), "secret "))
+	}
+	return hookline.Errorf(hookline.EINVALID, "secret: must be %q followed by a base64-encoded key; leave it out to have one generated", signature.SecretPrefix)
+}
+
+// validateURL checks an endpoint URL: absolute http or https with a host, no
+// credentials, at most MaxURL bytes; then Config.CheckURL decides whether its
+// destination is allowed.
+func (s *Server) validateURL(raw string) error {
+	if raw == "" {
+		return hookline.Errorf(hookline.EINVALID, "url: required")
+	} else if len(raw) > MaxURL {
+		return hookline.Errorf(hookline.EINVALID, "url: at most %d characters", MaxURL)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return hookline.Errorf(hookline.EINVALID, "url: not a valid URL")
+	case !u.IsAbs():
+		return hookline.Errorf(hookline.EINVALID, "url: must be an absolute URL starting with https:// or http://")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return hookline.Errorf(hookline.EINVALID, "url: the scheme must be http or https, not %.20q", u.Scheme)
+	case u.Hostname() == "":
+		return hookline.Errorf(hookline.EINVALID, "url: must have a host")
+	case u.User != nil:
+		return hookline.Errorf(hookline.EINVALID, "url: must not carry credentials; receivers authenticate Hookline by its signature")
+	}
+	if s.checkURL == nil {
+		return nil
+	}
+	if err := s.checkURL(raw); err != nil {
+		if hookline.ErrorCode(err) == hookline.EINTERNAL {
+			return hookline.Errorf(hookline.EINVALID, "url: %v", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// validateEventTypes checks an endpoint's event_types: at most MaxEventTypes
+// entries, each "*", an event type, or an event type ending in ".*".
+func validateEventTypes(types []string) error {
+	if len(types) > MaxEventTypes {
+		return hookline.Errorf(hookline.EINVALID, "event_types: at most %d entries, not %d", MaxEventTypes, len(types))
+	}
+	for i, t := range types {
+		prefix, wildcard := strings.CutSuffix(t, ".*")
+		if t == "*" {
+			continue
+		} else if !hookline.ValidEventType(t) || strings.Contains(prefix, "*") || (wildcard && prefix == "") {
+			return hookline.Errorf(hookline.EINVALID,
+				"event_types[%d]: %.300q is not \"*\", an event type (printable ASCII without spaces) or one ending in \".*\"", i, t)
+		}
+	}
+	return nil
+}
+
+// handleCreateEndpoint is POST /v1/endpoints. The answer is the only one that
+// carries the secret with the endpoint.
+func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
+	var req endpointRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.validate(&req, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := hookline.Now()
+	ep := &hookline.Endpoint{
+		ID:         hookline.NewID(hookline.EndpointPrefix, now),
+		URL:        *req.URL,
+		EventTypes: []string{},
+		CreatedAt:  now,
+		UpdatedAt:  now,
+	}
+	if req.EventTypes != nil && *req.EventTypes != nil {
+		ep.EventTypes = *req.EventTypes
+	}
+	if req.Description != nil {
+		ep.Description = *req.Description
+	}
+	if req.Tenant != nil {
+		ep.Tenant = *req.Tenant
+	}
+	if req.Disabled != nil {
+		ep.Disabled = *req.Disabled
+	}
+	if req.Secret != nil {
+		ep.Secret = *req.Secret
+	} else {
+		ep.Secret = signature.GenerateSecret()
+	}
+	if err := s.store.CreateEndpoint(r.Context(), ep); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.engine.EndpointChanged(ep.ID, ep)
+	h := w.Header()
+	h.Set("Location", "/v1/endpoints/"+ep.ID)
+	h["Cache-Control"] = noStore
+	s.writeJSON(w, r, http.StatusCreated, endpointWithSecret{Endpoint: ep, Secret: ep.Secret})
+}
+
+// handleListEndpoints is GET /v1/endpoints?tenant=&limit=&cursor=: a page of
+// endpoints, newest first. A tenant parameter, even empty, filters by tenant.
+func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f hookline.EndpointFilter
+	var err error
+	if f.Cursor, f.Limit, err = page(q); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if t, ok := q["tenant"]; ok {
+		if !hookline.ValidTenant(t[0]) {
+			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces"))
+			return
+		}
+		f.Tenant = &t[0]
+	}
+	eps, next, err := s.store.FindEndpoints(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, ep := range eps {
+		normalize(ep)
+	}
+	s.writeJSON(w, r, http.StatusOK, newList(eps, next))
+}
+
+// handleGetEndpoint is GET /v1/endpoints/{id}.
+func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.store.FindEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, normalize(ep))
+}
+
+// handleUpdateEndpoint is PATCH /v1/endpoints/{id}: the fields present and
+// not null are changed. The tenant cannot be changed; sending the current
+// one is allowed.
+func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req endpointRequest
+	if err := s.decodeBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.validate(&req, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Tenant != nil {
+		cur, err := s.store.FindEndpoint(r.Context(), id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if cur.Tenant != *req.Tenant {
+			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: cannot be changed; create a new endpoint for the other tenant"))
+			return
+		}
+	}
+	if req.EventTypes != nil && *req.EventTypes == nil {
+		*req.EventTypes = []string{}
+	}
+	u := hookline.EndpointUpdate{
+		URL:         req.URL,
+		Description: req.Description,
+		EventTypes:  req.EventTypes,
+		Secret:      req.Secret,
+		Disabled:    req.Disabled,
+	}
+	ep, err := s.store.UpdateEndpoint(r.Context(), id, u, hookline.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.engine.EndpointChanged(id, ep)
+	s.writeJSON(w, r, http.StatusOK, normalize(ep))
+}
+
+// handleDeleteEndpoint is DELETE /v1/endpoints/{id}: the endpoint goes with
+// its deliveries and attempts. It answers 204.
+func (s *Server) handleDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.store.DeleteEndpoint(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.engine.EndpointChanged(id, nil)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleGetEndpointSecret is GET /v1/endpoints/{id}/secret, the only read
+// that shows the secret.
+func (s *Server) handleGetEndpointSecret(w http.ResponseWriter, r *http.Request) {
+	ep, err := s.store.FindEndpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header()["Cache-Control"] = noStore
+	s.writeJSON(w, r, http.StatusOK, secretResponse{Secret: ep.Secret})
+}
+
+// handleRecoverEndpoint is POST /v1/endpoints/{id}/recover with an optional
+// body {"since": RFC 3339}: every failed delivery of the endpoint created at
+// or after since becomes pending again. It answers 404 when the endpoint does
+// not exist.
+func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req recoverRequest
+	if err := s.decodeOptionalBody(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var since time.Time
+	if req.Since != nil {
+		t, err := time.Parse(time.RFC3339Nano, *req.Since)
+		if err != nil {
+			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "since: must be an RFC 3339 time such as 2025-01-31T12:00:00Z"))
+			return
+		}
+		since = t
+	}
+	if _, err := s.store.FindEndpoint(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n, err := s.engine.RecoverEndpoint(r.Context(), id, since)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusAccepted, recoverResponse{Requeued: n})
+}
+
+// normalize makes an endpoint's event_types encode as [] rather than null.
+func normalize(ep *hookline.Endpoint) *hookline.Endpoint {
+	if ep.EventTypes == nil {
+		ep.EventTypes = []string{}
+	}
+	return ep
+}

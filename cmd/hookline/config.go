@@ -1,0 +1,159 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline/delivery"
+)
+
+// Config is the configuration of `hookline serve`. Every field has a flag
+// and an environment variable; the flag wins.
+type Config struct {
+	Addr                 string
+	DataDir              string
+	DatabaseURL          string
+	APIKey               string
+	AllowPrivateNetworks bool
+	RetrySchedule        []time.Duration
+	DeliveryTimeout      time.Duration
+	MaxPayload           int64
+	Retention            time.Duration
+	Workers              int
+	MaxInFlight          int
+	MemoryQueue          int
+	MaxBacklog           int64
+	LeaseTimeout         time.Duration
+	NodeID               string
+	LogLevel             string
+	LogFormat            string
+}
+
+// flagSpec describes one setting for the flag set and the help text.
+type flagSpec struct {
+	name, env, def, help string
+	set                  func(string) error
+}
+
+func (c *Config) specs() []flagSpec {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	dur := func(p *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration such as 15s")
+			}
+			*p = d
+			return nil
+		}
+	}
+	integer := func(p *int) func(string) error {
+		return func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive integer")
+			}
+			*p = n
+			return nil
+		}
+	}
+	return []flagSpec{
+		{"addr", "HOOKLINE_ADDR", "127.0.0.1:8080", "address to listen on", str(&c.Addr)},
+		{"data-dir", "HOOKLINE_DATA_DIR", "./hookline-data", "directory of the SQLite database and the generated API key", str(&c.DataDir)},
+		{"database-url", "HOOKLINE_DATABASE_URL", "", "postgres://… to use PostgreSQL (shared by many nodes) instead of SQLite", str(&c.DatabaseURL)},
+		{"api-key", "HOOKLINE_API_KEY", "", "API key for /v1 (default: generated on first start, saved in the data dir, printed once)", str(&c.APIKey)},
+		{"allow-private-networks", "HOOKLINE_ALLOW_PRIVATE_NETWORKS", "false", "allow endpoints on loopback, private and link-local addresses", func(v string) error {
+			b, err := strconv.ParseBool(v)
+			c.AllowPrivateNetworks = b
+			return err
+		}},
+		{"retry-schedule", "HOOKLINE_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h", "delay before each attempt (±20% jitter); its length is the number of attempts", func(v string) (err error) {
+			c.RetrySchedule, err = delivery.ParseSchedule(v)
+			return err
+		}},
+		{"delivery-timeout", "HOOKLINE_DELIVERY_TIMEOUT", "15s", "time limit of one delivery attempt", dur(&c.DeliveryTimeout)},
+		{"max-payload", "HOOKLINE_MAX_PAYLOAD", "1MiB", "largest request body, in bytes or with a KiB/MiB suffix", func(v string) (err error) {
+			c.MaxPayload, err = parseSize(v)
+			return err
+		}},
+		{"retention", "HOOKLINE_RETENTION", "720h", "how long events, deliveries and attempts are kept (pending ones always are)", dur(&c.Retention)},
+		{"workers", "HOOKLINE_WORKERS", "64", "deliveries sent at once", integer(&c.Workers)},
+		{"max-in-flight-per-endpoint", "HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT", "16", "concurrent requests to one endpoint", integer(&c.MaxInFlight)},
+		{"memory-queue", "HOOKLINE_MEMORY_QUEUE", "50000", "deliveries held in memory; the rest wait in the store", integer(&c.MemoryQueue)},
+		{"max-backlog", "HOOKLINE_MAX_BACKLOG", "10000000", "pending deliveries past which ingest answers 503 with Retry-After", func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("want a positive integer")
+			}
+			c.MaxBacklog = n
+			return nil
+		}},
+		{"lease-timeout", "HOOKLINE_LEASE_TIMEOUT", "15s", "PostgreSQL: how long a dead node's partitions stay leased", dur(&c.LeaseTimeout)},
+		{"node-id", "HOOKLINE_NODE_ID", "", "name of this node (default: host name and a random suffix)", str(&c.NodeID)},
+		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
+		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
+	}
+}
+
+// parse fills c from the environment, then from args; a flag wins over its
+// environment variable, which wins over the default.
+func (c *Config) parse(name string, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	specs := c.specs()
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: hookline %s [flags]\n\nFlags (each also set by its environment variable; the flag wins):\n", name)
+		for _, s := range specs {
+			def := s.def
+			if def == "" {
+				def = "none"
+			}
+			fmt.Fprintf(fs.Output(), "  --%s  (%s, default %s)\n      %s\n", s.name, s.env, def, s.help)
+		}
+	}
+	for _, s := range specs {
+		v := s.def
+		from := "default"
+		if e := getenv(s.env); e != "" {
+			v, from = e, s.env
+		}
+		if err := s.set(v); err != nil {
+			return fmt.Errorf("%s=%q: %w", from, v, err)
+		}
+		fs.Func(s.name, s.help, s.set)
+	}
+	// Boolean flags may be given without a value.
+	fs.Lookup("allow-private-networks").Value = boolValue{c}
+	return fs.Parse(args)
+}
+
+// boolValue lets --allow-private-networks stand alone.
+type boolValue struct{ c *Config }
+
+func (b boolValue) String() string   { return "" }
+func (b boolValue) IsBoolFlag() bool { return true }
+func (b boolValue) Set(v string) (err error) {
+	b.c.AllowPrivateNetworks, err = strconv.ParseBool(v)
+	return err
+}
+
+// parseSize reads "1048576", "512KiB" or "1MiB".
+func parseSize(v string) (int64, error) {
+	mult := int64(1)
+	s := strings.TrimSpace(v)
+	switch {
+	case strings.HasSuffix(s, "MiB"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "MiB")
+	case strings.HasSuffix(s, "KiB"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "KiB")
+	case strings.HasSuffix(s, "B"):
+		s = strings.TrimSuffix(s, "B")
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("want a positive size such as 1048576, 512KiB or 1MiB")
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/api"
+	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/sqlite"
+)
+
+var flagErrHelp = flag.ErrHelp
+
+// Main is the running program of `hookline serve`: the store, the engine and
+// the HTTP server wired together. Tests boot it on 127.0.0.1:0.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Stderr io.Writer
+
+	Store    hookline.Store
+	Engine   *delivery.Engine
+	listener net.Listener
+	server   *http.Server
+	closers  []func() error
+	lock     *os.File
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
+	_ = m.Config.parse("serve", nil, func(string) string { return "" })
+	return m
+}
+
+// Addr returns the address the server listens on, once Run has returned.
+func (m *Main) Addr() string { return m.listener.Addr().String() }
+
+// Run opens the store, starts the engine and serves the API. It returns once
+// the server is listening.
+func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	c := &m.Config
+	log := newLogger(m.Stderr, c.LogLevel, c.LogFormat)
+	slog.SetDefault(log)
+
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if c.APIKey == "" {
+		if c.APIKey, err = loadOrCreateKey(c.DataDir, m.Stdout); err != nil {
+			return err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hookline_build_info", Help: "Always 1; the version is a label.",
+		ConstLabels: prometheus.Labels{"version": hookline.Version},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(buildInfo)
+
+	partitioned := false
+	if c.DatabaseURL != "" {
+		if err := m.openPostgres(ctx, log); err != nil {
+			return err
+		}
+		partitioned = true
+	} else {
+		if m.lock, err = lockDataDir(c.DataDir); err != nil {
+			return err
+		}
+		s, err := sqlite.Open(filepath.Join(c.DataDir, "hookline.db"))
+		if err != nil {
+			return fmt.Errorf("open sqlite: %w", err)
+		}
+		m.Store = s
+	}
+
+	m.Engine = delivery.New(delivery.Config{
+		Store:                  m.Store,
+		Workers:                c.Workers,
+		MaxInFlightPerEndpoint: c.MaxInFlight,
+		MemoryQueue:            c.MemoryQueue,
+		MaxBacklog:             c.MaxBacklog,
+		RetrySchedule:          c.RetrySchedule,
+		DeliveryTimeout:        c.DeliveryTimeout,
+		AllowPrivateNetworks:   c.AllowPrivateNetworks,
+		Retention:              c.Retention,
+		Partitioned:            partitioned,
+		NodeID:                 c.NodeID,
+		Logger:                 log,
+		Registerer:             reg,
+	})
+	if err := m.Engine.Start(ctx); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	if partitioned {
+		if err := m.startLeases(ctx, log); err != nil {
+			return err
+		}
+	}
+
+	allowPrivate := c.AllowPrivateNetworks
+	handler := api.NewServer(api.Config{
+		Store:      m.Store,
+		Engine:     m.Engine,
+		APIKey:     c.APIKey,
+		MaxPayload: c.MaxPayload,
+		CheckURL:   func(u string) error { return delivery.CheckURL(u, allowPrivate) },
+		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Logger:     log,
+	})
+	if m.listener, err = net.Listen("tcp", c.Addr); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.server = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("hookline serving", "addr", m.Addr(), "version", hookline.Version, "store", storeName(c))
+	return nil
+}
+
+// Close shuts down in order: stop accepting and finish requests, stop the
+// engine (commit accepted events, finish or hand back deliveries, write every
+// outcome), release leases, close the store.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if m.server != nil {
+		errs = append(errs, m.server.Shutdown(ctx))
+	} else if m.listener != nil {
+		errs = append(errs, m.listener.Close())
+	}
+	if m.Engine != nil {
+		errs = append(errs, m.Engine.Close(ctx))
+	}
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	if m.lock != nil {
+		errs = append(errs, m.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func storeName(c *Config) string {
+	if c.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// loadOrCreateKey returns the API key saved in the data dir, making and
+// printing one on first start.
+func loadOrCreateKey(dir string, out io.Writer) (string, error) {
+	path := filepath.Join(dir, "api-key")
+	if b, err := os.ReadFile(path); err == nil {
+		if k := strings.TrimSpace(string(b)); k != "" {
+			return k, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read api key: %w", err)
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	key := "hk_" + base64.RawURLEncoding.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save api key: %w", err)
+	}
+	fmt.Fprintf(out, "Generated an API key (saved in %s; shown only this once):\n\n    %s\n\n", path, key)
+	return key, nil
+}
+
+// lockDataDir takes an exclusive lock on the data dir, so two processes never
+// share one SQLite database.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another hookline process", dir)
+	}
+	return f, nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
