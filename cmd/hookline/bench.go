@@ -39,9 +39,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		warmup, ceilingDur    time.Duration
 		quiet                 bool
 	)
-	fs.StringVar(&c.Scenario, "scenario", "throughput", "workload: throughput, fanout-100, wide-fanout, ingest or backlog (see below)")
+	fs.StringVar(&c.Scenario, "scenario", "throughput", "workload: throughput, fanout-100, wide-fanout, ingest or backlog (see above)")
 	fs.StringVar(&c.Binary, "binary", "", "hookline binary to start as the server (default: this executable)")
-	fs.StringVar(&target, "target", "", "base URL(s), comma-separated, of running servers to load instead of starting one")
+	fs.StringVar(&target, "target", "", "base URL(s), comma-separated, of running servers to load instead of starting one; the endpoints the bench creates there are deleted at the end")
 	fs.StringVar(&c.APIKey, "api-key", "", "API key of the --target servers")
 	fs.IntVar(&c.TargetPID, "target-pid", 0, "process ID of the --target server, to measure its RSS and CPU")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "postgres://… for the started servers (default: SQLite)")
@@ -74,7 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.Markdown, "markdown", "", "also write a Markdown report (machine, commit, date, flags, results) to this file")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line on stderr")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchUsage, bench.ScenarioHelp(), "Flags:\n")
+		fmt.Fprint(fs.Output(), benchUsage, bench.ScenarioHelp(), "\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

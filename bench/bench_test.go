@@ -1,0 +1,249 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hookline/hookline/bench"
+)
+
+// binary is the hookline binary built once for every test, or
+// $HOOKLINE_BENCH_BINARY.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if binary = os.Getenv("HOOKLINE_BENCH_BINARY"); testing.Short() || binary != "" {
+		goleak.VerifyTestMain(m)
+	}
+	dir, err := os.MkdirTemp("", "hookline-bench-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		gomod, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
+			return 1
+		}
+		binary = filepath.Join(dir, "hookline")
+		build := exec.Command("go", "build", "-o", binary, "./cmd/hookline")
+		build.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build hookline: %v\n%s", err, out)
+			return 1
+		}
+		if code := m.Run(); code != 0 {
+			return code
+		}
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+		return 0
+	}()
+	os.Exit(code)
+}
+
+// config returns a short run of scenario against a fresh server.
+func config(t *testing.T, scenario string) bench.Config {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts hookline serve")
+	}
+	return bench.Config{
+		Scenario:        scenario,
+		Binary:          binary,
+		Duration:        2 * time.Second,
+		Warmup:          500 * time.Millisecond,
+		CeilingDuration: time.Second,
+		Clients:         8,
+		Behavior:        bench.Behavior{Verify: true},
+		DrainTimeout:    time.Minute,
+		Progress:        t.Output(),
+	}
+}
+
+func run(t *testing.T, c bench.Config) (*bench.Report, string) {
+	t.Helper()
+	var out bytes.Buffer
+	r, err := bench.Run(context.Background(), c, &out)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	t.Logf("report:\n%s", out.String())
+	return r, out.String()
+}
+
+// checkConsistent checks the figures every scenario reports.
+func checkConsistent(t *testing.T, r *bench.Report) {
+	t.Helper()
+	if n := r.ErrorCount(); n > 0 {
+		t.Errorf("errors: %v", r.Errors)
+	}
+	d := r.Deliveries
+	if d.Expected == 0 || d.Received != d.Expected {
+		t.Errorf("deliveries expected %d, received %d", d.Expected, d.Received)
+	}
+	if r.Events.Accepted == 0 || r.Events.Accepted > r.Events.Sent || r.Events.Rejected != r.Events.Sent-r.Events.Accepted {
+		t.Errorf("events inconsistent: %+v", r.Events)
+	}
+	if want := r.Events.Accepted * int64(r.Endpoints); d.Expected != want {
+		t.Errorf("expected %d deliveries, want accepted × endpoints = %d", d.Expected, want)
+	}
+	checkLatency(t, "ingest", r.IngestLatency)
+	if len(r.Servers) != 1 || r.Servers[0].PID == 0 || r.Servers[0].PeakRSS <= 0 || r.Servers[0].CPUSeconds <= 0 {
+		t.Errorf("server figures missing: %+v", r.Servers)
+	}
+	if r.Servers[0].Stats.Pending != 0 || r.Servers[0].Stats.Failed != 0 {
+		t.Errorf("server stats after the drain: %+v", r.Servers[0].Stats)
+	}
+	if r.Machine.Cores == 0 || r.Machine.Commit == "" {
+		t.Errorf("machine missing: %+v", r.Machine)
+	}
+	if len(r.Timeline) < 2 {
+		t.Errorf("timeline has %d samples", len(r.Timeline))
+	}
+	if c := r.Ceiling; c == nil || c.PerSecond <= 0 || c.Requests == 0 || c.Errors != 0 {
+		t.Errorf("ceiling missing: %+v", c)
+	}
+}
+
+func checkLatency(t *testing.T, name string, l bench.Latency) {
+	t.Helper()
+	if l.Count == 0 || l.P50 <= 0 || !(l.P50 <= l.P95 && l.P95 <= l.P99 && l.P99 <= l.Max) || l.Mean > l.Max {
+		t.Errorf("%s latency missing or out of order: %+v", name, l)
+	}
+}
+
+// checkSteady checks the figures of a scenario with a measured window.
+func checkSteady(t *testing.T, r *bench.Report) {
+	t.Helper()
+	checkConsistent(t, r)
+	checkLatency(t, "end-to-end", r.EndToEndLatency)
+	if !r.Deliveries.Drained || r.Deliveries.PerSecond <= 0 || r.Events.AcceptedPerSecond <= 0 {
+		t.Errorf("rates missing: %+v %+v", r.Events, r.Deliveries)
+	}
+	if want := r.Deliveries.PerSecond / r.Ceiling.PerSecond; math.Abs(r.CeilingRatio-want) > 1e-9 {
+		t.Errorf("ratio %v, want delivered/s ÷ ceiling = %v", r.CeilingRatio, want)
+	}
+	if r.Seconds < 1.9 {
+		t.Errorf("measured window %.2fs, want about 2s", r.Seconds)
+	}
+}
+
+func TestThroughput(t *testing.T) {
+	c := config(t, "throughput")
+	c.JSON = true
+	c.Markdown = filepath.Join(t.TempDir(), "report.md")
+	c.CommandLine = []string{"hookline", "bench", "--scenario", "throughput"}
+	r, out := run(t, c)
+	checkSteady(t, r)
+	if r.Endpoints != 10 {
+		t.Errorf("endpoints %d, want the scenario's 10", r.Endpoints)
+	}
+	var decoded bench.Report
+	if err := json.Unmarshal([]byte(out), &decoded); err != nil || decoded.Deliveries != r.Deliveries {
+		t.Errorf("--json output does not decode to the report: %v", err)
+	}
+	md, err := os.ReadFile(c.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# hookline bench: throughput", r.Machine.Commit, "--scenario throughput", "ratio to ceiling", "## Latency"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestThroughputAtRate runs the open model: exactly rate × time events are
+// due, whatever the server does.
+func TestThroughputAtRate(t *testing.T) {
+	c := config(t, "throughput")
+	c.Rate = 200
+	r, _ := run(t, c)
+	checkSteady(t, r)
+	if want := int64(200 * 2.5); r.Events.Sent != want {
+		t.Errorf("sent %d events, want %d (200/s for 2.5s)", r.Events.Sent, want)
+	}
+	checkLatency(t, "send lag", r.SendLag)
+}
+
+// TestReceiverBehaviors has receivers fail and time out on purpose: every
+// delivery still arrives once, through the server's retries.
+func TestReceiverBehaviors(t *testing.T) {
+	c := config(t, "throughput")
+	c.Rate = 100
+	c.Behavior.Latency, c.Behavior.Jitter = 2*time.Millisecond, time.Millisecond
+	c.Behavior.FailRatio, c.Behavior.TimeoutRatio = 0.2, 0.02
+	c.DeliveryTimeout = time.Second
+	r, _ := run(t, c)
+	// A 200 that reaches the server after its delivery timeout (a loaded
+	// machine) is retried and received twice: at-least-once, not an error
+	// of the bench or the server.
+	delete(r.Errors, "duplicate")
+	checkSteady(t, r)
+	if r.Receivers.Failed == 0 || r.Receivers.TimedOut == 0 {
+		t.Errorf("receivers did not fail on purpose: %+v", r.Receivers)
+	}
+}
+
+func TestIngest(t *testing.T) {
+	c := config(t, "ingest")
+	c.Batch, c.Clients = 50, 2
+	r, _ := run(t, c)
+	checkSteady(t, r)
+	if r.Batch != 50 || r.Events.Accepted%50 != 0 {
+		t.Errorf("batch %d, accepted %d", r.Batch, r.Events.Accepted)
+	}
+}
+
+func TestWideFanout(t *testing.T) {
+	c := config(t, "wide-fanout")
+	c.Endpoints, c.Repeat = 200, 2
+	r, _ := run(t, c)
+	checkConsistent(t, r)
+	checkLatency(t, "end-to-end", r.EndToEndLatency)
+	if len(r.WideFanout) != 2 {
+		t.Fatalf("%d rounds, want 2", len(r.WideFanout))
+	}
+	for i, f := range r.WideFanout {
+		if f.Deliveries != 200 || f.Received != 200 || f.Accepted <= 0 || f.Last <= 0 {
+			t.Errorf("round %d: %+v", i+1, f)
+		}
+	}
+}
+
+func TestBacklog(t *testing.T) {
+	for _, down := range []string{"closed", "503"} {
+		t.Run(down, func(t *testing.T) {
+			c := config(t, "backlog")
+			c.BacklogSize, c.BacklogDown, c.Batch, c.Clients = 2000, down, 100, 2
+			r, _ := run(t, c)
+			checkConsistent(t, r)
+			b := r.Backlog
+			if b == nil || b.Deliveries != 2000 || b.Requeued != 2000 || b.DrainSeconds <= 0 || b.DrainAverage <= 0 ||
+				b.PeakRSSDown <= 0 || b.FailSeconds < b.QueueSeconds {
+				t.Errorf("backlog figures: %+v", b)
+			}
+			if down == "503" && r.Receivers.Refused < 2000 {
+				t.Errorf("refused %d while down, want every delivery's attempt", r.Receivers.Refused)
+			}
+		})
+	}
+}

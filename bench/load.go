@@ -1,0 +1,307 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// loader sends events to the servers and counts what they answer.
+type loader struct {
+	api       *apiClient
+	eventType string
+	run       string
+	pad       string // filler that makes the data PayloadSize bytes
+	batch     int
+
+	seq atomic.Uint64 // next event sequence number
+	req atomic.Uint64 // next request, for round-robin across nodes
+
+	sent, accepted, rejected atomic.Int64 // events
+	expected                 atomic.Int64 // deliveries promised by 202 answers
+	errs                     *errorCounts
+
+	ingest *Histogram // intended send time → 202, per request
+	lag    *Histogram // intended send time → actual send time, open model
+	// recordFrom: requests due before this time (the warm-up) are left out
+	// of the histograms.
+	recordFrom time.Time
+}
+
+func newLoader(api *apiClient, eventType, run string, payloadSize, batch int, errs *errorCounts) *loader {
+	l := &loader{api: api, eventType: eventType, run: run, batch: batch, errs: errs,
+		ingest: NewHistogram(), lag: NewHistogram()}
+	// {"run":"<8>","seq":<≤10>,"sent_ns":<19>,"pad":""} is about 70 bytes.
+	l.pad = string(bytes.Repeat([]byte{'x'}, max(payloadSize-70, 0)))
+	return l
+}
+
+// appendData appends one event's data: the bench's fields first, so the
+// receivers find them fast, then padding.
+func appendData(b []byte, run string, seq uint64, sentNS int64, pad string) []byte {
+	b = append(b, `{"run":"`...)
+	b = append(b, run...)
+	b = append(b, `","seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"sent_ns":`...)
+	b = strconv.AppendInt(b, sentNS, 10)
+	b = append(b, `,"pad":"`...)
+	b = append(b, pad...)
+	return append(b, `"}`...)
+}
+
+// body builds a request for events seq … seq+n-1 scheduled at due.
+func (l *loader) body(b []byte, seq uint64, n int, due time.Time) []byte {
+	appendEvent := func(b []byte, s uint64) []byte {
+		b = append(b, `{"type":"`...)
+		b = append(b, l.eventType...)
+		b = append(b, `","data":`...)
+		b = appendData(b, l.run, s, due.UnixNano(), l.pad)
+		return append(b, '}')
+	}
+	if l.batch == 1 {
+		return appendEvent(b, seq)
+	}
+	b = append(b, `{"events":[`...)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendEvent(b, seq+uint64(i))
+	}
+	return append(b, "]}"...)
+}
+
+// result is the outcome of one request.
+type result struct {
+	accepted   bool
+	latency    time.Duration // due time → answer
+	retryAfter time.Duration // of a 503, else 0
+}
+
+// send posts one request of n events due at due and records the answer.
+func (l *loader) send(ctx context.Context, buf *[]byte, due time.Time, n int) result {
+	seq := l.seq.Add(uint64(n)) - uint64(n)
+	*buf = l.body((*buf)[:0], seq, n, due)
+	node := l.api.urls[int(l.req.Add(1)-1)%len(l.api.urls)]
+	path := "/v1/events"
+	if l.batch > 1 {
+		path = "/v1/events/batch"
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", node+path, bytes.NewReader(*buf))
+	if err != nil {
+		l.errs.add("transport", 1)
+		return result{}
+	}
+	req.Header = http.Header{
+		"Authorization": {"Bearer " + l.api.key},
+		"Content-Type":  {"application/json"},
+	}
+	start := time.Now()
+	record := !due.Before(l.recordFrom)
+	if record {
+		l.lag.Record(start.Sub(due))
+	}
+	l.sent.Add(int64(n))
+	resp, err := l.api.hc.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.errs.add("transport", 1)
+		}
+		l.rejected.Add(int64(n))
+		return result{}
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode == http.StatusAccepted {
+		var deliveries int64
+		deliveries, err = countDeliveries(body, l.batch > 1, n)
+		if err == nil {
+			lat := time.Since(due)
+			l.accepted.Add(int64(n))
+			l.expected.Add(deliveries)
+			if record {
+				l.ingest.Record(lat)
+			}
+			return result{accepted: true, latency: lat}
+		}
+	}
+	l.rejected.Add(int64(n))
+	if err != nil {
+		l.errs.add("bad_answer", 1)
+		return result{}
+	}
+	l.errs.add("http_"+strconv.Itoa(resp.StatusCode), 1)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		return result{}
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		return result{retryAfter: time.Duration(s) * time.Second}
+	}
+	return result{retryAfter: 100 * time.Millisecond}
+}
+
+// countDeliveries reads the number of deliveries of a 202 answer.
+func countDeliveries(body []byte, batch bool, n int) (int64, error) {
+	if !batch {
+		var r struct {
+			Deliveries *int64 `json:"deliveries"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil || r.Deliveries == nil {
+			return 0, errors.New("202 without deliveries")
+		}
+		return *r.Deliveries, nil
+	}
+	var r struct {
+		Data []struct {
+			Deliveries int64 `json:"deliveries"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || len(r.Data) != n {
+		return 0, errors.New("202 without one result per event")
+	}
+	var sum int64
+	for _, d := range r.Data {
+		sum += d.Deliveries
+	}
+	return sum, nil
+}
+
+// runOpen sends l.batch-event requests at rate events per second from
+// start until end, from a pool of clients senders. Request i is due at
+// start + i·batch/rate; a sender that takes it late records the lateness
+// in l.lag, and ingest latency counts from the due time.
+func (l *loader) runOpen(ctx context.Context, rate float64, clients int, start, end time.Time) {
+	interval := time.Duration(float64(time.Second) * float64(l.batch) / rate)
+	if interval <= 0 {
+		interval = 1
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			buf := make([]byte, 0, 1024)
+			for ctx.Err() == nil {
+				due := start.Add(time.Duration(next.Add(1)-1) * interval)
+				if !due.Before(end) {
+					return
+				}
+				if d := time.Until(due); d > 0 {
+					if !sleep(ctx, d) {
+						return
+					}
+				}
+				l.send(ctx, &buf, due, l.batch)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// runClosed sends requests back to back from clients senders until end.
+// A sender answered 503 waits for the Retry-After (at most a second).
+func (l *loader) runClosed(ctx context.Context, clients int, end time.Time) {
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			buf := make([]byte, 0, 1024)
+			for ctx.Err() == nil {
+				now := time.Now()
+				if !now.Before(end) {
+					return
+				}
+				if r := l.send(ctx, &buf, now, l.batch); r.retryAfter > 0 {
+					sleep(ctx, min(r.retryAfter, time.Second, time.Until(end)))
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// runCount sends total events as fast as clients senders can, in requests
+// of l.batch (the last may be smaller). A request answered 503 is retried
+// after its Retry-After, so that every event is eventually accepted.
+func (l *loader) runCount(ctx context.Context, clients int, total int) {
+	var claimed atomic.Int64
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			buf := make([]byte, 0, 1024)
+			for ctx.Err() == nil {
+				first := claimed.Add(int64(l.batch)) - int64(l.batch)
+				if first >= int64(total) {
+					return
+				}
+				n := int(min(int64(l.batch), int64(total)-first))
+				for ctx.Err() == nil {
+					r := l.send(ctx, &buf, time.Now(), n)
+					if r.accepted || r.retryAfter == 0 {
+						break
+					}
+					sleep(ctx, min(r.retryAfter, time.Second))
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// sleep waits for d or until ctx is done, and reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// errorCounts counts errors by kind.
+type errorCounts struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func newErrorCounts() *errorCounts { return &errorCounts{m: map[string]int64{}} }
+
+func (e *errorCounts) add(kind string, n int64) {
+	if n == 0 {
+		return
+	}
+	e.mu.Lock()
+	e.m[kind] += n
+	e.mu.Unlock()
+}
+
+func (e *errorCounts) total() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var t int64
+	for _, n := range e.m {
+		t += n
+	}
+	return t
+}
+
+func (e *errorCounts) snapshot() map[string]int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := make(map[string]int64, len(e.m))
+	for k, v := range e.m {
+		m[k] = v
+	}
+	return m
+}

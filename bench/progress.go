@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sample is a reading of the cumulative counters, taken once a second and
+// at the edges of the measured window.
+type Sample struct {
+	// T is the time since the scenario started, in seconds.
+	T         float64 `json:"t_s"`
+	Sent      int64   `json:"sent"`      // events sent
+	Accepted  int64   `json:"accepted"`  // events answered 202
+	Expected  int64   `json:"expected"`  // deliveries promised by the 202s
+	Delivered int64   `json:"delivered"` // unique deliveries received
+	Errors    int64   `json:"errors"`
+	// RSS is the servers' resident memory, in bytes; 0 when not measured.
+	RSS int64 `json:"rss_bytes,omitempty"`
+
+	at time.Time
+}
+
+// sampler takes a Sample once a second and prints a progress line.
+type sampler struct {
+	read  func() Sample
+	out   io.Writer // nil: no progress line
+	tty   bool
+	phase atomic.Pointer[string]
+
+	mu      sync.Mutex
+	start   time.Time
+	samples []Sample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newSampler(read func() Sample, out io.Writer) *sampler {
+	s := &sampler{read: read, out: out}
+	if f, ok := out.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			s.tty = true
+		}
+	}
+	phase := ""
+	s.phase.Store(&phase)
+	return s
+}
+
+// begin starts sampling, with times counted from start.
+func (s *sampler) begin(start time.Time) {
+	s.start = start
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	s.mark()
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.print(s.mark())
+			}
+		}
+	}()
+}
+
+// end stops sampling after a last sample and ends the progress line.
+func (s *sampler) end() {
+	if s.stop == nil {
+		return
+	}
+	close(s.stop)
+	<-s.done
+	s.stop = nil
+	s.mark()
+	if s.out != nil && s.tty {
+		fmt.Fprintln(s.out)
+	}
+}
+
+// setPhase names what the bench is doing, for the progress line.
+func (s *sampler) setPhase(p string) { s.phase.Store(&p) }
+
+// mark takes a sample now and returns it.
+func (s *sampler) mark() Sample {
+	x := s.read()
+	x.at = time.Now()
+	x.T = x.at.Sub(s.start).Seconds()
+	s.mu.Lock()
+	s.samples = append(s.samples, x)
+	s.mu.Unlock()
+	return x
+}
+
+// print writes the progress line for x: rates over the last second.
+func (s *sampler) print(x Sample) {
+	if s.out == nil {
+		return
+	}
+	s.mu.Lock()
+	var prev Sample
+	if n := len(s.samples); n >= 2 {
+		// The one before x, skipping marks taken less than half a second ago.
+		for i := n - 2; i >= 0; i-- {
+			prev = s.samples[i]
+			if x.at.Sub(prev.at) >= 500*time.Millisecond {
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	dt := x.at.Sub(prev.at).Seconds()
+	if prev.at.IsZero() || dt <= 0 {
+		dt = 1
+	}
+	rate := func(a, b int64) float64 { return float64(a-b) / dt }
+	line := fmt.Sprintf("%-8s %5.0fs  sent %7.0f/s  accepted %7.0f/s  delivered %7.0f/s  backlog %8d  errors %d",
+		*s.phase.Load(), x.T, rate(x.Sent, prev.Sent), rate(x.Accepted, prev.Accepted),
+		rate(x.Delivered, prev.Delivered), x.Expected-x.Delivered, x.Errors)
+	if x.RSS > 0 {
+		line += fmt.Sprintf("  rss %s", mib(x.RSS))
+	}
+	if s.tty {
+		fmt.Fprintf(s.out, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(s.out, line)
+	}
+}
+
+// timeline returns the samples taken.
+func (s *sampler) timeline() []Sample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.samples)
+}
+
+// medianRate returns the median of the per-interval rates of a counter
+// between two times, over the intervals between samples that lie within
+// [from, to] and last at least half a second. With none, it returns the
+// average rate over the window.
+func medianRate(samples []Sample, from, to time.Time, counter func(Sample) int64) float64 {
+	const slack = 50 * time.Millisecond
+	var in []Sample
+	for _, x := range samples {
+		if !x.at.Before(from.Add(-slack)) && !x.at.After(to.Add(slack)) {
+			in = append(in, x)
+		}
+	}
+	if len(in) < 2 {
+		return 0
+	}
+	var rates []float64
+	prev := in[0]
+	for _, x := range in[1:] {
+		dt := x.at.Sub(prev.at)
+		if dt < 500*time.Millisecond {
+			continue
+		}
+		rates = append(rates, float64(counter(x)-counter(prev))/dt.Seconds())
+		prev = x
+	}
+	if len(rates) == 0 {
+		first, last := in[0], in[len(in)-1]
+		if dt := last.at.Sub(first.at).Seconds(); dt > 0 {
+			return float64(counter(last)-counter(first)) / dt
+		}
+		return 0
+	}
+	slices.Sort(rates)
+	if n := len(rates); n%2 == 1 {
+		return rates[n/2]
+	} else {
+		return (rates[n/2-1] + rates[n/2]) / 2
+	}
+}
+
+// mib formats a byte count in MiB.
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

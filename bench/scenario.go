@@ -1,0 +1,253 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Scenario is a named workload of `hookline bench`. Its numbers are the
+// defaults of the Config fields left zero.
+type Scenario struct {
+	Name string
+	// Doc says what the scenario does and reports, for --help.
+	Doc           string
+	Endpoints     int
+	Clients       int
+	Batch         int
+	DrainTimeout  time.Duration
+	RetrySchedule string
+	run           func(ctx context.Context, e *env) error
+}
+
+// Scenarios lists the scenarios, the default first.
+var Scenarios = []*Scenario{
+	{
+		Name: "throughput",
+		Doc: `10 endpoints; events sent one by one (POST /v1/events) by --clients senders back to
+back, or at --rate events/s (open model) for latency at a fixed load. Reports the sustained
+deliveries/s (median of per-second rates over the measured window) as a ratio of the raw
+net/http ceiling of the same receivers: the headline. Also ingest and end-to-end latency.`,
+		Endpoints: 10, Clients: 64, Batch: 1, DrainTimeout: 2 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		run: runLoad,
+	},
+	{
+		Name: "fanout-100",
+		Doc: `100 endpoints all subscribed to one event type (the tutorial's load test), so every event
+is 100 deliveries. Same load options as throughput. Reports events/s accepted and delivered
+(deliveries/s ÷ 100). loadtest/fanout-100.js is the same load for k6.`,
+		Endpoints: 100, Clients: 64, Batch: 1, DrainTimeout: 2 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		run: runLoad,
+	},
+	{
+		Name: "wide-fanout",
+		Doc: `One event to 10,000 endpoints (--endpoints), sent --repeat times (default 3), one after
+the other finished: for each, the time to its 202 and the time until its last delivery arrived.`,
+		Endpoints: 10_000, Clients: 1, Batch: 1, DrainTimeout: 2 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		run: runWideFanout,
+	},
+	{
+		Name: "ingest",
+		Doc: `Batches of 500 events (POST /v1/events/batch; --batch) from 8 clients as fast as possible
+(or at --rate), one endpoint answering at once: events/s accepted, each 202 durable (fsync).
+--batch 1 --clients 64 --endpoints 100 measures single POST /v1/events with 100 endpoints.`,
+		Endpoints: 1, Clients: 8, Batch: 500, DrainTimeout: 2 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		run: runLoad,
+	},
+	{
+		Name: "backlog",
+		Doc: `Receivers down (--backlog-down closed: not listening; 503: answering 503) while
+--backlog-size deliveries (default 1,000,000, over 10 endpoints) are queued through the batch
+API. A server the bench starts gets --retry-schedule 0s: each delivery makes one attempt, fails,
+and waits as failed, so there is no retry storm while down and none dead-letters early. Once all
+have failed, the receivers come up and the bench recovers every endpoint (POST
+/v1/endpoints/{id}/recover), making all of them pending and due at once; it reports the drain
+rate and the server's peak RSS. A --target server must run with --retry-schedule 0s too.`,
+		Endpoints: 10, Clients: 4, Batch: 1000, DrainTimeout: 10 * time.Minute, RetrySchedule: "0s",
+		run: runBacklog,
+	},
+}
+
+// ScenarioHelp returns the scenarios' documentation, for --help.
+func ScenarioHelp() string {
+	var b strings.Builder
+	for _, s := range Scenarios {
+		fmt.Fprintf(&b, "  %s\n", s.Name)
+		for line := range strings.Lines(s.Doc) {
+			fmt.Fprintf(&b, "      %s", line)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func findScenario(name string) (*Scenario, error) {
+	if name == "" {
+		return Scenarios[0], nil
+	}
+	var names []string
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, s.Name)
+	}
+	return nil, fmt.Errorf("unknown scenario %q; want one of %s", name, strings.Join(names, ", "))
+}
+
+// runLoad is throughput, fanout-100 and ingest: warm-up, then load for the
+// measured window, then the drain.
+func runLoad(ctx context.Context, e *env) error {
+	c, l := &e.cfg, e.loader
+	start := time.Now()
+	warmEnd := start.Add(c.Warmup)
+	end := warmEnd.Add(c.Duration)
+	l.recordFrom = warmEnd
+	e.sink.e2eFromNS.Store(warmEnd.UnixNano())
+	e.begin(start, "warm-up")
+	t := time.AfterFunc(c.Warmup, func() { e.prog.mark(); e.prog.setPhase("load") })
+	defer t.Stop()
+	if c.Rate > 0 {
+		l.runOpen(ctx, c.Rate, c.Clients, start, end)
+	} else {
+		l.runClosed(ctx, c.Clients, end)
+	}
+	loadEnd := time.Now()
+	e.prog.mark()
+	e.prog.setPhase("drain")
+	err := e.drain(ctx, loadEnd)
+	e.window(warmEnd, loadEnd)
+	return err
+}
+
+// runWideFanout sends one event at a time to every endpoint and waits for
+// all its deliveries.
+func runWideFanout(ctx context.Context, e *env) error {
+	c, l := &e.cfg, e.loader
+	start := time.Now()
+	l.recordFrom = start
+	e.sink.e2eFromNS.Store(start.UnixNano())
+	e.begin(start, "fan-out")
+	buf := make([]byte, 0, 1024)
+	for i := range c.Repeat {
+		e.prog.setPhase(fmt.Sprintf("round %d", i+1))
+		before := e.sink.received.Load()
+		sent := time.Now()
+		r := l.send(ctx, &buf, sent, 1)
+		if !r.accepted {
+			return fmt.Errorf("wide-fanout round %d: event not accepted: %s", i+1, errorList(e.errs.snapshot()))
+		}
+		want := l.expected.Load()
+		err := e.wait(ctx, want, c.DrainTimeout)
+		round := FanoutRound{
+			Deliveries: want - before,
+			Received:   e.sink.received.Load() - before,
+			Accepted:   ms(r.latency),
+			Last:       ms(e.sink.last().Sub(sent)),
+		}
+		e.report.WideFanout = append(e.report.WideFanout, round)
+		if err != nil {
+			return fmt.Errorf("wide-fanout round %d: %w", i+1, err)
+		}
+	}
+	end := time.Now()
+	e.report.Deliveries.Drained = true
+	e.window(start, end)
+	return nil
+}
+
+// runBacklog queues deliveries while the receivers are down, waits until
+// each has failed its attempt, brings the receivers up, recovers the
+// endpoints and measures the drain.
+func runBacklog(ctx context.Context, e *env) error {
+	c, l := &e.cfg, e.loader
+	br := &BacklogReport{Down: c.BacklogDown}
+	e.report.Backlog = br
+	base, err := e.api.stats(ctx, 0)
+	if err != nil {
+		return err
+	}
+	if c.BacklogDown == "closed" {
+		e.rs.close()
+	} else {
+		e.rs.down.Store(true)
+	}
+	e.sink.e2eFromNS.Store(noE2E) // latency from the send includes the outage
+	start := time.Now()
+	l.recordFrom = start
+	e.begin(start, "queue")
+	events := (c.BacklogSize + c.Endpoints - 1) / c.Endpoints
+	l.runCount(ctx, c.Clients, events)
+	queued := e.prog.mark().at
+	br.Deliveries = l.expected.Load()
+	br.QueueSeconds = queued.Sub(start).Seconds()
+	br.EventsPerSecond = float64(l.accepted.Load()) / br.QueueSeconds
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	e.prog.setPhase("failing")
+	deadline := time.Now().Add(c.DrainTimeout)
+	for {
+		s, err := e.api.stats(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if s.Failed-base.Failed >= br.Deliveries {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("backlog: only %d of %d deliveries failed within %s (is the server's retry schedule 0s?)",
+				s.Failed-base.Failed, br.Deliveries, c.DrainTimeout)
+		}
+		if err := e.alive(); err != nil {
+			return err
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+	br.FailSeconds = time.Since(start).Seconds()
+	br.PeakRSSDown = e.peakRSS()
+
+	e.prog.setPhase("drain")
+	up := time.Now()
+	e.prog.mark()
+	if c.BacklogDown == "closed" {
+		if err := e.rs.listen(); err != nil {
+			return err
+		}
+	} else {
+		e.rs.down.Store(false)
+	}
+	var requeued atomic.Int64
+	var wg sync.WaitGroup
+	var recoverErr error
+	var once sync.Once
+	for _, ep := range e.eps {
+		wg.Go(func() {
+			n, err := e.api.recoverEndpoint(ctx, ep.ID)
+			requeued.Add(int64(n))
+			if err != nil {
+				once.Do(func() { recoverErr = err })
+			}
+		})
+	}
+	wg.Wait()
+	br.Requeued = requeued.Load()
+	br.RecoverSeconds = time.Since(up).Seconds()
+	if recoverErr != nil {
+		return fmt.Errorf("backlog: recover: %w", recoverErr)
+	}
+	err = e.drain(ctx, up)
+	drained := e.prog.mark().at
+	br.DrainSeconds = drained.Sub(up).Seconds()
+	br.DrainAverage = float64(e.sink.received.Load()) / br.DrainSeconds
+	br.DrainPerSecond = medianRate(e.prog.timeline(), up, drained, func(s Sample) int64 { return s.Delivered })
+	e.window(start, queued)
+	e.report.Deliveries.PerSecond = br.DrainPerSecond
+	return err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

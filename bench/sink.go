@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// sink gathers what the receivers got for one run of load (the scenario's
+// events, or the ceiling's requests): unique deliveries, duplicates, the
+// end-to-end latency histogram and the time of the latest arrival.
+type sink struct {
+	endpoints int // deliveries are keyed seq·endpoints + endpoint index
+	// raw marks the ceiling's sink: its requests get the receiver latency
+	// but are never failed or left hanging on purpose.
+	raw  bool
+	seen bitset
+
+	received   atomic.Int64
+	duplicates atomic.Int64
+	lastNS     atomic.Int64 // latest arrival, Unix ns
+	e2e        *Histogram
+	// e2eFromNS: deliveries of events scheduled before this Unix ns time
+	// (the warm-up) are counted but left out of the histogram.
+	e2eFromNS atomic.Int64
+
+	// perSecond, when set, also gets the latency of count, for Receive.
+	perSecond atomic.Pointer[Histogram]
+
+	mu     sync.Mutex
+	target atomic.Int64 // > 0 while waitFor is pending
+	reach  chan struct{}
+}
+
+func newSink(endpoints int) *sink {
+	return &sink{endpoints: max(endpoints, 1), e2e: NewHistogram(), reach: make(chan struct{})}
+}
+
+// record counts one successful delivery of event seq to endpoint ep that
+// arrived at arrival and was scheduled at sentNS (0 if unknown). It returns
+// false for a duplicate.
+func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool {
+	if ep < 0 || ep >= s.endpoints {
+		return false
+	}
+	if !s.seen.set(seq*uint64(s.endpoints) + uint64(ep)) {
+		s.duplicates.Add(1)
+		return false
+	}
+	at := arrival.UnixNano()
+	if sentNS > 0 && sentNS >= s.e2eFromNS.Load() {
+		s.e2e.Record(time.Duration(at - sentNS))
+	}
+	for {
+		m := s.lastNS.Load()
+		if at <= m || s.lastNS.CompareAndSwap(m, at) {
+			break
+		}
+	}
+	n := s.received.Add(1)
+	if t := s.target.Load(); t > 0 && n >= t {
+		s.mu.Lock()
+		s.reached(n)
+		s.mu.Unlock()
+	}
+	return true
+}
+
+// reached closes reach if a wait is pending and n meets it. s.mu is held.
+func (s *sink) reached(n int64) {
+	if t := s.target.Load(); t > 0 && n >= t {
+		close(s.reach)
+		s.target.Store(0)
+	}
+}
+
+// count counts a delivery without deduplicating it, for receive mode.
+func (s *sink) count(sentNS int64, arrival time.Time) {
+	if sentNS > 0 {
+		d := arrival.Sub(time.Unix(0, sentNS))
+		s.e2e.Record(d)
+		if h := s.perSecond.Load(); h != nil {
+			h.Record(d)
+		}
+	}
+	s.received.Add(1)
+}
+
+// waitFor returns a channel closed once received reaches n. Only one wait may
+// be pending at a time.
+func (s *sink) waitFor(n int64) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reach = make(chan struct{})
+	if n <= 0 {
+		close(s.reach)
+		return s.reach
+	}
+	s.target.Store(n)
+	s.reached(s.received.Load())
+	return s.reach
+}
+
+// last returns the time of the latest arrival, or the zero time.
+func (s *sink) last() time.Time {
+	if ns := s.lastNS.Load(); ns > 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// bitset is a concurrent set of small integers, allocated in chunks as it
+// grows. set is lock-free.
+type bitset struct {
+	chunks [bitsetChunks]atomic.Pointer[[bitsetWords]atomic.Uint64]
+}
+
+const (
+	bitsetWords  = 1 << 14 // 1 Mi bits (128 KiB) per chunk
+	bitsetChunks = 1 << 14 // up to 16 Gi bits
+)
+
+// set adds i and reports whether it was absent. Values past the capacity
+// are reported as absent and not remembered.
+func (b *bitset) set(i uint64) bool {
+	word := i / 64
+	c := word / bitsetWords
+	if c >= bitsetChunks {
+		return true
+	}
+	chunk := b.chunks[c].Load()
+	if chunk == nil {
+		fresh := new([bitsetWords]atomic.Uint64)
+		if !b.chunks[c].CompareAndSwap(nil, fresh) {
+			fresh = b.chunks[c].Load()
+		}
+		chunk = fresh
+	}
+	mask := uint64(1) << (i % 64)
+	old := chunk[word%bitsetWords].Or(mask)
+	return old&mask == 0
+}
+
+// noE2E is an e2eFromNS that leaves every delivery out of the histogram.
+const noE2E = math.MaxInt64
