@@ -30,6 +30,7 @@ type Config struct {
 	NodeID               string
 	LogLevel             string
 	LogFormat            string
+	DebugAddr            string
 }
 
 // flagSpec describes one setting for the flag set and the help text.
@@ -95,6 +96,7 @@ func (c *Config) specs() []flagSpec {
 		{"node-id", "HOOKLINE_NODE_ID", "", "name of this node (default: host name and a random suffix)", str(&c.NodeID)},
 		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
+		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
 	}
 }
 

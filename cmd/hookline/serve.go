@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -149,6 +151,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			log.Error("http server", "err", err)
 		}
 	}()
+	if c.DebugAddr != "" {
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			log.Info("pprof serving", "debug_addr", c.DebugAddr)
+			log.Error("pprof server", "err", http.ListenAndServe(c.DebugAddr, mux))
+		}()
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(100_000)
+	}
 	log.Info("hookline serving", "addr", m.Addr(), "version", hookline.Version, "store", storeName(c))
 	return nil
 }

@@ -1,0 +1,413 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookline/hookline"
+)
+
+// deliveryColumnsSelect are the columns of a hookline.Delivery, from
+// deliveries d joined with events e.
+const deliveryColumnsSelect = `d.id, d.event_id, d.endpoint_id, e.tenant, e.type, d.status,
+	d.attempts, d.schedule_offset, d.next_attempt_at, d.last_status_code, d.last_error,
+	d.created_at, d.updated_at, d.delivered_at`
+
+const deliveryFrom = ` FROM deliveries d JOIN events e ON e.id = d.event_id`
+
+func scanDelivery(row pgx.Row) (*hookline.Delivery, error) {
+	var d hookline.Delivery
+	var status int16
+	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Tenant, &d.EventType, &status,
+		&d.Attempts, &d.ScheduleOffset, &d.NextAttemptAt, &d.LastStatusCode, &d.LastError,
+		&d.CreatedAt, &d.UpdatedAt, &d.DeliveredAt); err != nil {
+		return nil, err
+	}
+	d.Status = statusOf(status)
+	d.NextAttemptAt, d.DeliveredAt = utc(d.NextAttemptAt), utc(d.DeliveredAt)
+	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	return &d, nil
+}
+
+func deliveryNotFound(id string) error {
+	return hookline.Errorf(hookline.ENOTFOUND, "delivery %s not found", id)
+}
+
+// FindDelivery returns one delivery, or ENOTFOUND.
+func (s *Store) FindDelivery(ctx context.Context, id string) (*hookline.Delivery, error) {
+	d, err := scanDelivery(s.pool.QueryRow(ctx, "SELECT "+deliveryColumnsSelect+deliveryFrom+" WHERE d.id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, deliveryNotFound(id)
+	} else if err != nil {
+		return nil, s.wrap("find delivery", err)
+	}
+	return d, nil
+}
+
+// FindDeliveries returns a page of deliveries, newest first, and the cursor
+// of the next page ("" on the last page). A status other than the three is
+// EINVALID.
+func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) ([]*hookline.Delivery, string, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, cond+" $"+strconv.Itoa(len(args)))
+	}
+	if f.EventID != "" {
+		add("d.event_id =", f.EventID)
+	}
+	if f.EndpointID != "" {
+		add("d.endpoint_id =", f.EndpointID)
+	}
+	if f.Status != "" {
+		if !f.Status.Valid() {
+			return nil, "", hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
+		}
+		add("d.status =", statusValue(f.Status))
+	}
+	if f.Cursor != "" {
+		add("d.id <", f.Cursor)
+	}
+	limit := pageLimit(f.Limit)
+	args = append(args, limit+1)
+	rows, err := s.pool.Query(ctx, "SELECT "+deliveryColumnsSelect+deliveryFrom+whereClause(where)+
+		" ORDER BY d.id DESC LIMIT $"+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, "", s.wrap("find deliveries", err)
+	}
+	ds, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Delivery, error) { return scanDelivery(row) })
+	if err != nil {
+		return nil, "", s.wrap("find deliveries", err)
+	}
+	ds, next := paginate(ds, limit, func(d *hookline.Delivery) string { return d.ID })
+	return ds, next, nil
+}
+
+// FindAttempts returns the attempts of a delivery, first attempt first, or
+// ENOTFOUND when the delivery does not exist.
+func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hookline.Attempt, error) {
+	// One statement, so one snapshot: the delivery and its attempts.
+	rows, err := s.pool.Query(ctx, `SELECT a.attempt, a.started_at, a.duration_us, a.status_code,
+		a.error, a.response_body FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id
+		WHERE d.id = $1 ORDER BY a.attempt`, deliveryID)
+	if err != nil {
+		return nil, s.wrap("find attempts", err)
+	}
+	defer rows.Close()
+	found := false
+	as := []*hookline.Attempt{}
+	for rows.Next() {
+		found = true
+		var n, code *int32
+		var started *time.Time
+		var dur *int64
+		var errText *string
+		var body []byte
+		if err := rows.Scan(&n, &started, &dur, &code, &errText, &body); err != nil {
+			return nil, s.wrap("find attempts", err)
+		}
+		if n == nil {
+			continue // a delivery without attempts
+		}
+		as = append(as, &hookline.Attempt{
+			DeliveryID:   deliveryID,
+			Attempt:      int(*n),
+			StartedAt:    started.UTC(),
+			Duration:     time.Duration(*dur) * time.Microsecond,
+			StatusCode:   int(*code),
+			Error:        *errText,
+			ResponseBody: string(body),
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap("find attempts", err)
+	}
+	if !found {
+		return nil, deliveryNotFound(deliveryID)
+	}
+	return as, nil
+}
+
+// ClaimDue marks up to limit pending, unclaimed deliveries due at or before
+// now, in the given partitions (nil means all, empty means none), as claimed
+// and returns their tasks, earliest due first.
+//
+// It is one statement: an UPDATE of the rows that a SELECT … FOR UPDATE
+// SKIP LOCKED finds on the partial index deliveries_due (so nodes claiming at
+// once never wait for each other, nor claim a row twice), by primary key (=
+// ANY(ARRAY(…)) keeps the planner from hashing the subquery and scanning the
+// whole table), joined with the
+// events and endpoints of the claimed rows. Each event's data comes once, on
+// its first row; its payload is built once and shared by its tasks, and so is
+// the endpoint snapshot of the tasks of one endpoint.
+//
+// Claims commit without waiting for their WAL to reach the disk
+// (synchronous_commit off), in one round trip: a claim only notes that a node
+// holds a delivery in memory. Should the database crash and lose the last
+// claims, their deliveries are claimed again and may be sent twice, which
+// at-least-once delivery allows.
+func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*hookline.Task, error) {
+	if limit <= 0 || (partitions != nil && len(partitions) == 0) {
+		return nil, nil
+	}
+	filter, args := "", []any{truncate(now), limit}
+	if partitions != nil {
+		filter, args = " AND partition = ANY($3::int[])", append(args, partitions)
+	}
+	type claim struct {
+		task *hookline.Task
+		due  time.Time
+	}
+	var claims []claim
+	payloads := make(map[string][]byte)
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	// The plan must walk deliveries_due in order and stop after limit rows,
+	// then find the claimed rows by primary key. On a table whose statistics
+	// lag (new, or just filled), the planner would rather read every due row
+	// into a bitmap and sort them.
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true), set_config('enable_bitmapscan', 'off', true)`)
+	b.Queue(`WITH c AS (
+			UPDATE deliveries d SET claimed = true
+			WHERE d.id = ANY(ARRAY(
+				SELECT id FROM deliveries
+				WHERE status = 0 AND NOT claimed AND next_attempt_at <= $1`+filter+`
+				ORDER BY next_attempt_at LIMIT $2
+				FOR UPDATE SKIP LOCKED))
+			RETURNING d.id, d.event_id, d.endpoint_id, d.partition, d.attempts, d.schedule_offset, d.next_attempt_at)
+		SELECT c.id, c.event_id, c.partition, c.attempts, c.schedule_offset, c.next_attempt_at,
+			e.type, e.created_at, row_number() OVER ev = 1, CASE WHEN row_number() OVER ev = 1 THEN e.data END,
+			p.id, p.tenant, p.url, p.description, p.event_types, p.secret, p.disabled, p.created_at, p.updated_at
+		FROM c JOIN events e ON e.id = c.event_id JOIN endpoints p ON p.id = c.endpoint_id
+		WINDOW ev AS (PARTITION BY c.event_id)`, args...).Query(func(rows pgx.Rows) error {
+		endpoints := make(map[string]*hookline.Endpoint)
+		for rows.Next() {
+			t := &hookline.Task{}
+			c := claim{task: t}
+			var partition, attempts, offset int32
+			var ev hookline.Event
+			var firstOfEvent bool
+			var data []byte
+			ep := &hookline.Endpoint{}
+			if err := rows.Scan(&t.DeliveryID, &t.EventID, &partition, &attempts, &offset, &c.due,
+				&ev.Type, &ev.CreatedAt, &firstOfEvent, &data,
+				&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret, &ep.Disabled,
+				&ep.CreatedAt, &ep.UpdatedAt); err != nil {
+				return err
+			}
+			t.Partition, t.Attempts, t.ScheduleOffset = int(partition), int(attempts), int(offset)
+			t.EventCreatedAt = ev.CreatedAt.UTC()
+			if firstOfEvent {
+				ev.ID, ev.CreatedAt = t.EventID, t.EventCreatedAt
+				if len(data) > 0 {
+					ev.Data = data
+				}
+				payloads[ev.ID] = ev.Payload()
+			}
+			if t.Endpoint = endpoints[ep.ID]; t.Endpoint == nil {
+				ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+				endpoints[ep.ID], t.Endpoint = ep, ep
+			}
+			claims = append(claims, c)
+		}
+		return rows.Err()
+	})
+	b.Queue("COMMIT")
+	if err := s.sendTx(ctx, b); err != nil {
+		return nil, s.wrap("claim deliveries", err)
+	}
+	slices.SortFunc(claims, func(a, b claim) int {
+		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.task.DeliveryID, b.task.DeliveryID))
+	})
+	tasks := make([]*hookline.Task, len(claims))
+	for i, c := range claims {
+		c.task.Payload = payloads[c.task.EventID]
+		tasks[i] = c.task
+	}
+	return tasks, nil
+}
+
+// Unclaim marks deliveries as no longer held in memory. Unknown IDs are
+// ignored.
+func (s *Store) Unclaim(ctx context.Context, deliveryIDs []string) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	return s.exec(ctx, "unclaim deliveries", "UPDATE deliveries SET claimed = false WHERE claimed AND id = ANY($1)", deliveryIDs)
+}
+
+// ResetClaims unclaims every pending delivery of the given partitions (nil
+// means all, empty means none).
+func (s *Store) ResetClaims(ctx context.Context, partitions []int) error {
+	if partitions == nil {
+		return s.exec(ctx, "reset claims", "UPDATE deliveries SET claimed = false WHERE claimed")
+	} else if len(partitions) == 0 {
+		return nil
+	}
+	return s.exec(ctx, "reset claims", "UPDATE deliveries SET claimed = false WHERE claimed AND partition = ANY($1::int[])", partitions)
+}
+
+// exec runs one statement, again if it loses a race (a deadlock with a
+// batch that locked the same deliveries in another order).
+func (s *Store) exec(ctx context.Context, op, query string, args ...any) error {
+	return s.retry(ctx, op, func() error {
+		_, err := s.pool.Exec(ctx, query, args...)
+		return err
+	})
+}
+
+// RecordOutcomes writes a batch of attempt outcomes in one statement: for
+// each, the delivery's new state with its claim released, and the attempt
+// row. Outcomes of deliveries that no longer exist are dropped; an attempt
+// already recorded is not written twice, so a batch can be retried. Several
+// outcomes of one delivery in a batch apply in order.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome, now time.Time) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	now = truncate(now)
+	// The deliveries' new states, one per delivery: the last outcome's, with
+	// the highest attempt count, delivered_at set if any was a success.
+	type update struct {
+		status    int16
+		attempt   int32
+		code      int32
+		err       string
+		next      *time.Time
+		delivered bool
+	}
+	updates := make(map[string]*update, len(outcomes))
+	n := len(outcomes)
+	a := struct {
+		id           []string
+		attempt      []int32
+		started      []time.Time
+		duration     []int64
+		code         []int32
+		err          []string
+		responseBody [][]byte
+	}{make([]string, n), make([]int32, n), make([]time.Time, n), make([]int64, n), make([]int32, n), make([]string, n), make([][]byte, n)}
+	for i := range outcomes {
+		o := &outcomes[i]
+		at := &o.Attempt
+		if !o.Status.Valid() {
+			return hookline.Errorf(hookline.EINVALID, "outcome of delivery %s: status %q", at.DeliveryID, o.Status)
+		}
+		u := updates[at.DeliveryID]
+		if u == nil {
+			u = &update{}
+			updates[at.DeliveryID] = u
+		}
+		u.status, u.attempt = statusValue(o.Status), max(u.attempt, int32(at.Attempt))
+		u.code, u.err, u.next = int32(at.StatusCode), text(at.Error), nil
+		u.delivered = u.delivered || o.Status == hookline.StatusDelivered
+		if o.Status == hookline.StatusPending {
+			next := now
+			if !o.NextAttemptAt.IsZero() {
+				next = truncate(o.NextAttemptAt)
+			}
+			u.next = &next
+		}
+		a.id[i], a.attempt[i], a.started[i] = at.DeliveryID, int32(at.Attempt), truncate(at.StartedAt)
+		a.duration[i], a.code[i], a.err[i] = at.Duration.Microseconds(), int32(at.StatusCode), text(at.Error)
+		a.responseBody[i] = []byte(at.ResponseBody)
+	}
+	// In ID order, so that two batches lock the deliveries they share in
+	// the same order.
+	ids := make([]string, 0, len(updates))
+	for id := range updates {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	m := len(ids)
+	statuses, attempts, codes := make([]int16, m), make([]int32, m), make([]int32, m)
+	errs, nexts, delivered := make([]string, m), make([]*time.Time, m), make([]bool, m)
+	for i, id := range ids {
+		u := updates[id]
+		statuses[i], attempts[i], codes[i], errs[i], nexts[i], delivered[i] = u.status, u.attempt, u.code, u.err, u.next, u.delivered
+	}
+	return s.exec(ctx, "record outcomes", `WITH u AS (
+			UPDATE deliveries d SET status = u.status, attempts = greatest(d.attempts, u.attempt),
+				last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, claimed = false,
+				updated_at = $8, delivered_at = CASE WHEN u.delivered THEN $8 ELSE d.delivered_at END
+			FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::boolean[])
+				AS u (id, status, attempt, code, error, next, delivered)
+			WHERE d.id = u.id
+			RETURNING d.id)
+		INSERT INTO attempts (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
+		SELECT a.* FROM unnest($9::text[], $10::int[], $11::timestamptz[], $12::bigint[], $13::int[], $14::text[], $15::bytea[])
+			AS a (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
+		WHERE a.delivery_id IN (SELECT id FROM u)
+		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+		ids, statuses, attempts, codes, errs, nexts, delivered, now,
+		a.id, a.attempt, a.started, a.duration, a.code, a.err, a.responseBody)
+}
+
+// text returns s as PostgreSQL's text takes it: valid UTF-8 without NUL. An
+// error message may quote bytes a receiver sent.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// RetryDelivery makes one delivery pending and due now, whatever its
+// status, and returns it, or ENOTFOUND. Its attempts are kept, its retry
+// schedule restarts from them (ScheduleOffset = Attempts), and DeliveredAt is
+// cleared. A pending delivery keeps its claim: it is already in memory.
+func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*hookline.Delivery, error) {
+	var d *hookline.Delivery
+	err := s.retry(ctx, "retry delivery", func() error {
+		var err error
+		d, err = scanDelivery(s.pool.QueryRow(ctx, `WITH d AS (
+				UPDATE deliveries SET status = 0, claimed = CASE WHEN status = 0 THEN claimed ELSE false END,
+					next_attempt_at = $2, schedule_offset = attempts, updated_at = $2, delivered_at = NULL
+				WHERE id = $1 RETURNING *)
+			SELECT `+deliveryColumnsSelect+` FROM d JOIN events e ON e.id = d.event_id`, id, truncate(now)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return deliveryNotFound(id)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notify.due()
+	return d, nil
+}
+
+// RecoverEndpoint makes every failed delivery of an endpoint created at or
+// after since (zero means all) pending and due now, as RetryDelivery does,
+// and returns how many; ENOTFOUND when the endpoint does not exist.
+func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error) {
+	var exists bool
+	var n int
+	err := s.retry(ctx, "recover endpoint", func() error {
+		return s.pool.QueryRow(ctx, `WITH u AS (
+				UPDATE deliveries SET status = 0, claimed = false, next_attempt_at = $2,
+					schedule_offset = attempts, updated_at = $2, delivered_at = NULL
+				WHERE endpoint_id = $1 AND status = 2 AND created_at >= $3
+				RETURNING 1)
+			SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1), (SELECT count(*) FROM u)`,
+			endpointID, truncate(now), truncate(since)).Scan(&exists, &n)
+	})
+	if err != nil {
+		return 0, err
+	} else if !exists {
+		return 0, endpointNotFound(endpointID)
+	}
+	if n > 0 {
+		s.notify.due()
+	}
+	return n, nil
+}

@@ -1,0 +1,251 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hookline/hookline"
+)
+
+const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, created_at, updated_at`
+
+func scanEndpoint(row pgx.Row) (*hookline.Endpoint, error) {
+	var ep hookline.Endpoint
+	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
+		&ep.Disabled, &ep.CreatedAt, &ep.UpdatedAt); err != nil {
+		return nil, err
+	}
+	ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+	return &ep, nil
+}
+
+func endpointNotFound(id string) error {
+	return hookline.Errorf(hookline.ENOTFOUND, "endpoint %s not found", id)
+}
+
+// CreateEndpoint stores a new endpoint. An endpoint with the same ID is a
+// conflict.
+func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, e.Secret, e.Disabled,
+		truncate(e.CreatedAt), truncate(e.UpdatedAt))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
+	}
+	return s.wrap("create endpoint", err)
+}
+
+// FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
+func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, endpointNotFound(id)
+	} else if err != nil {
+		return nil, s.wrap("find endpoint", err)
+	}
+	return ep, nil
+}
+
+// FindEndpoints returns a page of endpoints, newest first, and the cursor of
+// the next page ("" on the last page).
+func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([]*hookline.Endpoint, string, error) {
+	var where []string
+	var args []any
+	if f.Tenant != nil {
+		args = append(args, *f.Tenant)
+		where = append(where, fmt.Sprintf("tenant = $%d", len(args)))
+	}
+	if f.Cursor != "" {
+		args = append(args, f.Cursor)
+		where = append(where, fmt.Sprintf("id < $%d", len(args)))
+	}
+	limit := pageLimit(f.Limit)
+	args = append(args, limit+1)
+	rows, err := s.pool.Query(ctx, "SELECT "+endpointColumns+" FROM endpoints"+whereClause(where)+
+		fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args)), args...)
+	if err != nil {
+		return nil, "", s.wrap("find endpoints", err)
+	}
+	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row) })
+	if err != nil {
+		return nil, "", s.wrap("find endpoints", err)
+	}
+	eps, next := paginate(eps, limit, func(ep *hookline.Endpoint) string { return ep.ID })
+	return eps, next, nil
+}
+
+// UpdateEndpoint applies u to an endpoint at time now and returns it, or
+// ENOTFOUND. The next ingest on any node sees the change.
+func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.EndpointUpdate, now time.Time) (*hookline.Endpoint, error) {
+	// event_types may be set to NULL, so it has a flag of its own.
+	var types []string
+	if u.EventTypes != nil {
+		types = *u.EventTypes
+	}
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `UPDATE endpoints SET
+		url = coalesce($2, url), description = coalesce($3, description),
+		event_types = CASE WHEN $4 THEN $5 ELSE event_types END,
+		secret = coalesce($6, secret), disabled = coalesce($7, disabled), updated_at = $8
+		WHERE id = $1 RETURNING `+endpointColumns,
+		id, u.URL, u.Description, u.EventTypes != nil, types, u.Secret, u.Disabled, truncate(now)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, endpointNotFound(id)
+	} else if err != nil {
+		return nil, s.wrap("update endpoint", err)
+	}
+	return ep, nil
+}
+
+// deleteBatch is how many deliveries one statement of DeleteEndpoint or
+// Prune deletes, with their attempts, so that their IDs stay few in memory.
+const deleteBatch = 10_000
+
+// DeleteEndpoint deletes an endpoint with its deliveries and their attempts,
+// in one transaction, or returns ENOTFOUND.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+	return s.inTx(ctx, "delete endpoint", func(tx pgx.Tx) error {
+		// Deleting the endpoint first bumps endpoints_version, which waits
+		// for the ingests under way to commit and keeps new ones out until
+		// this one commits: no delivery for it can be written behind our back.
+		tag, err := tx.Exec(ctx, "DELETE FROM endpoints WHERE id = $1", id)
+		if err != nil {
+			return err
+		} else if tag.RowsAffected() == 0 {
+			return endpointNotFound(id)
+		}
+		for {
+			n, err := deleteDeliveries(ctx, tx, "endpoint_id = $1", id)
+			if err != nil || n < deleteBatch {
+				return err
+			}
+		}
+	})
+}
+
+// deleteDeliveries deletes up to deleteBatch deliveries that match the
+// condition where (on deliveries, with args), with their attempts, and
+// returns how many.
+func deleteDeliveries(ctx context.Context, tx pgx.Tx, where string, args ...any) (int, error) {
+	// The condition is checked again on the rows themselves, as they are
+	// when the DELETE has waited for their locks.
+	rows, err := tx.Query(ctx, "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE "+where+
+		" LIMIT "+strconv.Itoa(deleteBatch)+") AND "+where+" RETURNING id", args...)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	// A statement of its own, so that its snapshot sees the attempts of an
+	// outcome that committed while the DELETE above waited for its row.
+	if _, err := tx.Exec(ctx, "DELETE FROM attempts WHERE delivery_id = ANY($1)", ids); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}
+
+// whereClause joins conditions with AND.
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// subscriptions caches the enabled endpoints of tenants, for the fan-out of
+// ingest and replay, as of one endpoints_version. A transaction that reads a
+// newer version (FOR SHARE, so that it cannot change before the transaction
+// ends) drops the cache; tenants are loaded as ingest needs them.
+//
+// Its *hookline.Endpoint values are immutable snapshots, shared by the
+// tasks of every node-local ingest.
+type subscriptions struct {
+	mu      sync.Mutex
+	version int64
+	tenants map[string][]subscriber
+}
+
+// subscriber is an enabled endpoint with its partition.
+type subscriber struct {
+	ep        *hookline.Endpoint
+	partition int
+}
+
+// maxCachedTenants bounds the cache; past it, it starts again empty.
+const maxCachedTenants = 100_000
+
+// querier is what a transaction and a connection in a transaction have in
+// common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// lockVersion reads endpoints_version FOR SHARE: until tx ends, no endpoint
+// change can commit, and tx waits for one under way.
+func lockVersion(ctx context.Context, tx pgx.Tx) (int64, error) {
+	var v int64
+	if err := tx.QueryRow(ctx, "SELECT version FROM endpoints_version FOR SHARE").Scan(&v); err != nil {
+		return 0, fmt.Errorf("read endpoints version: %w", err)
+	}
+	return v, nil
+}
+
+// lookup returns the subscribers of each of tenants as of version v, which
+// tx holds FOR SHARE, loading the tenants the cache lacks through tx.
+func (c *subscriptions) lookup(ctx context.Context, tx querier, v int64, tenants []string) (map[string][]subscriber, error) {
+	out := make(map[string][]subscriber, len(tenants))
+	var missing []string
+	c.mu.Lock()
+	if v > c.version || c.tenants == nil || len(c.tenants) > maxCachedTenants {
+		c.version, c.tenants = v, make(map[string][]subscriber)
+	}
+	// A transaction that began before the cache moved on to a newer version
+	// reads its tenants itself (v < c.version).
+	for _, t := range tenants {
+		if subs, ok := c.tenants[t]; ok && v == c.version {
+			out[t] = subs
+		} else if _, seen := out[t]; !seen {
+			out[t] = nil
+			missing = append(missing, t)
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+
+	rows, err := tx.Query(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE tenant = ANY($1) AND NOT disabled ORDER BY id",
+		missing)
+	if err != nil {
+		return nil, fmt.Errorf("load endpoints: %w", err)
+	}
+	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row) })
+	if err != nil {
+		return nil, fmt.Errorf("load endpoints: %w", err)
+	}
+	for _, ep := range eps {
+		out[ep.Tenant] = append(out[ep.Tenant], subscriber{ep: ep, partition: ep.Partition()})
+	}
+	c.mu.Lock()
+	if c.version == v {
+		for _, t := range missing {
+			c.tenants[t] = out[t]
+		}
+	}
+	c.mu.Unlock()
+	return out, nil
+}

@@ -1,0 +1,421 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookline/hookline"
+)
+
+// Ingest writes the events of every request and their fan-out in one
+// transaction, committed durably before it returns. It costs two round
+// trips however many requests, events and deliveries it writes: BEGIN with
+// the endpoints version and every idempotency key of the call; then the rows
+// (each table one INSERT of unnested arrays, the 10,000 deliveries of one
+// event included) with COMMIT. A third loads the subscriptions of tenants
+// whose endpoints changed since this node last looked.
+//
+// For each request, idempotency keys are checked first: against the keys
+// stored, earlier requests of the same call and earlier events of the same
+// request. A key used with another request hash sets the request's Err to
+// ECONFLICT, and nothing of that request is written. Then each new event
+// fans out to the enabled endpoints of its tenant that match its type.
+//
+// Two nodes may take the same new key at once. The key's INSERT of the
+// second waits for the first transaction; when that commits, the INSERT fails
+// on the key's primary key, and the second runs again, now answering with the
+// first one's result (a duplicate) or a conflict, as if it had come second.
+func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) error {
+	now = truncate(now)
+	events := 0
+	for _, r := range reqs {
+		events += len(r.Events)
+	}
+	if events == 0 {
+		for _, r := range reqs {
+			r.Results, r.Tasks, r.Err = []hookline.IngestResult{}, nil, nil
+		}
+		return nil
+	}
+	var in *ingest
+	err := s.retry(ctx, "ingest", func() error {
+		for _, r := range reqs {
+			r.Results, r.Tasks, r.Err = nil, nil, nil
+		}
+		in = &ingest{s: s, now: now, keys: make(map[idemKey]*idemEntry)}
+		return in.run(ctx, reqs)
+	})
+	if err != nil {
+		for _, r := range reqs {
+			r.Results, r.Tasks, r.Err = nil, nil, nil
+		}
+		return err
+	}
+	if in.unclaimed {
+		s.notify.due()
+	}
+	return nil
+}
+
+// run runs the transaction of an Ingest call on a connection of its own,
+// with BEGIN and COMMIT sent in the batches of the statements around them.
+func (in *ingest) run(ctx context.Context, reqs []*hookline.IngestRequest) error {
+	conn, err := in.s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	in.q = conn
+	if err = in.prepare(ctx, reqs); err == nil {
+		for _, r := range reqs {
+			in.request(r)
+		}
+		err = in.write(ctx)
+	}
+	if err != nil {
+		rollback(ctx, conn)
+	}
+	return err
+}
+
+// idemKey names an idempotency key.
+type idemKey struct{ tenant, key string }
+
+// idemEntry is the first answer of an idempotency key. During one call,
+// event is set for keys first used in it, whose delivery count is known
+// once the event fanned out.
+type idemEntry struct {
+	hash       string
+	eventID    string
+	deliveries int
+	event      *hookline.IngestResult // the result of this call that owns the key
+}
+
+// ingest is the state of one Ingest (or ReplayEvent) transaction.
+type ingest struct {
+	s   *Store
+	q   querier // the transaction's connection
+	now time.Time
+
+	subs    map[string][]subscriber // by tenant
+	keys    map[idemKey]*idemEntry  // live keys: stored, and taken by this call
+	putKeys []idemKey               // keys this call takes, in the order first used
+
+	events     eventRows
+	deliveries deliveryRows
+	unclaimed  bool // some deliveries were written unclaimed
+}
+
+// eventRows and deliveryRows are the columns of the rows to insert.
+type eventRows struct {
+	id, tenant, typ []string
+	data            [][]byte
+	created         []time.Time
+	deliveries      []int32
+}
+
+type deliveryRows struct {
+	id, eventID, endpointID []string
+	partition               []int32
+	claimed                 []bool
+}
+
+// prepare locks the endpoints version, and reads the stored idempotency
+// keys of the call and the subscriptions of its tenants.
+func (in *ingest) prepare(ctx context.Context, reqs []*hookline.IngestRequest) error {
+	var tenants, keyTenants, keys []string
+	seen := make(map[string]bool)
+	for _, r := range reqs {
+		for _, ev := range r.Events {
+			if !seen[ev.Tenant] {
+				seen[ev.Tenant] = true
+				tenants = append(tenants, ev.Tenant)
+			}
+			if ev.IdempotencyKey != "" {
+				keyTenants, keys = append(keyTenants, ev.Tenant), append(keys, ev.IdempotencyKey)
+			}
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	var version int64
+	b.Queue("SELECT version FROM endpoints_version FOR SHARE").QueryRow(func(row pgx.Row) error {
+		return row.Scan(&version)
+	})
+	if len(keys) > 0 {
+		b.Queue(`SELECT k.tenant, k.key, k.request_hash, k.event_id, k.deliveries
+			FROM idempotency_keys k JOIN unnest($1::text[], $2::text[]) AS u (tenant, key)
+			ON k.tenant = u.tenant AND k.key = u.key
+			WHERE k.created_at > $3`, keyTenants, keys, in.now.Add(-hookline.IdempotencyWindow)).
+			Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var k idemKey
+					e := &idemEntry{}
+					if err := rows.Scan(&k.tenant, &k.key, &e.hash, &e.eventID, &e.deliveries); err != nil {
+						return err
+					}
+					in.keys[k] = e
+				}
+				return rows.Err()
+			})
+	}
+	if err := in.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("read endpoints version and idempotency keys: %w", err)
+	}
+	var err error
+	in.subs, err = in.s.subs.lookup(ctx, in.q, version, tenants)
+	return err
+}
+
+// request plans the rows of one request, or sets its Err.
+func (in *ingest) request(r *hookline.IngestRequest) {
+	results := make([]hookline.IngestResult, len(r.Events))
+	// dupOf[i] is the key entry event i repeats, nil for a new event.
+	var dupOf []*idemEntry
+	var mine map[idemKey]int // keys first used by this request → event index
+	for i, ev := range r.Events {
+		if ev.IdempotencyKey == "" {
+			continue
+		}
+		k := idemKey{ev.Tenant, ev.IdempotencyKey}
+		if j, ok := mine[k]; ok {
+			if r.Events[j].RequestHash != ev.RequestHash {
+				r.Err = conflict(ev)
+				return
+			}
+			if dupOf == nil {
+				dupOf = make([]*idemEntry, len(r.Events))
+			}
+			dupOf[i] = &idemEntry{event: &results[j]}
+			continue
+		}
+		e := in.keys[k]
+		if e == nil {
+			if mine == nil {
+				mine = make(map[idemKey]int)
+			}
+			mine[k] = i
+			continue
+		}
+		if e.hash != ev.RequestHash {
+			r.Err = conflict(ev)
+			return
+		}
+		if dupOf == nil {
+			dupOf = make([]*idemEntry, len(r.Events))
+		}
+		dupOf[i] = e
+	}
+
+	for i, ev := range r.Events {
+		if dupOf != nil && dupOf[i] != nil {
+			continue
+		}
+		n := len(r.Tasks)
+		r.Tasks = in.fanOut(ev, r.Claim, r.Tasks)
+		n = len(r.Tasks) - n
+		results[i] = hookline.IngestResult{ID: ev.ID, Type: ev.Type, Deliveries: n}
+		e := &in.events
+		e.id, e.tenant, e.typ = append(e.id, ev.ID), append(e.tenant, ev.Tenant), append(e.typ, ev.Type)
+		e.data, e.created = append(e.data, dataArg(ev.Data)), append(e.created, truncate(ev.CreatedAt))
+		e.deliveries = append(e.deliveries, int32(n))
+		if ev.IdempotencyKey != "" {
+			k := idemKey{ev.Tenant, ev.IdempotencyKey}
+			in.keys[k] = &idemEntry{hash: ev.RequestHash, event: &results[i]}
+			in.putKeys = append(in.putKeys, k)
+		}
+	}
+	for i, ev := range r.Events {
+		if dupOf == nil || dupOf[i] == nil {
+			continue
+		}
+		e := dupOf[i]
+		res := hookline.IngestResult{ID: e.eventID, Type: ev.Type, Deliveries: e.deliveries, Duplicate: true}
+		if e.event != nil {
+			res.ID, res.Deliveries = e.event.ID, e.event.Deliveries
+		}
+		results[i] = res
+	}
+	r.Results = results
+}
+
+func conflict(ev *hookline.Event) error {
+	return hookline.Errorf(hookline.ECONFLICT,
+		"idempotency key %q was already used with another request", ev.IdempotencyKey)
+}
+
+// fanOut plans one pending delivery of ev to each enabled endpoint of its
+// tenant that matches its type and returns their tasks, appended to tasks.
+func (in *ingest) fanOut(ev *hookline.Event, claim bool, tasks []*hookline.Task) []*hookline.Task {
+	var payload []byte
+	created := truncate(ev.CreatedAt)
+	d := &in.deliveries
+	for _, sub := range in.subs[ev.Tenant] {
+		if !sub.ep.Matches(ev.Type) {
+			continue
+		}
+		if payload == nil {
+			payload = payloadOf(ev)
+		}
+		id := hookline.NewID(hookline.DeliveryPrefix, in.now)
+		d.id, d.eventID, d.endpointID = append(d.id, id), append(d.eventID, ev.ID), append(d.endpointID, sub.ep.ID)
+		d.partition, d.claimed = append(d.partition, int32(sub.partition)), append(d.claimed, claim)
+		in.unclaimed = in.unclaimed || !claim
+		tasks = append(tasks, &hookline.Task{
+			DeliveryID:     id,
+			EventID:        ev.ID,
+			Endpoint:       sub.ep,
+			Payload:        payload,
+			EventCreatedAt: created,
+			Partition:      sub.partition,
+		})
+	}
+	return tasks
+}
+
+// write sends the planned rows and COMMIT in one batch: the idempotency
+// keys first, so that a race for a key is lost before anything else is
+// written.
+func (in *ingest) write(ctx context.Context) error {
+	b := &pgx.Batch{}
+	if len(in.putKeys) > 0 {
+		// Sorted, so that two transactions taking the same keys take them
+		// in the same order and cannot deadlock.
+		slices.SortFunc(in.putKeys, func(a, b idemKey) int {
+			return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.key, b.key))
+		})
+		n := len(in.putKeys)
+		tenants, keys, hashes, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		counts := make([]int32, n)
+		for i, k := range in.putKeys {
+			e := in.keys[k]
+			tenants[i], keys[i], hashes[i] = k.tenant, k.key, e.hash
+			events[i], counts[i] = e.event.ID, int32(e.event.Deliveries)
+		}
+		// An expired key is free: it goes, and the new one takes its place.
+		// A live one that another transaction stored since prepare read the
+		// keys fails the INSERT (see retryable).
+		b.Queue(`DELETE FROM idempotency_keys k USING unnest($1::text[], $2::text[]) AS u (tenant, key)
+			WHERE k.tenant = u.tenant AND k.key = u.key AND k.created_at <= $3`,
+			tenants, keys, in.now.Add(-hookline.IdempotencyWindow))
+		b.Queue(`INSERT INTO idempotency_keys (tenant, key, request_hash, event_id, deliveries, created_at)
+			SELECT tenant, key, hash, event_id, deliveries, $6
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS u (tenant, key, hash, event_id, deliveries)`,
+			tenants, keys, hashes, events, counts, in.now)
+	}
+	if e := &in.events; len(e.id) > 0 {
+		b.Queue(`INSERT INTO events (id, tenant, type, data, created_at, deliveries)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[], $6::int[])`,
+			e.id, e.tenant, e.typ, e.data, e.created, e.deliveries)
+	}
+	queueDeliveries(b, &in.deliveries, in.now)
+	b.Queue("COMMIT")
+	if err := in.q.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write events: %w", err)
+	}
+	return nil
+}
+
+// queueDeliveries queues the INSERT of new pending deliveries, due now.
+func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time) {
+	if len(d.id) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at)
+		SELECT id, event_id, endpoint_id, partition, claimed, $6, $6, $6
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[]) AS u (id, event_id, endpoint_id, partition, claimed)`,
+		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now)
+}
+
+// payloadOf returns the payload of ev as it is rebuilt from the stored event:
+// with its time to the microsecond.
+func payloadOf(ev *hookline.Event) []byte {
+	if t := truncate(ev.CreatedAt); !t.Equal(ev.CreatedAt) || t.Location() != ev.CreatedAt.Location() {
+		c := *ev
+		c.CreatedAt = t
+		return c.Payload()
+	}
+	return ev.Payload()
+}
+
+// dataArg returns the value an event's data is stored as: NULL when empty.
+func dataArg(data json.RawMessage) []byte {
+	if len(data) == 0 {
+		return nil
+	}
+	return data
+}
+
+func eventNotFound(id string) error {
+	return hookline.Errorf(hookline.ENOTFOUND, "event %s not found", id)
+}
+
+// FindEvent returns one event, or ENOTFOUND.
+func (s *Store) FindEvent(ctx context.Context, id string) (*hookline.Event, error) {
+	var ev hookline.Event
+	var data []byte
+	err := s.pool.QueryRow(ctx, "SELECT id, tenant, type, data, created_at, deliveries FROM events WHERE id = $1", id).
+		Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &ev.CreatedAt, &ev.Deliveries)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, eventNotFound(id)
+	} else if err != nil {
+		return nil, s.wrap("find event", err)
+	}
+	if len(data) > 0 {
+		ev.Data = data
+	}
+	ev.CreatedAt = ev.CreatedAt.UTC()
+	return &ev, nil
+}
+
+// ReplayEvent creates a new pending delivery of an event to every enabled
+// endpoint that matches it now and returns their tasks, or ENOTFOUND. The
+// event's delivery count is left as it was at ingest.
+func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now time.Time) ([]*hookline.Task, error) {
+	now = truncate(now)
+	var in *ingest
+	var tasks []*hookline.Task
+	err := s.inTx(ctx, "replay event", func(tx pgx.Tx) error {
+		in = &ingest{s: s, q: tx, now: now}
+		version, err := lockVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// FOR KEY SHARE: Prune cannot delete the event until we commit.
+		var ev hookline.Event
+		var data []byte
+		err = tx.QueryRow(ctx, "SELECT id, tenant, type, data, created_at FROM events WHERE id = $1 FOR KEY SHARE", eventID).
+			Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &ev.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return eventNotFound(eventID)
+		} else if err != nil {
+			return err
+		}
+		ev.Data, ev.CreatedAt = data, ev.CreatedAt.UTC()
+		if in.subs, err = s.subs.lookup(ctx, tx, version, []string{ev.Tenant}); err != nil {
+			return err
+		}
+		tasks = in.fanOut(&ev, claim, nil)
+		b := &pgx.Batch{}
+		queueDeliveries(b, &in.deliveries, now)
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if in.unclaimed {
+		s.notify.due()
+	}
+	return tasks, nil
+}

@@ -1,0 +1,198 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookline/hookline"
+)
+
+// Leaser shares the partitions among the nodes of a cluster (ARCHITECTURE.md
+// promise 7). Each node heartbeats, counts the live nodes, and keeps leases
+// on its fair share of the partitions: it renews what it has, takes free or
+// expired partitions while under its share, and hands back partitions over
+// it so that a node that joins gets its share without a restart of the
+// others. A node that dies stops renewing; its leases expire after the
+// timeout given to NewLeaser and the others take them. A node that stops gracefully
+// releases its leases at once.
+//
+// The owner of a partition is the only node dispatching its deliveries, which
+// keeps per-endpoint ordering and limits correct without cross-node chatter.
+// A node that cannot renew stops dispatching before its leases can expire,
+// so two nodes never own a partition at once by the clock of either.
+type Leaser struct {
+	pool    *pgxpool.Pool
+	nodeID  string
+	timeout time.Duration
+	tick    time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+
+	owned    []int
+	validTil time.Time // when our leases could expire, by our clock
+}
+
+// NewLeaser returns a Leaser for nodeID with the given lease timeout. The
+// store's schema has the lease tables.
+func (s *Store) NewLeaser(nodeID string, timeout time.Duration, log *slog.Logger) *Leaser {
+	return &Leaser{
+		pool:    s.pool,
+		nodeID:  nodeID,
+		timeout: timeout,
+		tick:    min(time.Second, timeout/5),
+		log:     log,
+		now:     time.Now,
+	}
+}
+
+// Owned returns the partitions this node holds now.
+func (l *Leaser) Owned() []int { return slices.Clone(l.owned) }
+
+// Run keeps leases until ctx ends, calling set with the owned partitions
+// each time they change (from Run's goroutine), then releases every lease.
+func (l *Leaser) Run(ctx context.Context, set func(context.Context, []int) error) error {
+	t := time.NewTicker(l.tick)
+	defer t.Stop()
+	for {
+		l.step(ctx, set)
+		select {
+		case <-ctx.Done():
+			return l.release(set)
+		case <-t.C:
+		}
+	}
+}
+
+// step makes one round: heartbeat, renew, rebalance.
+func (l *Leaser) step(ctx context.Context, set func(context.Context, []int) error) {
+	start := l.now()
+	owned, err := l.balance(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.log.Error("partition leases", "err", err)
+		}
+		// Stop dispatching before the leases we could not renew expire:
+		// another node may take them then.
+		if len(l.owned) > 0 && l.now().After(l.validTil.Add(-2*l.tick)) {
+			l.log.Warn("partition leases could not be renewed; stopping dispatch", "partitions", len(l.owned))
+			l.apply(ctx, nil, set)
+		}
+		return
+	}
+	l.validTil = start.Add(l.timeout)
+	l.apply(ctx, owned, set)
+}
+
+func (l *Leaser) apply(ctx context.Context, owned []int, set func(context.Context, []int) error) {
+	slices.Sort(owned)
+	if slices.Equal(owned, l.owned) && owned != nil {
+		return
+	}
+	if err := set(ctx, owned); err != nil {
+		l.log.Error("apply partition ownership", "err", err)
+		return
+	}
+	if len(owned) != len(l.owned) {
+		l.log.Info("partition ownership changed", "node", l.nodeID, "partitions", len(owned))
+	}
+	l.owned = owned
+}
+
+// balance heartbeats, renews our leases, and takes or hands back partitions
+// to reach our fair share, in one transaction. It returns what we own.
+func (l *Leaser) balance(ctx context.Context) ([]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout/2)
+	defer cancel()
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	ttl := l.timeout.Seconds()
+
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO nodes (node_id, heartbeat_at) VALUES ($1, now())
+		ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now()`, l.nodeID); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	var live int
+	if err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM nodes WHERE heartbeat_at > now() - make_interval(secs => $1)`, ttl).Scan(&live); err != nil {
+		return nil, fmt.Errorf("count nodes: %w", err)
+	}
+	share := (hookline.Partitions + max(live, 1) - 1) / max(live, 1)
+
+	owned, err := collect(tx.Query(ctx, `
+		UPDATE partition_leases SET expires_at = now() + make_interval(secs => $2)
+		WHERE node_id = $1 AND expires_at > now()
+		RETURNING partition`, l.nodeID, ttl))
+	if err != nil {
+		return nil, fmt.Errorf("renew leases: %w", err)
+	}
+	switch {
+	case len(owned) > share:
+		// Hand back the excess, highest first, so a node that joined gets
+		// its share on its next round.
+		slices.Sort(owned)
+		excess := owned[share:]
+		if _, err := tx.Exec(ctx, `
+			UPDATE partition_leases SET node_id = NULL, expires_at = now()
+			WHERE node_id = $1 AND partition = ANY($2)`, l.nodeID, excess); err != nil {
+			return nil, fmt.Errorf("release excess leases: %w", err)
+		}
+		owned = owned[:share]
+	case len(owned) < share:
+		got, err := collect(tx.Query(ctx, `
+			UPDATE partition_leases SET node_id = $1, expires_at = now() + make_interval(secs => $2),
+				epoch = epoch + 1
+			WHERE partition IN (
+				SELECT partition FROM partition_leases
+				WHERE node_id IS NULL OR expires_at <= now()
+				ORDER BY partition LIMIT $3 FOR UPDATE SKIP LOCKED)
+			RETURNING partition`, l.nodeID, ttl, share-len(owned)))
+		if err != nil {
+			return nil, fmt.Errorf("acquire leases: %w", err)
+		}
+		owned = append(owned, got...)
+	}
+	if _, err := tx.Exec(ctx, `
+		DELETE FROM nodes WHERE heartbeat_at < now() - make_interval(secs => $1)`, 10*ttl); err != nil {
+		return nil, fmt.Errorf("forget dead nodes: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return owned, nil
+}
+
+// release stops dispatching and hands every lease back at once, so other
+// nodes take the partitions on their next round instead of after a timeout.
+// The engine has already finished or handed back its deliveries.
+func (l *Leaser) release(set func(context.Context, []int) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.apply(ctx, []int{}, set)
+	_, err := l.pool.Exec(ctx, `
+		UPDATE partition_leases SET node_id = NULL, expires_at = now() WHERE node_id = $1`, l.nodeID)
+	if err == nil {
+		_, err = l.pool.Exec(ctx, `DELETE FROM nodes WHERE node_id = $1`, l.nodeID)
+	}
+	if err != nil {
+		return fmt.Errorf("release leases: %w", err)
+	}
+	return nil
+}
+
+// collect reads the one integer column of the rows a query returned.
+func collect(rows pgx.Rows, err error) ([]int, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
+}

@@ -1,0 +1,479 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+// deliveryColumnsSelect are the columns of a hookline.Delivery, from
+// deliveries d joined with events e.
+const deliveryColumnsSelect = `d.id, d.event_id, d.endpoint_id, e.tenant, e.type, d.status,
+	d.attempts, d.schedule_offset, d.next_attempt_at, d.last_status_code, d.last_error,
+	d.created_at, d.updated_at, d.delivered_at`
+
+// deliveryFrom joins each delivery with its event; CROSS JOIN keeps
+// deliveries the outer loop, so the list indexes give the order.
+const deliveryFrom = ` FROM deliveries d CROSS JOIN events e ON e.id = d.event_id`
+
+func scanDelivery(row scanner) (*hookline.Delivery, error) {
+	var d hookline.Delivery
+	var status, created, updated int64
+	var next, delivered sql.NullInt64
+	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Tenant, &d.EventType, &status,
+		&d.Attempts, &d.ScheduleOffset, &next, &d.LastStatusCode, &d.LastError,
+		&created, &updated, &delivered); err != nil {
+		return nil, err
+	}
+	d.Status = statusOf(status)
+	d.NextAttemptAt, d.DeliveredAt = nullTime(next), nullTime(delivered)
+	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &d, nil
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func findDelivery(ctx context.Context, q queryer, id string) (*hookline.Delivery, error) {
+	d, err := scanDelivery(q.QueryRowContext(ctx, "SELECT "+deliveryColumnsSelect+deliveryFrom+" WHERE d.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, deliveryNotFound(id)
+	}
+	return d, err
+}
+
+func deliveryNotFound(id string) error {
+	return hookline.Errorf(hookline.ENOTFOUND, "delivery %s not found", id)
+}
+
+// FindDelivery returns one delivery, or ENOTFOUND.
+func (s *Store) FindDelivery(ctx context.Context, id string) (*hookline.Delivery, error) {
+	d, err := findDelivery(ctx, s.rdb, id)
+	if err != nil && hookline.ErrorCode(err) != hookline.ENOTFOUND {
+		return nil, fmt.Errorf("sqlite: find delivery: %w", err)
+	}
+	return d, err
+}
+
+// FindDeliveries returns a page of deliveries, newest first, and the cursor
+// of the next page ("" on the last page).
+func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) ([]*hookline.Delivery, string, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, "", hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
+	}
+	limit := pageLimit(f.Limit)
+	query, args := deliveriesQuery(f, limit+1)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: find deliveries: %w", err)
+	}
+	defer rows.Close()
+	var ds []*hookline.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: find deliveries: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: find deliveries: %w", err)
+	}
+	ds, next := paginate(ds, limit, func(d *hookline.Delivery) string { return d.ID })
+	return ds, next, nil
+}
+
+// deliveriesQuery returns the query of FindDeliveries and its arguments.
+// With an event or endpoint, the status is tested with a unary plus, which
+// keeps SQLite off deliveries_status: a status matches many rows, an event or
+// endpoint few.
+func deliveriesQuery(f hookline.DeliveryFilter, limit int) (string, []any) {
+	var where []string
+	var args []any
+	if f.EventID != "" {
+		where, args = append(where, "d.event_id = ?"), append(args, f.EventID)
+	}
+	if f.EndpointID != "" {
+		where, args = append(where, "d.endpoint_id = ?"), append(args, f.EndpointID)
+	}
+	if f.Status != "" {
+		cond := "d.status = ?"
+		if f.EventID != "" || f.EndpointID != "" {
+			cond = "+d.status = ?"
+		}
+		where, args = append(where, cond), append(args, statusValue(f.Status))
+	}
+	if f.Cursor != "" {
+		where, args = append(where, "d.id < ?"), append(args, f.Cursor)
+	}
+	args = append(args, limit)
+	return "SELECT " + deliveryColumnsSelect + deliveryFrom + whereClause(where) + " ORDER BY d.id DESC LIMIT ?", args
+}
+
+// FindAttempts returns the attempts of a delivery, first attempt first, or
+// ENOTFOUND when the delivery does not exist.
+func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hookline.Attempt, error) {
+	// One statement, so one snapshot: the delivery and its attempts.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT a.attempt, a.started_at, a.duration_us, a.status_code,
+		a.error, a.response_body FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id
+		WHERE d.id = ? ORDER BY a.attempt`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find attempts: %w", err)
+	}
+	defer rows.Close()
+	found := false
+	as := []*hookline.Attempt{}
+	for rows.Next() {
+		found = true
+		var n, started, dur, code sql.NullInt64
+		var errText, body sql.NullString
+		if err := rows.Scan(&n, &started, &dur, &code, &errText, &body); err != nil {
+			return nil, fmt.Errorf("sqlite: find attempts: %w", err)
+		}
+		if !n.Valid {
+			continue // a delivery without attempts
+		}
+		as = append(as, &hookline.Attempt{
+			DeliveryID:   deliveryID,
+			Attempt:      int(n.Int64),
+			StartedAt:    fromMicros(started.Int64),
+			Duration:     time.Duration(dur.Int64) * time.Microsecond,
+			StatusCode:   int(code.Int64),
+			Error:        errText.String,
+			ResponseBody: body.String,
+		})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: find attempts: %w", err)
+	}
+	if !found {
+		return nil, deliveryNotFound(deliveryID)
+	}
+	return as, nil
+}
+
+// ClaimDue marks up to limit pending, unclaimed deliveries due at or before
+// now, in the given partitions (nil means all, empty means none), as claimed
+// and returns their tasks, earliest due first. It is one UPDATE … RETURNING
+// over the partial index deliveries_due, then one read of the events for
+// their payloads, each built once and shared by the tasks of its event.
+func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*hookline.Task, error) {
+	if limit <= 0 || (partitions != nil && len(partitions) == 0) {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type claim struct {
+		task *hookline.Task
+		due  int64
+	}
+	var claims []claim
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		claims = claims[:0]
+		var rows *sql.Rows
+		var err error
+		if partitions == nil {
+			rows, err = tx.StmtContext(ctx, s.stmts.claimDue).QueryContext(ctx, micros(now), limit)
+		} else {
+			rows, err = tx.StmtContext(ctx, s.stmts.claimDueIn).QueryContext(ctx, micros(now), jsonList(partitions), limit)
+		}
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		seen := make(map[string]bool) // event IDs
+		var eventIDs []string
+		for rows.Next() {
+			t := &hookline.Task{}
+			var endpointID string
+			var due int64
+			if err := rows.Scan(&t.DeliveryID, &t.EventID, &endpointID, &t.Partition, &t.Attempts,
+				&t.ScheduleOffset, &due); err != nil {
+				return err
+			}
+			ce := s.endpoints.get(endpointID)
+			if ce == nil {
+				return fmt.Errorf("delivery %s: endpoint %s is not in memory", t.DeliveryID, endpointID)
+			}
+			t.Endpoint = ce.ep
+			claims = append(claims, claim{t, due})
+			if !seen[t.EventID] {
+				seen[t.EventID] = true
+				eventIDs = append(eventIDs, t.EventID)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if len(claims) == 0 {
+			return nil
+		}
+		payloads, err := s.payloads(ctx, tx, eventIDs)
+		if err != nil {
+			return err
+		}
+		for _, c := range claims {
+			p, ok := payloads[c.task.EventID]
+			if !ok {
+				return fmt.Errorf("delivery %s: event %s not found", c.task.DeliveryID, c.task.EventID)
+			}
+			c.task.Payload, c.task.EventCreatedAt = p.payload, p.created
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+	}
+	slices.SortFunc(claims, func(a, b claim) int {
+		return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.task.DeliveryID, b.task.DeliveryID))
+	})
+	tasks := make([]*hookline.Task, len(claims))
+	for i, c := range claims {
+		tasks[i] = c.task
+	}
+	return tasks, nil
+}
+
+type payload struct {
+	payload []byte
+	created time.Time
+}
+
+// payloads reads events and builds their payloads.
+func (s *Store) payloads(ctx context.Context, tx *sql.Tx, ids []string) (map[string]payload, error) {
+	rows, err := tx.StmtContext(ctx, s.stmts.eventsByID).QueryContext(ctx, jsonList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]payload, len(ids))
+	for rows.Next() {
+		var ev hookline.Event
+		var data []byte
+		var created int64
+		if err := rows.Scan(&ev.ID, &ev.Type, &data, &created); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
+		}
+		ev.Data, ev.CreatedAt = data, fromMicros(created)
+		out[ev.ID] = payload{ev.Payload(), ev.CreatedAt}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+// Unclaim marks deliveries as no longer held in memory. Unknown IDs are
+// ignored.
+func (s *Store) Unclaim(ctx context.Context, deliveryIDs []string) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	ids := jsonList(deliveryIDs)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.stmts.unclaim).ExecContext(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: unclaim deliveries: %w", err)
+	}
+	return nil
+}
+
+// ResetClaims unclaims every pending delivery of the given partitions (nil
+// means all, empty means none).
+func (s *Store) ResetClaims(ctx context.Context, partitions []int) error {
+	if partitions != nil && len(partitions) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if partitions == nil {
+			_, err = tx.ExecContext(ctx, "UPDATE deliveries SET claimed = 0 WHERE claimed = 1")
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE deliveries SET claimed = 0
+				WHERE claimed = 1 AND partition IN (SELECT value FROM json_each(?))`, jsonList(partitions))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: reset claims: %w", err)
+	}
+	return nil
+}
+
+// RecordOutcomes writes a batch of attempt outcomes in one transaction: for
+// each, the delivery's new state with its claim released, and the attempt
+// row. Outcomes of deliveries that no longer exist are dropped; an attempt
+// already recorded is not written twice, so a batch can be retried.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome, now time.Time) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(outcomes))
+	for i := range outcomes {
+		o := &outcomes[i]
+		if !o.Status.Valid() {
+			return hookline.Errorf(hookline.EINVALID, "outcome of delivery %s: status %q", o.Attempt.DeliveryID, o.Status)
+		}
+		ids = append(ids, o.Attempt.DeliveryID)
+	}
+	nowUS := micros(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var d hookline.StoreStats
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		d = hookline.StoreStats{}
+		status, err := s.statuses(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		update := tx.StmtContext(ctx, s.stmts.recordOutcome)
+		attempts := make([]any, 0, 7*len(outcomes))
+		for i := range outcomes {
+			o := &outcomes[i]
+			a := &o.Attempt
+			old, ok := status[a.DeliveryID]
+			if !ok {
+				continue // deleted with its endpoint or event
+			}
+			v := statusValue(o.Status)
+			var next any
+			if v == statusPending {
+				next = nowUS
+				if !o.NextAttemptAt.IsZero() {
+					next = micros(o.NextAttemptAt)
+				}
+			}
+			if _, err := update.ExecContext(ctx, v, int64(a.Attempt), int64(a.StatusCode), a.Error,
+				next, nowUS, a.DeliveryID); err != nil {
+				return fmt.Errorf("update delivery: %w", err)
+			}
+			addStatus(&d, old, -1)
+			addStatus(&d, v, 1)
+			status[a.DeliveryID] = v
+			attempts = append(attempts, a.DeliveryID, int64(a.Attempt), micros(a.StartedAt),
+				a.Duration.Microseconds(), int64(a.StatusCode), a.Error, a.ResponseBody)
+		}
+		if err := s.stmts.insertAttempts.exec(ctx, tx, attempts); err != nil {
+			return fmt.Errorf("insert attempts: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: record outcomes: %w", err)
+	}
+	s.addCounts(d)
+	return nil
+}
+
+// statuses returns the stored status of each delivery of ids that exists.
+func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]int64, error) {
+	rows, err := tx.StmtContext(ctx, s.stmts.statusesByID).QueryContext(ctx, jsonList(ids))
+	if err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(ids))
+	for rows.Next() {
+		var id string
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, fmt.Errorf("read deliveries: %w", err)
+		}
+		out[id] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// RetryDelivery makes one delivery pending and due now, whatever its
+// status, and returns it, or ENOTFOUND. Its attempts are kept, its retry
+// schedule restarts from them (ScheduleOffset = Attempts), and DeliveredAt is
+// cleared. A pending delivery keeps its claim: it is already in memory.
+func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*hookline.Delivery, error) {
+	nowUS := micros(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var d *hookline.Delivery
+	var old int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, "SELECT status FROM deliveries WHERE id = ?", id).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return deliveryNotFound(id)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 0,
+			claimed = CASE WHEN status = 0 THEN claimed ELSE 0 END,
+			next_attempt_at = ?, schedule_offset = attempts, updated_at = ?, delivered_at = NULL
+			WHERE id = ?`, nowUS, nowUS, id); err != nil {
+			return err
+		}
+		d, err = findDelivery(ctx, tx, id)
+		return err
+	})
+	if hookline.ErrorCode(err) == hookline.ENOTFOUND {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: retry delivery: %w", err)
+	}
+	var c hookline.StoreStats
+	addStatus(&c, old, -1)
+	addStatus(&c, statusPending, 1)
+	s.addCounts(c)
+	return d, nil
+}
+
+// queryRecover makes the failed deliveries of an endpoint pending. The unary
+// plus keeps SQLite on deliveries_endpoint rather than deliveries_status.
+const queryRecover = `UPDATE deliveries SET status = 0, claimed = 0, next_attempt_at = ?,
+	schedule_offset = attempts, updated_at = ?, delivered_at = NULL
+	WHERE endpoint_id = ? AND +status = 2`
+
+// RecoverEndpoint makes every failed delivery of an endpoint created at or
+// after since (zero means all) pending and due now, as RetryDelivery does,
+// and returns how many; ENOTFOUND when the endpoint does not exist.
+func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error) {
+	nowUS := micros(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.endpoints.get(endpointID) == nil {
+		return 0, endpointNotFound(endpointID)
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		q := queryRecover
+		args := []any{nowUS, nowUS, endpointID}
+		if !since.IsZero() {
+			q += " AND created_at >= ?"
+			args = append(args, micros(since))
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: recover endpoint: %w", err)
+	}
+	s.addCounts(hookline.StoreStats{Pending: n, Failed: -n})
+	return int(n), nil
+}

@@ -1,0 +1,296 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+// endpointCache is the in-memory copy of the endpoints table: every
+// endpoint by ID, for the snapshots tasks carry, and the enabled ones by
+// tenant, for the fan-out of ingest. It is loaded at Open and changed only
+// by the store's writes, after they commit, under Store.mu.
+//
+// Its *hookline.Endpoint values are immutable snapshots: a change replaces
+// the entry and never modifies it, so a Task may keep pointing at one.
+type endpointCache struct {
+	byID   map[string]*cachedEndpoint
+	tenant map[string][]*cachedEndpoint // enabled endpoints only
+}
+
+// cachedEndpoint is an endpoint snapshot with its partition.
+type cachedEndpoint struct {
+	ep        *hookline.Endpoint
+	partition int
+}
+
+func loadEndpoints(ctx context.Context, db *sql.DB) (*endpointCache, error) {
+	c := &endpointCache{byID: make(map[string]*cachedEndpoint), tenant: make(map[string][]*cachedEndpoint)}
+	rows, err := db.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints")
+	if err != nil {
+		return nil, fmt.Errorf("load endpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ep, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, fmt.Errorf("load endpoints: %w", err)
+		}
+		c.put(ep)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load endpoints: %w", err)
+	}
+	return c, nil
+}
+
+// get returns the snapshot of an endpoint, nil if there is none.
+func (c *endpointCache) get(id string) *cachedEndpoint { return c.byID[id] }
+
+// subscribers returns the enabled endpoints of a tenant. The slice must not
+// be modified.
+func (c *endpointCache) subscribers(tenant string) []*cachedEndpoint { return c.tenant[tenant] }
+
+// put adds or replaces an endpoint; ep must not be modified afterwards.
+func (c *endpointCache) put(ep *hookline.Endpoint) {
+	c.remove(ep.ID)
+	ce := &cachedEndpoint{ep: ep, partition: ep.Partition()}
+	c.byID[ep.ID] = ce
+	if !ep.Disabled {
+		c.tenant[ep.Tenant] = append(c.tenant[ep.Tenant], ce)
+	}
+}
+
+// remove drops an endpoint.
+func (c *endpointCache) remove(id string) {
+	old := c.byID[id]
+	if old == nil {
+		return
+	}
+	delete(c.byID, id)
+	if old.ep.Disabled {
+		return
+	}
+	// Copy on write: a slice handed out by subscribers is never changed.
+	subs := slices.DeleteFunc(slices.Clone(c.tenant[old.ep.Tenant]), func(ce *cachedEndpoint) bool { return ce == old })
+	if len(subs) == 0 {
+		delete(c.tenant, old.ep.Tenant)
+	} else {
+		c.tenant[old.ep.Tenant] = subs
+	}
+}
+
+// cloneEndpoint returns a deep copy of ep, so that callers and the cache
+// never share one.
+func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
+	c := *ep
+	c.EventTypes = slices.Clone(ep.EventTypes)
+	return &c
+}
+
+const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, created_at, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
+	var ep hookline.Endpoint
+	var types string
+	var created, updated int64
+	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
+		&ep.Disabled, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
+		return nil, fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
+	}
+	ep.CreatedAt, ep.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &ep, nil
+}
+
+// CreateEndpoint stores a new endpoint. An endpoint with the same ID is a
+// conflict.
+func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
+	types, err := json.Marshal(e.EventTypes)
+	if err != nil {
+		return fmt.Errorf("sqlite: create endpoint: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Tenant, e.URL, e.Description, string(types), e.Secret, e.Disabled,
+			micros(e.CreatedAt), micros(e.UpdatedAt))
+		return err
+	})
+	if isConstraint(err) {
+		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: create endpoint: %w", err)
+	}
+	snap := cloneEndpoint(e)
+	snap.CreatedAt, snap.UpdatedAt = truncate(e.CreatedAt), truncate(e.UpdatedAt)
+	s.endpoints.put(snap)
+	s.addCounts(hookline.StoreStats{Endpoints: 1})
+	return nil
+}
+
+// FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
+func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
+	ep, err := scanEndpoint(s.rdb.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, endpointNotFound(id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find endpoint: %w", err)
+	}
+	return ep, nil
+}
+
+func endpointNotFound(id string) error {
+	return hookline.Errorf(hookline.ENOTFOUND, "endpoint %s not found", id)
+}
+
+// FindEndpoints returns a page of endpoints, newest first, and the cursor of
+// the next page ("" on the last page).
+func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([]*hookline.Endpoint, string, error) {
+	var where []string
+	var args []any
+	if f.Tenant != nil {
+		where, args = append(where, "tenant = ?"), append(args, *f.Tenant)
+	}
+	if f.Cursor != "" {
+		where, args = append(where, "id < ?"), append(args, f.Cursor)
+	}
+	limit := pageLimit(f.Limit)
+	args = append(args, limit+1)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints"+whereClause(where)+
+		" ORDER BY id DESC LIMIT ?", args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: find endpoints: %w", err)
+	}
+	defer rows.Close()
+	var eps []*hookline.Endpoint
+	for rows.Next() {
+		ep, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: find endpoints: %w", err)
+		}
+		eps = append(eps, ep)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: find endpoints: %w", err)
+	}
+	eps, next := paginate(eps, limit, func(ep *hookline.Endpoint) string { return ep.ID })
+	return eps, next, nil
+}
+
+// UpdateEndpoint applies u to an endpoint at time now and returns it, or
+// ENOTFOUND. Later fan-out and tasks see the change.
+func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.EndpointUpdate, now time.Time) (*hookline.Endpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.endpoints.get(id)
+	if cur == nil {
+		return nil, endpointNotFound(id)
+	}
+	ep := cloneEndpoint(cur.ep)
+	if u.URL != nil {
+		ep.URL = *u.URL
+	}
+	if u.Description != nil {
+		ep.Description = *u.Description
+	}
+	if u.EventTypes != nil {
+		ep.EventTypes = slices.Clone(*u.EventTypes)
+	}
+	if u.Secret != nil {
+		ep.Secret = *u.Secret
+	}
+	if u.Disabled != nil {
+		ep.Disabled = *u.Disabled
+	}
+	ep.UpdatedAt = truncate(now)
+	types, err := json.Marshal(ep.EventTypes)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
+			secret = ?, disabled = ?, updated_at = ? WHERE id = ?`,
+			ep.URL, ep.Description, string(types), ep.Secret, ep.Disabled, micros(ep.UpdatedAt), id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
+	}
+	s.endpoints.put(ep)
+	return cloneEndpoint(ep), nil
+}
+
+// DeleteEndpoint deletes an endpoint with its deliveries and their attempts,
+// or returns ENOTFOUND.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.endpoints.get(id) == nil {
+		return endpointNotFound(id)
+	}
+	d := hookline.StoreStats{Endpoints: -1}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		d = hookline.StoreStats{Endpoints: -1}
+		rows, err := tx.QueryContext(ctx, `SELECT status, count(*) FROM deliveries
+			WHERE endpoint_id = ? GROUP BY status`, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var status, n int64
+			if err := rows.Scan(&status, &n); err != nil {
+				return err
+			}
+			addStatus(&d, status, -n)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Deliveries and attempts go by ON DELETE CASCADE.
+		_, err = tx.ExecContext(ctx, "DELETE FROM endpoints WHERE id = ?", id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: delete endpoint: %w", err)
+	}
+	s.endpoints.remove(id)
+	s.addCounts(d)
+	return nil
+}
+
+// whereClause joins conditions with AND.
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// paginate cuts a list read with limit+1 rows to limit and returns the
+// cursor of the next page: the ID of the last item kept, or "" when nothing
+// was cut.
+func paginate[T any](items []T, limit int, id func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, id(items[limit-1])
+}
+
+// truncate returns t in UTC to the microsecond, as the store keeps it.
+func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

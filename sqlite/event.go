@@ -1,0 +1,341 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+// Ingest writes the events of every request and their fan-out in one
+// transaction, committed with fsync before it returns.
+//
+// For each request, idempotency keys are checked first: against the keys
+// stored, earlier requests of the same call and earlier events of the same
+// request. A key used with another request hash sets the request's Err to
+// ECONFLICT, and nothing of that request is written. Then each new event
+// fans out to the enabled endpoints of its tenant that match its type (from
+// memory), and every row of the call is written with multi-row INSERTs.
+func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) error {
+	for _, r := range reqs {
+		r.Results, r.Tasks, r.Err = nil, nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := ingest{s: s, now: truncate(now), keys: make(map[idemKey]*idemEntry)}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		in.tx = tx
+		for _, r := range reqs {
+			if err := in.request(ctx, r); err != nil {
+				return err
+			}
+		}
+		return in.flush(ctx)
+	})
+	if err != nil {
+		for _, r := range reqs {
+			r.Results, r.Tasks, r.Err = nil, nil, nil
+		}
+		return fmt.Errorf("sqlite: ingest: %w", err)
+	}
+	s.addCounts(hookline.StoreStats{Pending: int64(in.deliveries), Events: int64(in.events)})
+	return nil
+}
+
+// idemKey names an idempotency key.
+type idemKey struct{ tenant, key string }
+
+// idemEntry is the first answer of an idempotency key: stored, or, for a
+// key first used in this call, the result that owns it (event).
+type idemEntry struct {
+	hash       string
+	eventID    string
+	deliveries int
+	event      *hookline.IngestResult
+}
+
+// ingest is the state of one Ingest call.
+type ingest struct {
+	s   *Store
+	tx  *sql.Tx
+	now time.Time
+
+	findKey *sql.Stmt // the transaction's copy, made on first use
+	keys    map[idemKey]*idemEntry
+	putKeys []idemKey // in the order first used
+
+	events, deliveries int    // written
+	eventArgs          []any  // rows of insertEvents
+	deliveryArgs       []any  // rows of insertDeliveries
+	lastID             string // of the deliveries
+}
+
+// request plans the rows of one request, or sets its Err. The error it
+// returns is for the transaction as a whole.
+func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error {
+	results := make([]hookline.IngestResult, len(r.Events))
+	// dupOf[i] is the key entry event i repeats, nil for a new event.
+	var dupOf []*idemEntry
+	var mine map[idemKey]int // keys first used by this request → event index
+	for i, ev := range r.Events {
+		if ev.IdempotencyKey == "" {
+			continue
+		}
+		k := idemKey{ev.Tenant, ev.IdempotencyKey}
+		if j, ok := mine[k]; ok {
+			if r.Events[j].RequestHash != ev.RequestHash {
+				r.Err = conflict(ev)
+				return nil
+			}
+			if dupOf == nil {
+				dupOf = make([]*idemEntry, len(r.Events))
+			}
+			dupOf[i] = &idemEntry{event: &results[j]}
+			continue
+		}
+		e, err := in.lookup(ctx, k)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			if mine == nil {
+				mine = make(map[idemKey]int)
+			}
+			mine[k] = i
+			continue
+		}
+		if e.hash != ev.RequestHash {
+			r.Err = conflict(ev)
+			return nil
+		}
+		if dupOf == nil {
+			dupOf = make([]*idemEntry, len(r.Events))
+		}
+		dupOf[i] = e
+	}
+
+	for i, ev := range r.Events {
+		if dupOf != nil && dupOf[i] != nil {
+			continue
+		}
+		tasks := in.fanOut(ev, r.Claim)
+		results[i] = hookline.IngestResult{ID: ev.ID, Type: ev.Type, Deliveries: len(tasks)}
+		r.Tasks = append(r.Tasks, tasks...)
+		in.eventArgs = append(in.eventArgs, ev.ID, ev.Tenant, ev.Type, dataArg(ev.Data),
+			micros(ev.CreatedAt), int64(len(tasks)))
+		in.events++
+		if ev.IdempotencyKey != "" {
+			k := idemKey{ev.Tenant, ev.IdempotencyKey}
+			in.keys[k] = &idemEntry{hash: ev.RequestHash, event: &results[i]}
+			in.putKeys = append(in.putKeys, k)
+		}
+	}
+	for i, ev := range r.Events {
+		if dupOf == nil || dupOf[i] == nil {
+			continue
+		}
+		e := dupOf[i]
+		res := hookline.IngestResult{ID: e.eventID, Type: ev.Type, Deliveries: e.deliveries, Duplicate: true}
+		if e.event != nil {
+			res.ID, res.Deliveries = e.event.ID, e.event.Deliveries
+		}
+		results[i] = res
+	}
+	r.Results = results
+	return nil
+}
+
+func conflict(ev *hookline.Event) error {
+	return hookline.Errorf(hookline.ECONFLICT,
+		"idempotency key %q was already used with another request", ev.IdempotencyKey)
+}
+
+// lookup returns the live entry of an idempotency key, from this call or the
+// database; nil when the key is unused or expired.
+func (in *ingest) lookup(ctx context.Context, k idemKey) (*idemEntry, error) {
+	if e, ok := in.keys[k]; ok {
+		return e, nil
+	}
+	if in.findKey == nil {
+		in.findKey = in.tx.StmtContext(ctx, in.s.stmts.findKey)
+	}
+	var e idemEntry
+	var created int64
+	err := in.findKey.QueryRowContext(ctx, k.tenant, k.key).Scan(&e.hash, &e.eventID, &e.deliveries, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("find idempotency key: %w", err)
+	}
+	if !in.now.Before(fromMicros(created).Add(hookline.IdempotencyWindow)) {
+		return nil, nil // expired: the key is free, and put replaces it
+	}
+	in.keys[k] = &e
+	return &e, nil
+}
+
+// fanOut plans one pending delivery of ev to each enabled endpoint of its
+// tenant that matches its type and returns their tasks, which share one
+// payload.
+func (in *ingest) fanOut(ev *hookline.Event, claim bool) []*hookline.Task {
+	var tasks []*hookline.Task
+	var payload []byte
+	now := micros(in.now)
+	claimed := int64(0)
+	if claim {
+		claimed = 1
+	}
+	created := truncate(ev.CreatedAt)
+	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
+		if !ce.ep.Matches(ev.Type) {
+			continue
+		}
+		if payload == nil {
+			payload = payloadOf(ev)
+		}
+		id := in.deliveryID()
+		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now)
+		tasks = append(tasks, &hookline.Task{
+			DeliveryID:     id,
+			EventID:        ev.ID,
+			Endpoint:       ce.ep,
+			Payload:        payload,
+			EventCreatedAt: created,
+			Partition:      ce.partition,
+		})
+		in.deliveries++
+	}
+	return tasks
+}
+
+// deliveryID returns the next delivery ID of the call: NewID's first, then
+// each one the previous plus one, so the IDs of one call ascend and their
+// rows are appended to the indexes rather than scattered over them.
+func (in *ingest) deliveryID() string {
+	if in.lastID == "" {
+		in.lastID = hookline.NewID(hookline.DeliveryPrefix, in.now)
+	} else {
+		in.lastID = nextID(in.lastID)
+	}
+	return in.lastID
+}
+
+// crockford is the alphabet of IDs (hookline.NewID).
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// nextID returns the ID after id: its last character incremented in the
+// alphabet of IDs, with carry. The 80 random bits of an ID do not run out.
+func nextID(id string) string {
+	b := []byte(id)
+	for i := len(b) - 1; i >= 0; i-- {
+		d := strings.IndexByte(crockford, b[i])
+		if d < len(crockford)-1 {
+			b[i] = crockford[d+1]
+			break
+		}
+		b[i] = crockford[0]
+	}
+	return string(b)
+}
+
+// flush writes the planned rows: events first, for the foreign keys.
+func (in *ingest) flush(ctx context.Context) error {
+	st := in.s.stmts
+	if err := st.insertEvents.exec(ctx, in.tx, in.eventArgs); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	if err := st.insertDeliveries.exec(ctx, in.tx, in.deliveryArgs); err != nil {
+		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	if len(in.putKeys) == 0 {
+		return nil
+	}
+	put := in.tx.StmtContext(ctx, st.putKey)
+	for _, k := range in.putKeys {
+		e := in.keys[k]
+		if _, err := put.ExecContext(ctx, k.tenant, k.key, e.hash, e.event.ID, int64(e.event.Deliveries), micros(in.now)); err != nil {
+			return fmt.Errorf("put idempotency key: %w", err)
+		}
+	}
+	return nil
+}
+
+// payloadOf returns the payload of ev as it is rebuilt from the stored event:
+// with its time to the microsecond.
+func payloadOf(ev *hookline.Event) []byte {
+	if t := truncate(ev.CreatedAt); !t.Equal(ev.CreatedAt) {
+		c := *ev
+		c.CreatedAt = t
+		return c.Payload()
+	}
+	return ev.Payload()
+}
+
+// dataArg returns the value an event's data is stored as: NULL when empty.
+func dataArg(data json.RawMessage) any {
+	if len(data) == 0 {
+		return nil
+	}
+	return []byte(data)
+}
+
+// FindEvent returns one event, or ENOTFOUND.
+func (s *Store) FindEvent(ctx context.Context, id string) (*hookline.Event, error) {
+	var ev hookline.Event
+	var data []byte
+	var created int64
+	err := s.rdb.QueryRowContext(ctx, "SELECT id, tenant, type, data, created_at, deliveries FROM events WHERE id = ?", id).
+		Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &created, &ev.Deliveries)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, eventNotFound(id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find event: %w", err)
+	}
+	if len(data) > 0 {
+		ev.Data = data
+	}
+	ev.CreatedAt = fromMicros(created)
+	return &ev, nil
+}
+
+func eventNotFound(id string) error {
+	return hookline.Errorf(hookline.ENOTFOUND, "event %s not found", id)
+}
+
+// ReplayEvent creates a new pending delivery of an event to every enabled
+// endpoint that matches it now and returns their tasks, or ENOTFOUND. The
+// event's delivery count is left as it was at ingest.
+func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now time.Time) ([]*hookline.Task, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := ingest{s: s, now: truncate(now)}
+	var tasks []*hookline.Task
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		in.tx = tx
+		var ev hookline.Event
+		var data []byte
+		var created int64
+		err := tx.QueryRowContext(ctx, "SELECT id, tenant, type, data, created_at FROM events WHERE id = ?", eventID).
+			Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return eventNotFound(eventID)
+		} else if err != nil {
+			return err
+		}
+		ev.Data, ev.CreatedAt = data, fromMicros(created)
+		tasks = in.fanOut(&ev, claim)
+		return s.stmts.insertDeliveries.exec(ctx, tx, in.deliveryArgs)
+	})
+	if hookline.ErrorCode(err) == hookline.ENOTFOUND {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: replay event: %w", err)
+	}
+	s.addCounts(hookline.StoreStats{Pending: int64(in.deliveries)})
+	return tasks, nil
+}

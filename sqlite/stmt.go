@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/bits"
+	"strings"
+)
+
+// maxBatchRows is the most rows one multi-row INSERT writes.
+const maxBatchRows = 256
+
+// statements are the hot statements of the write connection, prepared once
+// at Open. Colder ones are run as plain queries.
+type statements struct {
+	insertEvents     *batchInsert
+	insertDeliveries *batchInsert
+	insertAttempts   *batchInsert
+
+	findKey *sql.Stmt
+	putKey  *sql.Stmt
+
+	claimDue      *sql.Stmt
+	claimDueIn    *sql.Stmt // with a partition filter
+	eventsByID    *sql.Stmt
+	statusesByID  *sql.Stmt
+	recordOutcome *sql.Stmt
+	unclaim       *sql.Stmt
+
+	all []*sql.Stmt
+}
+
+// deliveryColumns are the columns a new delivery row is inserted with; the
+// others take their defaults (pending, no attempts).
+const deliveryColumns = 8
+
+// The multi-row INSERTs are OR ROLLBACK: a constraint violation ends the
+// whole transaction, which the store would roll back anyway, so SQLite keeps
+// no statement journal for them (see schema.sql).
+const (
+	queryInsertEvents = `INSERT OR ROLLBACK INTO events (id, tenant, type, data, created_at, deliveries)`
+
+	queryInsertDeliveries = `INSERT OR ROLLBACK INTO deliveries
+	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at)`
+
+	// Attempts already written are ignored, so that a batch whose commit
+	// was reported failed after it succeeded can be written again.
+	queryInsertAttempts = `INSERT OR ROLLBACK INTO attempts
+	(delivery_id, attempt, started_at, duration_us, status_code, error, response_body)`
+	tailInsertAttempts = ` ON CONFLICT (delivery_id, attempt) DO NOTHING`
+
+	queryFindKey = `SELECT request_hash, event_id, deliveries, created_at
+	FROM idempotency_keys WHERE tenant = ? AND key = ?`
+
+	queryPutKey = `INSERT INTO idempotency_keys
+	(tenant, key, request_hash, event_id, deliveries, created_at) VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (tenant, key) DO UPDATE SET request_hash = excluded.request_hash,
+	event_id = excluded.event_id, deliveries = excluded.deliveries, created_at = excluded.created_at`
+
+	// The inner SELECT walks deliveries_due, whose rows are exactly the
+	// pending, unclaimed ones, from the earliest due; claiming a row takes
+	// it out of the index.
+	queryClaimDue = `UPDATE deliveries SET claimed = 1
+	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 0 AND claimed = 0 AND next_attempt_at <= ?
+		ORDER BY next_attempt_at LIMIT ?)
+	RETURNING id, event_id, endpoint_id, partition, attempts, schedule_offset, next_attempt_at`
+
+	queryClaimDueIn = `UPDATE deliveries SET claimed = 1
+	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 0 AND claimed = 0 AND next_attempt_at <= ?
+		AND partition IN (SELECT value FROM json_each(?))
+		ORDER BY next_attempt_at LIMIT ?)
+	RETURNING id, event_id, endpoint_id, partition, attempts, schedule_offset, next_attempt_at`
+
+	queryEventsByID = `SELECT id, type, data, created_at FROM events
+	WHERE id IN (SELECT value FROM json_each(?))`
+
+	queryStatusesByID = `SELECT id, status FROM deliveries
+	WHERE id IN (SELECT value FROM json_each(?))`
+
+	queryRecordOutcome = `UPDATE deliveries SET status = ?1, attempts = max(attempts, ?2),
+	last_status_code = ?3, last_error = ?4, next_attempt_at = ?5, claimed = 0, updated_at = ?6,
+	delivered_at = CASE WHEN ?1 = 1 THEN ?6 ELSE delivered_at END
+	WHERE id = ?7`
+
+	queryUnclaim = `UPDATE deliveries SET claimed = 0
+	WHERE claimed = 1 AND id IN (SELECT value FROM json_each(?))`
+)
+
+func prepare(ctx context.Context, db *sql.DB) (_ *statements, err error) {
+	st := &statements{}
+	defer func() {
+		if err != nil {
+			_ = st.close()
+		}
+	}()
+	p := func(query string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var stmt *sql.Stmt
+		if stmt, err = db.PrepareContext(ctx, query); err != nil {
+			err = fmt.Errorf("prepare %q: %w", strings.Join(strings.Fields(query), " "), err)
+			return nil
+		}
+		st.all = append(st.all, stmt)
+		return stmt
+	}
+	batch := func(head, tail string, cols int) *batchInsert {
+		b := &batchInsert{cols: cols}
+		row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+		for n := 1; n <= maxBatchRows && err == nil; n <<= 1 {
+			b.stmts = append(b.stmts, p(head+" VALUES "+strings.Repeat(row+", ", n-1)+row+tail))
+		}
+		return b
+	}
+	st.insertEvents = batch(queryInsertEvents, "", 6)
+	st.insertDeliveries = batch(queryInsertDeliveries, "", deliveryColumns)
+	st.insertAttempts = batch(queryInsertAttempts, tailInsertAttempts, 7)
+	st.findKey = p(queryFindKey)
+	st.putKey = p(queryPutKey)
+	st.claimDue = p(queryClaimDue)
+	st.claimDueIn = p(queryClaimDueIn)
+	st.eventsByID = p(queryEventsByID)
+	st.statusesByID = p(queryStatusesByID)
+	st.recordOutcome = p(queryRecordOutcome)
+	st.unclaim = p(queryUnclaim)
+	return st, err
+}
+
+func (st *statements) close() error {
+	var errs []error
+	for _, s := range st.all {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// batchInsert is a multi-row INSERT prepared for 1, 2, 4, … maxBatchRows
+// rows, so that a batch of any size is written by a few prepared statements:
+// 10,000 rows are 39 statements of 256 rows and one of 16.
+type batchInsert struct {
+	cols  int
+	stmts []*sql.Stmt // stmts[i] writes 1<<i rows
+}
+
+// exec inserts the rows whose values are args, cols values a row.
+func (b *batchInsert) exec(ctx context.Context, tx *sql.Tx, args []any) error {
+	for len(args) > 0 {
+		i := min(bits.Len(uint(len(args)/b.cols))-1, len(b.stmts)-1)
+		n := b.cols << i
+		if _, err := tx.StmtContext(ctx, b.stmts[i]).ExecContext(ctx, args[:n]...); err != nil {
+			return err
+		}
+		args = args[n:]
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+// Package sqlite is Hookline's embedded store: one SQLite database file,
+// written by this process only.
+//
+// The store keeps two database/sql handles on the file: a write handle with
+// exactly one connection, through which every write goes in turn (SQLite has
+// a single writer anyway), and a pool of read connections, which WAL lets
+// read while the writer writes. Each commit is fsync'd (synchronous=FULL).
+//
+// Because it is the only writer of its file, the store keeps in memory what
+// it would otherwise query on every hot call: every endpoint (the fan-out
+// subscriptions of ingest and the endpoint snapshots of tasks), and the
+// counts behind Stats and PendingCount. Both are loaded at Open and changed
+// only after the transaction that changed the database commits.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+var _ hookline.Store = (*Store)(nil)
+
+//go:embed schema.sql
+var schemaV1 string
+
+// migrations are the schema changes, in order: migrations[i] takes the
+// database from user_version i to i+1. Append; never edit a released one.
+var migrations = []string{schemaV1}
+
+// Store is the SQLite implementation of hookline.Store. Its methods are safe
+// for concurrent use.
+type Store struct {
+	wdb   *sql.DB // exactly one connection; every write
+	rdb   *sql.DB // the read pool
+	stmts *statements
+
+	// mu serialises writes and guards endpoints: a write holds it from
+	// before its transaction begins until the in-memory state matches what
+	// it committed.
+	mu        sync.Mutex
+	endpoints *endpointCache
+
+	cmu    sync.Mutex
+	counts hookline.StoreStats // exact: only this store writes the file
+}
+
+// Open opens the database file at path, creating it if it does not exist
+// (its directory must), and brings its schema up to date. It fails on a
+// database written by a newer Hookline.
+func Open(path string) (*Store, error) {
+	ctx := context.Background()
+	wdb, err := sql.Open(driverName, writeDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	s := &Store{wdb: wdb}
+	if err := s.open(ctx, path); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, path string) error {
+	var mode string
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	} else if mode != "wal" {
+		return fmt.Errorf("sqlite: open %s: journal_mode is %q, not wal", path, mode)
+	}
+	if err := migrate(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// The read pool is opened once the file is in WAL mode and migrated.
+	rdb, err := sql.Open(driverName, readDSN(path))
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	rdb.SetConnMaxIdleTime(5 * time.Minute)
+	s.rdb = rdb
+	if s.stmts, err = prepare(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if s.endpoints, err = loadEndpoints(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if s.counts, err = count(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return nil
+}
+
+// migrate applies the migrations the database has not seen, each in its own
+// transaction with the user_version it sets.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this Hookline's (%d)", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
+
+// count reads the counts behind Stats; Open calls it once.
+func count(ctx context.Context, db *sql.DB) (hookline.StoreStats, error) {
+	var st hookline.StoreStats
+	rows, err := db.QueryContext(ctx, "SELECT status, count(*) FROM deliveries GROUP BY status")
+	if err != nil {
+		return st, fmt.Errorf("count deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var status, n int64
+		if err := rows.Scan(&status, &n); err != nil {
+			return st, fmt.Errorf("count deliveries: %w", err)
+		}
+		addStatus(&st, status, n)
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("count deliveries: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&st.Events); err != nil {
+		return st, fmt.Errorf("count events: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM endpoints").Scan(&st.Endpoints); err != nil {
+		return st, fmt.Errorf("count endpoints: %w", err)
+	}
+	return st, nil
+}
+
+// Close closes the database. Every write has committed by the time its
+// method returned, so nothing is lost.
+func (s *Store) Close() error {
+	var errs []error
+	if s.stmts != nil {
+		errs = append(errs, s.stmts.close())
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	errs = append(errs, s.wdb.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers reads.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the counts the store keeps in memory; it does not touch the
+// database.
+func (s *Store) Stats(ctx context.Context) (hookline.StoreStats, error) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.counts, nil
+}
+
+// PendingCount returns the number of pending deliveries from memory.
+func (s *Store) PendingCount(ctx context.Context) (int64, error) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.counts.Pending, nil
+}
+
+// addCounts adds d to the counts; writers call it after their commit.
+func (s *Store) addCounts(d hookline.StoreStats) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	s.counts.Pending += d.Pending
+	s.counts.Delivered += d.Delivered
+	s.counts.Failed += d.Failed
+	s.counts.Events += d.Events
+	s.counts.Endpoints += d.Endpoints
+}
+
+// write runs fn in a transaction on the write connection and commits it.
+// The caller holds s.mu.
+//
+// Foreign keys are deferred (see schema.sql), so a violation fails the
+// COMMIT, which in SQLite leaves the transaction open. The drivers roll it
+// back then, as database/sql expects; write makes sure, so that the one
+// write connection is never left inside a transaction.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		_, _ = s.wdb.ExecContext(context.Background(), "ROLLBACK") // fails when none is open
+		return err
+	}
+	return nil
+}
+
+// The delivery states as stored.
+const (
+	statusPending   = 0
+	statusDelivered = 1
+	statusFailed    = 2
+)
+
+func statusValue(s hookline.DeliveryStatus) int64 {
+	switch s {
+	case hookline.StatusDelivered:
+		return statusDelivered
+	case hookline.StatusFailed:
+		return statusFailed
+	}
+	return statusPending
+}
+
+func statusOf(v int64) hookline.DeliveryStatus {
+	switch v {
+	case statusDelivered:
+		return hookline.StatusDelivered
+	case statusFailed:
+		return hookline.StatusFailed
+	}
+	return hookline.StatusPending
+}
+
+// addStatus adds n deliveries of the stored status v to st.
+func addStatus(st *hookline.StoreStats, v, n int64) {
+	switch v {
+	case statusPending:
+		st.Pending += n
+	case statusDelivered:
+		st.Delivered += n
+	case statusFailed:
+		st.Failed += n
+	}
+}
+
+// Times are stored as unix microseconds.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nullTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// pageLimit returns the page size for a requested limit.
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return hookline.DefaultLimit
+	}
+	return min(limit, hookline.MaxLimit)
+}
+
+// jsonList encodes ids as a JSON array, for "IN (SELECT value FROM
+// json_each(?))": one statement, prepared once, for a list of any length.
+func jsonList[T any](ids []T) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
+}

@@ -1,0 +1,156 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+// The benchmarks run on a file in a temporary directory (b.TempDir), with
+// every commit fsync'd: their numbers are only as good as that disk.
+
+// benchEndpoints creates n endpoints of tenant "acme", subscribed to every
+// type, in one store.
+func benchEndpoints(b *testing.B, s *Store, n int) {
+	b.Helper()
+	now := hookline.Now()
+	for range n {
+		ep := &hookline.Endpoint{
+			ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: "acme", URL: "https://receiver.example/hook",
+			Secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", CreatedAt: now, UpdatedAt: now,
+		}
+		if err := s.CreateEndpoint(context.Background(), ep); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var benchData = json.RawMessage(`{"invoice":"in_1234567890","amount":4200,"currency":"eur","customer":{"id":"cus_42","email":"a@example.com"}}`)
+
+// benchRequests returns group requests of one event each.
+func benchRequests(group int, now time.Time, claim bool) []*hookline.IngestRequest {
+	reqs := make([]*hookline.IngestRequest, group)
+	for i := range reqs {
+		reqs[i] = &hookline.IngestRequest{Claim: claim, Events: []*hookline.Event{{
+			ID: hookline.NewID(hookline.EventPrefix, now), Tenant: "acme", Type: "invoice.paid",
+			Data: benchData, CreatedAt: now,
+		}}}
+	}
+	return reqs
+}
+
+// BenchmarkIngest measures one Ingest call (one transaction, one fsync) of
+// group requests of one event each, fanned out to 10 endpoints.
+func BenchmarkIngest(b *testing.B) {
+	for _, group := range []int{1, 100} {
+		b.Run(fmt.Sprintf("endpoints=10/group=%d", group), func(b *testing.B) {
+			s := open(b)
+			benchEndpoints(b, s, 10)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				now := hookline.Now()
+				if err := s.Ingest(ctx, benchRequests(group, now, true), now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(group*b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(10*group*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+// BenchmarkIngestFanOut measures one event fanned out to 10,000 endpoints.
+func BenchmarkIngestFanOut(b *testing.B) {
+	const endpoints = 10000
+	s := open(b)
+	benchEndpoints(b, s, endpoints)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		now := hookline.Now()
+		reqs := benchRequests(1, now, true)
+		if err := s.Ingest(ctx, reqs, now); err != nil {
+			b.Fatal(err)
+		}
+		if len(reqs[0].Tasks) != endpoints {
+			b.Fatalf("%d tasks", len(reqs[0].Tasks))
+		}
+	}
+	b.ReportMetric(float64(endpoints*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// BenchmarkRecordOutcomes measures one batch of 256 outcomes: 256 attempt
+// rows and 256 delivery updates in one transaction.
+func BenchmarkRecordOutcomes(b *testing.B) {
+	const batch = 256
+	s := open(b)
+	benchEndpoints(b, s, batch)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		now := hookline.Now()
+		reqs := benchRequests(1, now, true)
+		if err := s.Ingest(ctx, reqs, now); err != nil {
+			b.Fatal(err)
+		}
+		outcomes := make([]hookline.Outcome, len(reqs[0].Tasks))
+		for j, task := range reqs[0].Tasks {
+			status := hookline.StatusDelivered
+			if j%4 == 0 {
+				status = hookline.StatusPending
+			}
+			outcomes[j] = hookline.Outcome{Status: status, NextAttemptAt: now.Add(time.Minute), Attempt: hookline.Attempt{
+				DeliveryID: task.DeliveryID, Attempt: 1, StartedAt: now, Duration: 12 * time.Millisecond,
+				StatusCode: 200, ResponseBody: `{"ok":true}`,
+			}}
+		}
+		b.StartTimer()
+		if err := s.RecordOutcomes(ctx, outcomes, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "outcomes/s")
+}
+
+// BenchmarkClaimDue measures claiming 256 due deliveries, of 16 events, out
+// of a backlog of 16,384.
+func BenchmarkClaimDue(b *testing.B) {
+	const limit, endpoints, events = 256, 16, 1024
+	s := open(b)
+	benchEndpoints(b, s, endpoints)
+	ctx := context.Background()
+	now := hookline.Now()
+	for range events / 64 {
+		if err := s.Ingest(ctx, benchRequests(64, now, false), now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tasks, err := s.ClaimDue(ctx, nil, now, limit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(tasks) != limit {
+			b.Fatalf("%d tasks", len(tasks))
+		}
+		b.StopTimer()
+		ids := make([]string, len(tasks))
+		for j, task := range tasks {
+			ids[j] = task.DeliveryID
+		}
+		if err := s.Unclaim(ctx, ids); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(limit*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}

@@ -1,0 +1,313 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/storetest"
+)
+
+// TestMain checks that a closed store leaves no goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// open opens a store on a new file in a temporary directory. Its cleanup
+// checks that the counts kept in memory match the database, then closes it.
+func open(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "hookline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			checkCounts(t, s)
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// checkCounts compares the store's in-memory counts and endpoints with the
+// database.
+func checkCounts(t testing.TB, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := count(ctx, s.wdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Stats(ctx); got != want {
+		t.Errorf("counts in memory %+v, in the database %+v", got, want)
+	}
+	cache, err := loadEndpoints(ctx, s.wdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(cache.byID) != len(s.endpoints.byID) {
+		t.Errorf("%d endpoints in memory, %d in the database", len(s.endpoints.byID), len(cache.byID))
+	}
+	for id, ce := range cache.byID {
+		got := s.endpoints.byID[id]
+		if got == nil {
+			t.Errorf("endpoint %s is not in memory", id)
+			continue
+		}
+		if got.ep.URL != ce.ep.URL || got.ep.Disabled != ce.ep.Disabled || got.ep.Secret != ce.ep.Secret ||
+			!got.ep.UpdatedAt.Equal(ce.ep.UpdatedAt) || strings.Join(got.ep.EventTypes, ",") != strings.Join(ce.ep.EventTypes, ",") {
+			t.Errorf("endpoint %s in memory %+v, in the database %+v", id, got.ep, ce.ep)
+		}
+	}
+	for tenant, subs := range cache.tenant {
+		if len(subs) != len(s.endpoints.tenant[tenant]) {
+			t.Errorf("tenant %q: %d subscribers in memory, %d in the database", tenant, len(s.endpoints.tenant[tenant]), len(subs))
+		}
+	}
+	if len(cache.tenant) != len(s.endpoints.tenant) {
+		t.Errorf("%d tenants with subscribers in memory, %d in the database", len(s.endpoints.tenant), len(cache.tenant))
+	}
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) hookline.Store { return open(t) })
+}
+
+func TestPragmas(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		db     string
+		pragma string
+		want   string
+	}{
+		{"write", "journal_mode", "wal"},
+		{"write", "synchronous", "2"}, // FULL
+		{"write", "foreign_keys", "1"},
+		{"write", "busy_timeout", "10000"},
+		{"read", "journal_mode", "wal"},
+		{"read", "foreign_keys", "1"},
+		{"read", "query_only", "1"},
+		{"write", "user_version", "1"},
+	} {
+		db := s.wdb
+		if tc.db == "read" {
+			db = s.rdb
+		}
+		var got string
+		if err := db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatalf("%s: PRAGMA %s: %v", tc.db, tc.pragma, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: PRAGMA %s = %s, want %s", tc.db, tc.pragma, got, tc.want)
+		}
+	}
+	if _, err := s.rdb.ExecContext(ctx, "DELETE FROM endpoints"); err == nil {
+		t.Error("the read pool can write")
+	}
+}
+
+// TestReopen checks that what the store keeps in memory is rebuilt from the
+// file by the next Open.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hookline.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := hookline.Now()
+	ep := &hookline.Endpoint{ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: "acme", URL: "https://x.example/",
+		EventTypes: []string{"invoice.*"}, Secret: "whsec_c2VjcmV0", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	off := &hookline.Endpoint{ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: "acme", Disabled: true,
+		Secret: "whsec_b2Zm", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateEndpoint(ctx, off); err != nil {
+		t.Fatal(err)
+	}
+	ev := &hookline.Event{ID: hookline.NewID(hookline.EventPrefix, now), Tenant: "acme", Type: "invoice.paid",
+		Data: []byte(`{}`), CreatedAt: now}
+	r := &hookline.IngestRequest{Events: []*hookline.Event{ev}, Claim: true}
+	if err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := s.Stats(ctx)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, _ := s.Stats(ctx); got != want {
+		t.Errorf("Stats after reopening = %+v, want %+v", got, want)
+	}
+	// The claim survives the restart until ResetClaims.
+	if tasks, _ := s.ClaimDue(ctx, nil, now, 10); len(tasks) != 0 {
+		t.Errorf("ClaimDue after reopening = %d tasks, want 0", len(tasks))
+	}
+	if err := s.ResetClaims(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := s.ClaimDue(ctx, nil, now, 10)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("ClaimDue after ResetClaims = %d tasks, %v", len(tasks), err)
+	}
+	if tasks[0].Endpoint.URL != ep.URL || tasks[0].Endpoint.Secret != ep.Secret {
+		t.Errorf("task endpoint after reopening = %+v", tasks[0].Endpoint)
+	}
+	// The subscriptions are loaded too.
+	ev2 := &hookline.Event{ID: hookline.NewID(hookline.EventPrefix, now.Add(time.Millisecond)), Tenant: "acme",
+		Type: "invoice.paid", CreatedAt: now}
+	r = &hookline.IngestRequest{Events: []*hookline.Event{ev2}}
+	if err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Tasks) != 1 || r.Tasks[0].Endpoint.ID != ep.ID {
+		t.Errorf("fan-out after reopening: %d tasks", len(r.Tasks))
+	}
+	checkCounts(t, s)
+}
+
+func TestOpenNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hookline.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.wdb.Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(path); err == nil {
+		s.Close()
+		t.Fatal("Open of a database of a newer schema succeeded")
+	} else if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a database of a newer schema: %v", err)
+	}
+}
+
+func TestOpenMissingDirectory(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "missing", "hookline.db"))
+	if err == nil {
+		s.Close()
+		t.Fatal("Open in a missing directory succeeded")
+	}
+}
+
+// deliveries returns the query of FindDeliveries for f.
+func deliveries(f hookline.DeliveryFilter) string {
+	q, _ := deliveriesQuery(f, 10)
+	return q
+}
+
+// TestQueryPlans pins the indexes of the hot and list queries, so that a
+// schema change cannot quietly turn one into a scan.
+func TestQueryPlans(t *testing.T) {
+	s := open(t)
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+		want        []string
+	}{
+		{"ClaimDue", queryClaimDue, []any{0, 10}, []string{"deliveries_due"}},
+		{"ClaimDueIn", queryClaimDueIn, []any{0, "[1,2]", 10}, []string{"deliveries_due"}},
+		{"DeliveriesByEvent", deliveries(hookline.DeliveryFilter{EventID: "e", Cursor: "c"}), nil, []string{"deliveries_event"}},
+		{"DeliveriesByEventStatus", deliveries(hookline.DeliveryFilter{EventID: "e", Status: hookline.StatusDelivered}),
+			nil, []string{"deliveries_event"}},
+		{"DeliveriesByEndpoint", deliveries(hookline.DeliveryFilter{EndpointID: "e"}), nil, []string{"deliveries_endpoint"}},
+		{"DeliveriesByEndpointStatus", deliveries(hookline.DeliveryFilter{EndpointID: "e", Status: hookline.StatusFailed, Cursor: "c"}),
+			nil, []string{"deliveries_endpoint"}},
+		{"DeliveriesByStatus", deliveries(hookline.DeliveryFilter{Status: hookline.StatusPending}), nil, []string{"deliveries_status"}},
+		{"RecoverEndpoint", queryRecover + " AND created_at >= ?", nil, []string{"deliveries_endpoint"}},
+		{"ResetClaims", "UPDATE deliveries SET claimed = 0 WHERE claimed = 1", []any{}, []string{"deliveries_claimed"}},
+		{"Unclaim", queryUnclaim, []any{"[]"}, []string{"PRIMARY KEY"}},
+		{"Prune", `SELECT id FROM events e INDEXED BY events_created WHERE created_at < ? AND NOT EXISTS (
+			SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 0) ORDER BY created_at LIMIT ?`,
+			[]any{0, 10}, []string{"events_created", "COVERING INDEX deliveries_event"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if args == nil {
+				args = make([]any, strings.Count(tc.query, "?"))
+				for i := range args {
+					args[i] = 1
+				}
+			}
+			rows, err := s.wdb.Query("EXPLAIN QUERY PLAN "+tc.query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			all := strings.Join(plan, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("plan does not use %s:\n%s", w, all)
+				}
+			}
+			if strings.Contains(all, "deliveries_status") && !strings.Contains(strings.Join(tc.want, ""), "deliveries_status") {
+				t.Errorf("plan uses deliveries_status:\n%s", all)
+			}
+			for _, step := range plan {
+				if step == "SCAN d" || step == "SCAN deliveries" {
+					t.Errorf("plan scans the deliveries table:\n%s", all)
+				}
+			}
+		})
+	}
+}
+
+// TestForeignKeyAtCommit makes a write fail at COMMIT, on a deferred foreign
+// key, and checks that nothing of it was written and the store goes on.
+func TestForeignKeyAtCommit(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := hookline.Now()
+	ghost := &hookline.Endpoint{ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: "acme"}
+	s.mu.Lock()
+	s.endpoints.put(ghost) // in memory, not in the database
+	s.mu.Unlock()
+	ev := &hookline.Event{ID: hookline.NewID(hookline.EventPrefix, now), Tenant: "acme", Type: "x", CreatedAt: now}
+	r := &hookline.IngestRequest{Events: []*hookline.Event{ev}}
+	err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now)
+	if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY") {
+		t.Fatalf("Ingest to an endpoint missing from the database: %v", err)
+	}
+	if r.Results != nil || r.Tasks != nil {
+		t.Errorf("a failed Ingest left results %v and %d tasks", r.Results, len(r.Tasks))
+	}
+	if _, err := s.FindEvent(ctx, ev.ID); hookline.ErrorCode(err) != hookline.ENOTFOUND {
+		t.Errorf("FindEvent after a failed Ingest: %v", err)
+	}
+	s.mu.Lock()
+	s.endpoints.remove(ghost.ID)
+	s.mu.Unlock()
+	r = &hookline.IngestRequest{Events: []*hookline.Event{ev}}
+	if err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now); err != nil {
+		t.Fatalf("Ingest after a failed COMMIT: %v", err)
+	}
+	if st, _ := s.Stats(ctx); st.Events != 1 || st.Pending != 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+}

@@ -1,0 +1,310 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+var endpointTests = []test{
+	{"CreateFind", testEndpointCreateFind},
+	{"CreateDuplicateID", testEndpointCreateDuplicateID},
+	{"FindMissing", testEndpointFindMissing},
+	{"UpdateEachField", testEndpointUpdateEachField},
+	{"UpdateMissing", testEndpointUpdateMissing},
+	{"UpdateChangesFanOut", testEndpointUpdateChangesFanOut},
+	{"Delete", testEndpointDelete},
+	{"DeleteMissing", testEndpointDeleteMissing},
+	{"List", testEndpointList},
+	{"ListPages", testEndpointListPages},
+}
+
+func testEndpointCreateFind(t *testing.T, b *bundle) {
+	for _, ep := range []*hookline.Endpoint{
+		b.newEndpoint("acme", "invoice.*", "user.created"),
+		b.newEndpoint(""),                    // no types: every type
+		b.newEndpoint("acme", []string{}...), // empty types
+		func() *hookline.Endpoint { ep := b.newEndpoint("acme", "*"); ep.Disabled = true; return ep }(),
+	} {
+		if err := b.s.CreateEndpoint(b.ctx, ep); err != nil {
+			t.Fatalf("CreateEndpoint: %v", err)
+		}
+		got, err := b.s.FindEndpoint(b.ctx, ep.ID)
+		if err != nil {
+			t.Fatalf("FindEndpoint: %v", err)
+		}
+		wantEndpoint(t, got, ep)
+	}
+}
+
+func testEndpointCreateDuplicateID(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme")
+	dup := b.newEndpoint("other")
+	dup.ID = ep.ID
+	if err := b.s.CreateEndpoint(b.ctx, dup); err == nil {
+		t.Fatal("CreateEndpoint with an existing ID succeeded")
+	}
+	got, err := b.s.FindEndpoint(b.ctx, ep.ID)
+	if err != nil {
+		t.Fatalf("FindEndpoint: %v", err)
+	}
+	wantEndpoint(t, got, ep)
+	b.wantStats(t, hookline.StoreStats{Endpoints: 1})
+}
+
+func testEndpointFindMissing(t *testing.T, b *bundle) {
+	b.endpoint(t, "acme")
+	_, err := b.s.FindEndpoint(b.ctx, hookline.NewID(hookline.EndpointPrefix, b.now))
+	wantNotFound(t, err, "FindEndpoint of an unknown ID")
+}
+
+func testEndpointUpdateEachField(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme", "invoice.paid")
+	want := *ep
+	for _, step := range []struct {
+		name   string
+		u      hookline.EndpointUpdate
+		change func(*hookline.Endpoint)
+	}{
+		{"URL", hookline.EndpointUpdate{URL: ptr("https://new.example/hook")},
+			func(e *hookline.Endpoint) { e.URL = "https://new.example/hook" }},
+		{"Description", hookline.EndpointUpdate{Description: ptr("billing")},
+			func(e *hookline.Endpoint) { e.Description = "billing" }},
+		{"EventTypes", hookline.EndpointUpdate{EventTypes: ptr([]string{"user.*", "order.shipped"})},
+			func(e *hookline.Endpoint) { e.EventTypes = []string{"user.*", "order.shipped"} }},
+		{"Secret", hookline.EndpointUpdate{Secret: ptr("whsec_bmV3IHNlY3JldCBuZXcgc2VjcmV0")},
+			func(e *hookline.Endpoint) { e.Secret = "whsec_bmV3IHNlY3JldCBuZXcgc2VjcmV0" }},
+		{"Disabled", hookline.EndpointUpdate{Disabled: ptr(true)},
+			func(e *hookline.Endpoint) { e.Disabled = true }},
+		{"Enabled", hookline.EndpointUpdate{Disabled: ptr(false)},
+			func(e *hookline.Endpoint) { e.Disabled = false }},
+		{"EventTypesEmpty", hookline.EndpointUpdate{EventTypes: ptr([]string{})},
+			func(e *hookline.Endpoint) { e.EventTypes = nil }},
+		{"Several", hookline.EndpointUpdate{URL: ptr("https://other.example/"), Disabled: ptr(true)},
+			func(e *hookline.Endpoint) { e.URL, e.Disabled = "https://other.example/", true }},
+	} {
+		now := b.advance(time.Second)
+		step.change(&want)
+		want.UpdatedAt = now
+		got, err := b.s.UpdateEndpoint(b.ctx, ep.ID, step.u, now)
+		if err != nil {
+			t.Fatalf("%s: UpdateEndpoint: %v", step.name, err)
+		}
+		t.Run(step.name, func(t *testing.T) {
+			wantEndpoint(t, got, &want)
+			found, err := b.s.FindEndpoint(b.ctx, ep.ID)
+			if err != nil {
+				t.Fatalf("FindEndpoint: %v", err)
+			}
+			wantEndpoint(t, found, &want)
+		})
+	}
+}
+
+func testEndpointUpdateMissing(t *testing.T, b *bundle) {
+	_, err := b.s.UpdateEndpoint(b.ctx, hookline.NewID(hookline.EndpointPrefix, b.now),
+		hookline.EndpointUpdate{URL: ptr("https://x.example/")}, b.tick())
+	wantNotFound(t, err, "UpdateEndpoint of an unknown ID")
+}
+
+// testEndpointUpdateChangesFanOut checks that ingest sees every change at
+// once: disabling, enabling and changing the types of an endpoint.
+func testEndpointUpdateChangesFanOut(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme", "invoice.paid")
+	fanOut := func(typ string) int {
+		t.Helper()
+		_, r := b.send(t, "acme", typ)
+		return r.Results[0].Deliveries
+	}
+	equal(t, fanOut("invoice.paid"), 1, "deliveries while enabled")
+	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{Disabled: ptr(true)}, b.tick()); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, fanOut("invoice.paid"), 0, "deliveries while disabled")
+	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{Disabled: ptr(false)}, b.tick()); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, fanOut("invoice.paid"), 1, "deliveries when enabled again")
+	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{EventTypes: ptr([]string{"user.*"})}, b.tick()); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, fanOut("invoice.paid"), 0, "deliveries of a type no longer subscribed")
+	equal(t, fanOut("user.deleted"), 1, "deliveries of a newly subscribed type")
+	// The tasks carry the endpoint as it is now.
+	url := "https://moved.example/hook"
+	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{URL: &url}, b.tick()); err != nil {
+		t.Fatal(err)
+	}
+	ev := b.event("acme", "user.created")
+	r := b.ingest(t, true, ev)
+	if len(r.Tasks) != 1 {
+		t.Fatalf("%d tasks, want 1", len(r.Tasks))
+	}
+	equal(t, r.Tasks[0].Endpoint.URL, url, "task Endpoint.URL after the update")
+}
+
+func testEndpointDelete(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme")
+	keep := b.endpoint(t, "acme")
+	ev, r := b.send(t, "acme", "invoice.paid")
+	var gone, kept string
+	for _, task := range r.Tasks {
+		if task.Endpoint.ID == ep.ID {
+			gone = task.DeliveryID
+		} else {
+			kept = task.DeliveryID
+		}
+	}
+	if gone == "" || kept == "" {
+		t.Fatalf("tasks %v do not reach both endpoints", taskIDs(r.Tasks))
+	}
+	b.tick()
+	b.record(t, hookline.Outcome{Status: hookline.StatusPending, NextAttemptAt: b.now.Add(time.Minute),
+		Attempt: hookline.Attempt{DeliveryID: gone, Attempt: 1, StartedAt: b.now, StatusCode: 503}})
+	b.wantStats(t, hookline.StoreStats{Pending: 2, Events: 1, Endpoints: 2})
+
+	if err := b.s.DeleteEndpoint(b.ctx, ep.ID); err != nil {
+		t.Fatalf("DeleteEndpoint: %v", err)
+	}
+	_, err := b.s.FindEndpoint(b.ctx, ep.ID)
+	wantNotFound(t, err, "FindEndpoint after DeleteEndpoint")
+	_, err = b.s.FindDelivery(b.ctx, gone)
+	wantNotFound(t, err, "FindDelivery of a delivery of a deleted endpoint")
+	_, err = b.s.FindAttempts(b.ctx, gone)
+	wantNotFound(t, err, "FindAttempts of a delivery of a deleted endpoint")
+	if ds := b.deliveries(t, hookline.DeliveryFilter{EndpointID: ep.ID}); len(ds) != 0 {
+		t.Errorf("deliveries of a deleted endpoint: %v", deliveryIDs(ds))
+	}
+	sameIDs(t, deliveryIDs(b.deliveries(t, hookline.DeliveryFilter{EventID: ev.ID})), []string{kept},
+		"deliveries of the event after DeleteEndpoint")
+	b.wantStats(t, hookline.StoreStats{Pending: 1, Events: 1, Endpoints: 1})
+	// Neither the due retry of the deleted delivery nor new events reach it.
+	sameIDs(t, taskIDs(b.claim(t, b.advance(time.Hour))), []string{kept}, "ClaimDue after DeleteEndpoint")
+	_, r = b.send(t, "acme", "invoice.paid")
+	sameIDs(t, taskEndpoints(r.Tasks), []string{keep.ID}, "endpoints of an event after DeleteEndpoint")
+	found, _, err := b.s.FindEndpoints(b.ctx, hookline.EndpointFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameIDs(t, endpointIDs(found...), []string{keep.ID}, "FindEndpoints after DeleteEndpoint")
+}
+
+func testEndpointDeleteMissing(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme")
+	if err := b.s.DeleteEndpoint(b.ctx, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantNotFound(t, b.s.DeleteEndpoint(b.ctx, ep.ID), "DeleteEndpoint twice")
+	wantNotFound(t, b.s.DeleteEndpoint(b.ctx, "ep_unknown"), "DeleteEndpoint of an unknown ID")
+}
+
+func testEndpointList(t *testing.T, b *bundle) {
+	var all, acme, none []*hookline.Endpoint
+	for i := range 9 {
+		var ep *hookline.Endpoint
+		switch i % 3 {
+		case 0:
+			ep = b.endpoint(t, "acme")
+			acme = append(acme, ep)
+		case 1:
+			ep = b.endpoint(t, "globex")
+		default:
+			ep = b.endpoint(t, "")
+			none = append(none, ep)
+		}
+		all = append(all, ep)
+	}
+	all = append(all, b.disabledEndpoint(t, "initech")) // disabled endpoints are listed too
+
+	for _, tc := range []struct {
+		name string
+		f    hookline.EndpointFilter
+		want []*hookline.Endpoint
+	}{
+		{"All", hookline.EndpointFilter{}, all},
+		{"Tenant", hookline.EndpointFilter{Tenant: ptr("acme")}, acme},
+		{"EmptyTenant", hookline.EndpointFilter{Tenant: ptr("")}, none},
+		{"UnknownTenant", hookline.EndpointFilter{Tenant: ptr("nobody")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, next, err := b.s.FindEndpoints(b.ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Endpoints made at later ticks have greater IDs: newest first
+			// is greatest ID first.
+			want := reverseSorted(endpointIDs(tc.want...))
+			if !slices.Equal(endpointIDs(got...), want) {
+				t.Errorf("FindEndpoints(%+v) = %v, want %v", tc.f, endpointIDs(got...), want)
+			}
+			equal(t, next, "", "next cursor of the only page")
+			for _, g := range got {
+				for _, w := range tc.want {
+					if w.ID == g.ID {
+						wantEndpoint(t, g, w) // secret included
+					}
+				}
+			}
+		})
+	}
+}
+
+// reverseSorted returns ids sorted greatest, that is newest, first.
+func reverseSorted(ids []string) []string {
+	s := slices.Clone(ids)
+	slices.Sort(s)
+	slices.Reverse(s)
+	return s
+}
+
+func testEndpointListPages(t *testing.T, b *bundle) {
+	var acme []string
+	for i := range 12 {
+		if i%4 == 3 {
+			b.endpoint(t, "globex")
+			continue
+		}
+		acme = append(acme, b.endpoint(t, "acme").ID)
+	}
+	slices.Reverse(acme) // 9 endpoints, newest first
+	for _, limit := range []int{1, 2, 4, 8, 9, 10} {
+		var got []string
+		cursor := ""
+		for page := 0; ; page++ {
+			if page > len(acme) {
+				t.Fatalf("limit %d: more pages than endpoints", limit)
+			}
+			eps, next, err := b.s.FindEndpoints(b.ctx, hookline.EndpointFilter{Tenant: ptr("acme"), Cursor: cursor, Limit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(eps) > limit {
+				t.Fatalf("limit %d: a page of %d", limit, len(eps))
+			}
+			got = append(got, endpointIDs(eps...)...)
+			if next == "" {
+				if len(eps) == 0 && page > 0 {
+					t.Errorf("limit %d: an empty last page; the page before it should have had no cursor", limit)
+				}
+				break
+			}
+			if len(eps) != limit {
+				t.Errorf("limit %d: a page of %d before the last", limit, len(eps))
+			}
+			cursor = next
+		}
+		if !slices.Equal(got, acme) {
+			t.Errorf("limit %d: pages = %v, want %v", limit, got, acme)
+		}
+	}
+	// Limit 0 is DefaultLimit, which holds them all.
+	eps, next, err := b.s.FindEndpoints(b.ctx, hookline.EndpointFilter{Tenant: ptr("acme")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != len(acme) || next != "" {
+		t.Errorf("Limit 0: %d endpoints, next %q; want %d, \"\"", len(eps), next, len(acme))
+	}
+}
