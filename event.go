@@ -68,11 +68,18 @@ type IngestRequest struct {
 	// Claim marks the new deliveries as held in memory by this node, because
 	// the caller dispatches the returned tasks itself.
 	Claim bool
+	// Owned, when not nil, limits Claim to the deliveries of the partitions p
+	// with Owned[p] set: a node of a cluster claims only what it owns and
+	// leaves the rest to the owners. Tasks still lists every delivery.
+	Owned []bool
 
 	Results []IngestResult
 	Tasks   []*Task
 	Err     error
 }
+
+// Claims reports whether the delivery of partition p is claimed.
+func (r *IngestRequest) Claims(p int) bool { return r.Claim && (r.Owned == nil || r.Owned[p]) }
 
 // IngestResult is the answer for one ingested event.
 type IngestResult struct {

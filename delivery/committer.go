@@ -90,9 +90,9 @@ func (c *committer) run() {
 func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	e := c.e
 	claim := e.dispatcher.free() > 0
-	owned := e.ownedSet()
+	owned := e.ownedMask()
 	for _, r := range reqs {
-		r.Claim = claim && owned == nil
+		r.Claim, r.Owned = claim, owned
 	}
 	err := e.store.Ingest(context.Background(), reqs, e.now())
 	if err != nil {
@@ -114,7 +114,16 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 			}
 		}
 		if r.Claim {
-			rejected = append(rejected, e.dispatcher.admit(r.Tasks)...)
+			tasks := r.Tasks
+			if owned != nil {
+				tasks = make([]*hookline.Task, 0, len(r.Tasks))
+				for _, t := range r.Tasks {
+					if owned[t.Partition] {
+						tasks = append(tasks, t)
+					}
+				}
+			}
+			rejected = append(rejected, e.dispatcher.admit(tasks)...)
 		}
 	}
 	e.pending.Add(int64(deliveries))
@@ -129,7 +138,7 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	if len(rejected) > 0 {
 		e.unclaim(rejected)
 	}
-	if !claim || owned != nil || len(rejected) > 0 {
+	if !claim || len(rejected) > 0 {
 		e.poller.poke()
 	}
 }

@@ -134,7 +134,8 @@ type Engine struct {
 	stats   hookline.StoreStats
 
 	ownMu      sync.Mutex
-	ownedParts []int // partitions owned, unless all
+	ownedParts []int  // partitions owned, unless all
+	mask       []bool // ownedParts by partition
 	all        bool
 
 	ctx       context.Context // cancelled on a hard stop: in-flight requests abort
@@ -160,6 +161,7 @@ func New(cfg Config) *Engine {
 		client:    cfg.Client,
 		userAgent: "Hookline/" + hookline.Version,
 		all:       !cfg.Partitioned,
+		mask:      make([]bool, hookline.Partitions),
 		stopping:  make(chan struct{}),
 		hardStop:  make(chan struct{}),
 	}
@@ -254,7 +256,7 @@ func (e *Engine) Ingest(ctx context.Context, events []*hookline.Event) ([]hookli
 
 // ReplayEvent implements api.Engine.
 func (e *Engine) ReplayEvent(ctx context.Context, eventID string) (int, error) {
-	claim := e.ownedSet() == nil && e.dispatcher.free() > 0
+	claim := e.ownedMask() == nil && e.dispatcher.free() > 0
 	tasks, err := e.store.ReplayEvent(ctx, eventID, claim, e.now())
 	if err != nil {
 		return 0, err

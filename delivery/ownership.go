@@ -17,6 +17,10 @@ func (e *Engine) SetOwned(ctx context.Context, parts []int) error {
 	e.ownMu.Lock()
 	old, wasAll := e.ownedParts, e.all
 	e.ownedParts, e.all = parts, len(parts) == hookline.Partitions
+	e.mask = make([]bool, hookline.Partitions)
+	for _, p := range parts {
+		e.mask[p] = true
+	}
 	e.ownMu.Unlock()
 
 	var gained []int
@@ -25,12 +29,9 @@ func (e *Engine) SetOwned(ctx context.Context, parts []int) error {
 			gained = append(gained, p)
 		}
 	}
-	if len(parts) < len(old) || wasAll {
-		keep := make(map[int]bool, len(parts))
-		for _, p := range parts {
-			keep[p] = true
-		}
-		e.dispatcher.drop(func(t *hookline.Task) bool { return keep[t.Partition] })
+	if !e.all {
+		mask := e.ownedMask()
+		e.dispatcher.drop(func(t *hookline.Task) bool { return mask[t.Partition] })
 	}
 	if len(gained) > 0 {
 		if err := e.store.ResetClaims(ctx, gained); err != nil {
@@ -52,18 +53,15 @@ func (e *Engine) owned() ([]int, bool) {
 	return e.ownedParts, len(e.ownedParts) > 0
 }
 
-// ownedSet returns nil when the node owns every partition, and the owned
-// partitions otherwise.
-func (e *Engine) ownedSet() []int {
+// ownedMask returns nil when the node owns every partition, and otherwise a
+// mask indexed by partition.
+func (e *Engine) ownedMask() []bool {
 	e.ownMu.Lock()
 	defer e.ownMu.Unlock()
 	if e.all {
 		return nil
 	}
-	if e.ownedParts == nil {
-		return []int{}
-	}
-	return e.ownedParts
+	return e.mask
 }
 
 func (e *Engine) ownedCount() int {

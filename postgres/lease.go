@@ -35,6 +35,7 @@ type Leaser struct {
 	now     func() time.Time
 
 	owned    []int
+	applied  bool      // owned has been given to set at least once
 	validTil time.Time // when our leases could expire, by our clock
 }
 
@@ -72,7 +73,7 @@ func (l *Leaser) Run(ctx context.Context, set func(context.Context, []int) error
 // step makes one round: heartbeat, renew, rebalance.
 func (l *Leaser) step(ctx context.Context, set func(context.Context, []int) error) {
 	start := l.now()
-	owned, err := l.balance(ctx)
+	owned, excess, err := l.balance(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			l.log.Error("partition leases", "err", err)
@@ -87,11 +88,18 @@ func (l *Leaser) step(ctx context.Context, set func(context.Context, []int) erro
 	}
 	l.validTil = start.Add(l.timeout)
 	l.apply(ctx, owned, set)
+	if len(excess) > 0 {
+		if _, err := l.pool.Exec(ctx, `
+			UPDATE partition_leases SET node_id = NULL, expires_at = now()
+			WHERE node_id = $1 AND partition = ANY($2)`, l.nodeID, excess); err != nil && ctx.Err() == nil {
+			l.log.Error("release excess leases", "err", err)
+		}
+	}
 }
 
 func (l *Leaser) apply(ctx context.Context, owned []int, set func(context.Context, []int) error) {
 	slices.Sort(owned)
-	if slices.Equal(owned, l.owned) && owned != nil {
+	if l.applied && slices.Equal(owned, l.owned) {
 		return
 	}
 	if err := set(ctx, owned); err != nil {
@@ -101,17 +109,17 @@ func (l *Leaser) apply(ctx context.Context, owned []int, set func(context.Contex
 	if len(owned) != len(l.owned) {
 		l.log.Info("partition ownership changed", "node", l.nodeID, "partitions", len(owned))
 	}
-	l.owned = owned
+	l.owned, l.applied = owned, true
 }
 
 // balance heartbeats, renews our leases, and takes or hands back partitions
 // to reach our fair share, in one transaction. It returns what we own.
-func (l *Leaser) balance(ctx context.Context) ([]int, error) {
+func (l *Leaser) balance(ctx context.Context) (owned, excess []int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout/2)
 	defer cancel()
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.Background())
 	ttl := l.timeout.Seconds()
@@ -119,33 +127,28 @@ func (l *Leaser) balance(ctx context.Context) ([]int, error) {
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO nodes (node_id, heartbeat_at) VALUES ($1, now())
 		ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now()`, l.nodeID); err != nil {
-		return nil, fmt.Errorf("heartbeat: %w", err)
+		return nil, nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	var live int
 	if err := tx.QueryRow(ctx, `
 		SELECT count(*) FROM nodes WHERE heartbeat_at > now() - make_interval(secs => $1)`, ttl).Scan(&live); err != nil {
-		return nil, fmt.Errorf("count nodes: %w", err)
+		return nil, nil, fmt.Errorf("count nodes: %w", err)
 	}
 	share := (hookline.Partitions + max(live, 1) - 1) / max(live, 1)
 
-	owned, err := collect(tx.Query(ctx, `
+	owned, err = collect(tx.Query(ctx, `
 		UPDATE partition_leases SET expires_at = now() + make_interval(secs => $2)
 		WHERE node_id = $1 AND expires_at > now()
 		RETURNING partition`, l.nodeID, ttl))
 	if err != nil {
-		return nil, fmt.Errorf("renew leases: %w", err)
+		return nil, nil, fmt.Errorf("renew leases: %w", err)
 	}
 	switch {
 	case len(owned) > share:
 		// Hand back the excess, highest first, so a node that joined gets
-		// its share on its next round.
+		// its share on its next round; step stops dispatching it first.
 		slices.Sort(owned)
-		excess := owned[share:]
-		if _, err := tx.Exec(ctx, `
-			UPDATE partition_leases SET node_id = NULL, expires_at = now()
-			WHERE node_id = $1 AND partition = ANY($2)`, l.nodeID, excess); err != nil {
-			return nil, fmt.Errorf("release excess leases: %w", err)
-		}
+		excess = slices.Clone(owned[share:])
 		owned = owned[:share]
 	case len(owned) < share:
 		got, err := collect(tx.Query(ctx, `
@@ -157,18 +160,18 @@ func (l *Leaser) balance(ctx context.Context) ([]int, error) {
 				ORDER BY partition LIMIT $3 FOR UPDATE SKIP LOCKED)
 			RETURNING partition`, l.nodeID, ttl, share-len(owned)))
 		if err != nil {
-			return nil, fmt.Errorf("acquire leases: %w", err)
+			return nil, nil, fmt.Errorf("acquire leases: %w", err)
 		}
 		owned = append(owned, got...)
 	}
 	if _, err := tx.Exec(ctx, `
 		DELETE FROM nodes WHERE heartbeat_at < now() - make_interval(secs => $1)`, 10*ttl); err != nil {
-		return nil, fmt.Errorf("forget dead nodes: %w", err)
+		return nil, nil, fmt.Errorf("forget dead nodes: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
-	return owned, nil
+	return owned, excess, nil
 }
 
 // release stops dispatching and hands every lease back at once, so other

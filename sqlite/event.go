@@ -123,7 +123,7 @@ func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error 
 		if dupOf != nil && dupOf[i] != nil {
 			continue
 		}
-		tasks := in.fanOut(ev, r.Claim)
+		tasks := in.fanOut(ev, r)
 		results[i] = hookline.IngestResult{ID: ev.ID, Type: ev.Type, Deliveries: len(tasks)}
 		r.Tasks = append(r.Tasks, tasks...)
 		in.eventArgs = append(in.eventArgs, ev.ID, ev.Tenant, ev.Type, dataArg(ev.Data),
@@ -182,14 +182,10 @@ func (in *ingest) lookup(ctx context.Context, k idemKey) (*idemEntry, error) {
 // fanOut plans one pending delivery of ev to each enabled endpoint of its
 // tenant that matches its type and returns their tasks, which share one
 // payload.
-func (in *ingest) fanOut(ev *hookline.Event, claim bool) []*hookline.Task {
+func (in *ingest) fanOut(ev *hookline.Event, r *hookline.IngestRequest) []*hookline.Task {
 	var tasks []*hookline.Task
 	var payload []byte
 	now := micros(in.now)
-	claimed := int64(0)
-	if claim {
-		claimed = 1
-	}
 	created := truncate(ev.CreatedAt)
 	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
 		if !ce.ep.Matches(ev.Type) {
@@ -199,6 +195,10 @@ func (in *ingest) fanOut(ev *hookline.Event, claim bool) []*hookline.Task {
 			payload = payloadOf(ev)
 		}
 		id := in.deliveryID()
+		claimed := int64(0)
+		if r.Claims(ce.partition) {
+			claimed = 1
+		}
 		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now)
 		tasks = append(tasks, &hookline.Task{
 			DeliveryID:     id,
@@ -328,7 +328,7 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 			return err
 		}
 		ev.Data, ev.CreatedAt = data, fromMicros(created)
-		tasks = in.fanOut(&ev, claim)
+		tasks = in.fanOut(&ev, &hookline.IngestRequest{Claim: claim})
 		return s.stmts.insertDeliveries.exec(ctx, tx, in.deliveryArgs)
 	})
 	if hookline.ErrorCode(err) == hookline.ENOTFOUND {

@@ -2,20 +2,59 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+
+	"github.com/hookline/hookline/postgres"
 )
 
-// openPostgres opens the PostgreSQL store (issue: scale-out).
+// openPostgres opens the PostgreSQL store; Open applies the migrations,
+// safely when several nodes start at once.
 func (m *Main) openPostgres(ctx context.Context, log *slog.Logger) error {
-	return fmt.Errorf("PostgreSQL support is not built yet")
+	s, err := postgres.Open(ctx, m.Config.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	m.Store = s
+	if m.Config.NodeID == "" {
+		host, _ := os.Hostname()
+		m.Config.NodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	return nil
 }
 
-// startLeases starts leasing partitions for this node.
-func (m *Main) startLeases(ctx context.Context, log *slog.Logger) error { return nil }
+// startLeases starts sharing the partitions with the other nodes. The closer
+// it registers releases every lease at once, after the engine has stopped.
+func (m *Main) startLeases(ctx context.Context, log *slog.Logger) error {
+	l := m.Store.(*postgres.Store).NewLeaser(m.Config.NodeID, m.Config.LeaseTimeout, log)
+	lctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(lctx, m.Engine.SetOwned) }()
+	m.closers = append(m.closers, func() error {
+		cancel()
+		return <-done
+	})
+	return nil
+}
 
-// runMigrate applies the PostgreSQL migrations.
+// runMigrate applies the PostgreSQL migrations and exits.
 func runMigrate(ctx context.Context, args []string, out io.Writer, getenv func(string) string) error {
-	return fmt.Errorf("PostgreSQL support is not built yet")
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	url := fs.String("database-url", getenv("HOOKLINE_DATABASE_URL"), "postgres://… (HOOKLINE_DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if *url == "" {
+		return fmt.Errorf("migrate: --database-url or HOOKLINE_DATABASE_URL is required")
+	}
+	s, err := postgres.Open(ctx, *url)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer s.Close()
+	fmt.Fprintln(out, "hookline: migrations applied")
+	return nil
 }
