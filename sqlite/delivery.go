@@ -92,9 +92,11 @@ func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) (
 }
 
 // deliveriesQuery returns the query of FindDeliveries and its arguments.
-// With an event or endpoint, the status is tested with a unary plus, which
-// keeps SQLite off deliveries_status: a status matches many rows, an event or
-// endpoint few.
+// With an event or endpoint, their index narrows the rows and the status is
+// a filter. Failed deliveries alone come from the partial index
+// deliveries_failed; pending or delivered ones alone walk the table newest
+// first, which stops at the first page: pending deliveries are mostly recent
+// and delivered ones are most rows.
 func deliveriesQuery(f hookline.DeliveryFilter, limit int) (string, []any) {
 	var where []string
 	var args []any
@@ -104,12 +106,14 @@ func deliveriesQuery(f hookline.DeliveryFilter, limit int) (string, []any) {
 	if f.EndpointID != "" {
 		where, args = append(where, "d.endpoint_id = ?"), append(args, f.EndpointID)
 	}
-	if f.Status != "" {
-		cond := "d.status = ?"
-		if f.EventID != "" || f.EndpointID != "" {
-			cond = "+d.status = ?"
-		}
-		where, args = append(where, cond), append(args, statusValue(f.Status))
+	switch {
+	case f.Status == "":
+	case f.EventID != "" || f.EndpointID != "":
+		where, args = append(where, "+d.status = ?"), append(args, statusValue(f.Status))
+	case f.Status == hookline.StatusFailed:
+		where = append(where, "d.status = 2") // a literal, for deliveries_failed
+	default:
+		where, args = append(where, "+d.status = ?"), append(args, statusValue(f.Status))
 	}
 	if f.Cursor != "" {
 		where, args = append(where, "d.id < ?"), append(args, f.Cursor)
@@ -441,7 +445,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 }
 
 // queryRecover makes the failed deliveries of an endpoint pending. The unary
-// plus keeps SQLite on deliveries_endpoint rather than deliveries_status.
+// plus keeps SQLite on deliveries_endpoint rather than deliveries_failed.
 const queryRecover = `UPDATE deliveries SET status = 0, claimed = 0, next_attempt_at = ?,
 	schedule_offset = attempts, updated_at = ?, delivered_at = NULL
 	WHERE endpoint_id = ? AND +status = 2`

@@ -3,8 +3,7 @@
 -- Times are unix microseconds. Delivery status is 0 pending, 1 delivered,
 -- 2 failed. A pending delivery is "claimed" while a node holds it in memory;
 -- ClaimDue only looks at pending, unclaimed deliveries, through the partial
--- index deliveries_due, and every pending delivery is in exactly one of
--- deliveries_due and deliveries_claimed.
+-- index deliveries_due.
 
 CREATE TABLE endpoints (
 	id          TEXT PRIMARY KEY,
@@ -58,13 +57,14 @@ CREATE TABLE deliveries (
 -- leave the index as they are claimed or settled.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at, partition)
 	WHERE status = 0 AND claimed = 0;
--- ResetClaims: the deliveries held in memory, by partition.
-CREATE INDEX deliveries_claimed ON deliveries (partition) WHERE claimed = 1;
--- List filters, newest first. The event index carries the status so that
--- Prune can tell whether an event still has pending deliveries from the index.
-CREATE INDEX deliveries_event ON deliveries (event_id, id, status);
+-- List filters, newest first. Every index here is written for each delivery
+-- made and, when it holds the status, again for each status change, so the
+-- status lives only where it is needed: failed deliveries (the dead letters)
+-- are listed through a small partial index; other status-only lists walk the
+-- table newest first. ResetClaims, which runs once at start-up, scans.
+CREATE INDEX deliveries_event ON deliveries (event_id, id);
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
-CREATE INDEX deliveries_status ON deliveries (status, id);
+CREATE INDEX deliveries_failed ON deliveries (id) WHERE status = 2;
 
 CREATE TABLE attempts (
 	delivery_id   TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,

@@ -230,13 +230,12 @@ func TestQueryPlans(t *testing.T) {
 		{"DeliveriesByEndpoint", deliveries(hookline.DeliveryFilter{EndpointID: "e"}), nil, []string{"deliveries_endpoint"}},
 		{"DeliveriesByEndpointStatus", deliveries(hookline.DeliveryFilter{EndpointID: "e", Status: hookline.StatusFailed, Cursor: "c"}),
 			nil, []string{"deliveries_endpoint"}},
-		{"DeliveriesByStatus", deliveries(hookline.DeliveryFilter{Status: hookline.StatusPending}), nil, []string{"deliveries_status"}},
+		{"DeliveriesByStatus", deliveries(hookline.DeliveryFilter{Status: hookline.StatusFailed}), nil, []string{"deliveries_failed"}},
 		{"RecoverEndpoint", queryRecover + " AND created_at >= ?", nil, []string{"deliveries_endpoint"}},
-		{"ResetClaims", "UPDATE deliveries SET claimed = 0 WHERE claimed = 1", []any{}, []string{"deliveries_claimed"}},
 		{"Unclaim", queryUnclaim, []any{"[]"}, []string{"PRIMARY KEY"}},
 		{"Prune", `SELECT id FROM events e INDEXED BY events_created WHERE created_at < ? AND NOT EXISTS (
 			SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 0) ORDER BY created_at LIMIT ?`,
-			[]any{0, 10}, []string{"events_created", "COVERING INDEX deliveries_event"}},
+			[]any{0, 10}, []string{"events_created", "deliveries_event"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
@@ -266,8 +265,8 @@ func TestQueryPlans(t *testing.T) {
 					t.Errorf("plan does not use %s:\n%s", w, all)
 				}
 			}
-			if strings.Contains(all, "deliveries_status") && !strings.Contains(strings.Join(tc.want, ""), "deliveries_status") {
-				t.Errorf("plan uses deliveries_status:\n%s", all)
+			if strings.Contains(all, "deliveries_failed") && !strings.Contains(strings.Join(tc.want, ""), "deliveries_failed") {
+				t.Errorf("plan uses deliveries_failed:\n%s", all)
 			}
 			for _, step := range plan {
 				if step == "SCAN d" || step == "SCAN deliveries" {
