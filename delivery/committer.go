@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/hookline/hookline"
 )
@@ -94,7 +95,9 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	for _, r := range reqs {
 		r.Claim, r.Owned = claim, owned
 	}
+	start := time.Now()
 	err := e.store.Ingest(context.Background(), reqs, e.now())
+	e.metrics.ingestWrite.Observe(time.Since(start).Seconds())
 	if err != nil {
 		e.log.Error("ingest", "err", err)
 		if hookline.ErrorCode(err) == hookline.EINTERNAL {

@@ -16,6 +16,8 @@ type metrics struct {
 	latencySeconds prometheus.Histogram
 	outcomeBatches prometheus.Histogram
 	claims         prometheus.Counter
+	ingestWrite    prometheus.Observer
+	outcomeWrite   prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
@@ -44,6 +46,11 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		}),
 		attempts: map[string]prometheus.Counter{},
 	}
+	writes := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "hookline_store_write_seconds", Help: "Duration of batched store writes, commit included.",
+		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+	}, []string{"op"})
+	m.ingestWrite, m.outcomeWrite = writes.WithLabelValues("ingest"), writes.WithLabelValues("outcomes")
 	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hookline_delivery_attempts_total", Help: "Delivery attempts by outcome.",
 	}, []string{"outcome"})
@@ -54,7 +61,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	reg.MustRegister(m.eventsIngested, m.ingestGroups, m.attemptSeconds, m.latencySeconds,
-		m.outcomeBatches, m.claims, attempts,
+		m.outcomeBatches, m.claims, attempts, writes,
 		gauge("hookline_deliveries_pending", "Pending deliveries (the durable backlog, cluster-wide).",
 			func() float64 { return float64(e.pending.Load()) }),
 		gauge("hookline_deliveries_dead_letter", "Failed deliveries (the dead-letter state), refreshed every 10 s.",

@@ -56,7 +56,9 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		start := time.Now()
 		err := e.store.RecordOutcomes(ctx, batch, e.now())
+		e.metrics.outcomeWrite.Observe(time.Since(start).Seconds())
 		cancel()
 		if err == nil {
 			break

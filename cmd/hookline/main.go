@@ -19,6 +19,7 @@ const usage = `Hookline delivers webhooks: signed, retried, durable.
 Usage:
   hookline serve [flags]     run the API and the delivery engine (--help for flags)
   hookline migrate [flags]   apply the PostgreSQL schema migrations and exit
+  hookline bench [flags]     measure throughput and latency (--help for scenarios)
   hookline version           print the version
   hookline help              print this help
 `

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/hookline/hookline/postgres"
 )
@@ -30,6 +31,11 @@ func (m *Main) openPostgres(ctx context.Context, log *slog.Logger) error {
 // it registers releases every lease at once, after the engine has stopped.
 func (m *Main) startLeases(ctx context.Context, log *slog.Logger) error {
 	l := m.Store.(*postgres.Store).NewLeaser(m.Config.NodeID, m.Config.LeaseTimeout, log)
+	// A partition handed to a node that joined is released once the
+	// attempts in flight there have ended (each within the delivery
+	// timeout) and their outcomes are written, so that the new owner does
+	// not send them again meanwhile.
+	l.HandoverDelay = m.Config.DeliveryTimeout + time.Second
 	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(lctx, m.Engine.SetOwned) }()
