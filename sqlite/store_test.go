@@ -277,36 +277,34 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
-// TestForeignKeyAtCommit makes a write fail at COMMIT, on a deferred foreign
-// key, and checks that nothing of it was written and the store goes on.
-func TestForeignKeyAtCommit(t *testing.T) {
+// TestCascades checks the triggers that stand in for foreign keys: deleting
+// an event takes its deliveries and their attempts.
+func TestCascades(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
 	now := hookline.Now()
-	ghost := &hookline.Endpoint{ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: "acme"}
-	s.mu.Lock()
-	s.endpoints.put(ghost) // in memory, not in the database
-	s.mu.Unlock()
-	ev := &hookline.Event{ID: hookline.NewID(hookline.EventPrefix, now), Tenant: "acme", Type: "x", CreatedAt: now}
-	r := &hookline.IngestRequest{Events: []*hookline.Event{ev}}
-	err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now)
-	if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY") {
-		t.Fatalf("Ingest to an endpoint missing from the database: %v", err)
+	ep := &hookline.Endpoint{ID: hookline.NewID(hookline.EndpointPrefix, now), URL: "https://example.com", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
 	}
-	if r.Results != nil || r.Tasks != nil {
-		t.Errorf("a failed Ingest left results %v and %d tasks", r.Results, len(r.Tasks))
+	ev := &hookline.Event{ID: hookline.NewID(hookline.EventPrefix, now), Type: "x", CreatedAt: now}
+	r := &hookline.IngestRequest{Events: []*hookline.Event{ev}, Claim: true}
+	if err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now); err != nil || len(r.Tasks) != 1 {
+		t.Fatalf("Ingest: %v, %d tasks", err, len(r.Tasks))
 	}
-	if _, err := s.FindEvent(ctx, ev.ID); hookline.ErrorCode(err) != hookline.ENOTFOUND {
-		t.Errorf("FindEvent after a failed Ingest: %v", err)
+	o := hookline.Outcome{Attempt: hookline.Attempt{DeliveryID: r.Tasks[0].DeliveryID, Attempt: 1, StartedAt: now, StatusCode: 200},
+		Status: hookline.StatusDelivered}
+	if err := s.RecordOutcomes(ctx, []hookline.Outcome{o}, now); err != nil {
+		t.Fatal(err)
 	}
-	s.mu.Lock()
-	s.endpoints.remove(ghost.ID)
-	s.mu.Unlock()
-	r = &hookline.IngestRequest{Events: []*hookline.Event{ev}}
-	if err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now); err != nil {
-		t.Fatalf("Ingest after a failed COMMIT: %v", err)
+	if _, err := s.wdb.ExecContext(ctx, "DELETE FROM events WHERE id = ?", ev.ID); err != nil {
+		t.Fatal(err)
 	}
-	if st, _ := s.Stats(ctx); st.Events != 1 || st.Pending != 0 {
-		t.Errorf("Stats = %+v", st)
+	s.addCounts(hookline.StoreStats{Delivered: -1, Events: -1}) // behind the store's back
+	for _, table := range []string{"deliveries", "attempts"} {
+		var n int
+		if err := s.wdb.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s left after the event was deleted: %d, %v", table, n, err)
+		}
 	}
 }
