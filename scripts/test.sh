@@ -14,6 +14,8 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
+# A server of its own, so a developer's running one is left alone.
+export HOOKLINE_PGTEST_DIR=${HOOKLINE_PGTEST_DIR:-/tmp/hookline-pgtest-run-$$}
 pg_env=$(scripts/pgtest.sh start)
 eval "$pg_env"
 trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
