@@ -7,8 +7,12 @@ import (
 	"github.com/hookline/hookline"
 )
 
-// outcomeBatchSize is the most outcomes written in one transaction.
-const outcomeBatchSize = 512
+// outcomeBatchSize is the most outcomes written in one transaction, and
+// outcomeLinger the longest the writer waits for a batch to fill.
+const (
+	outcomeBatchSize = 512
+	outcomeLinger    = 5 * time.Millisecond
+)
 
 // outcomeWriter writes attempt outcomes to the store in batches: whatever
 // arrived while the previous batch was being written goes in the next one.
@@ -31,8 +35,14 @@ func (w *outcomeWriter) add(o hookline.Outcome) { w.ch <- o }
 func (w *outcomeWriter) run() {
 	defer close(w.done)
 	batch := make([]hookline.Outcome, 0, outcomeBatchSize)
+	linger := time.NewTimer(0)
+	<-linger.C
 	for o := range w.ch {
 		batch = append(batch[:0], o)
+		// Outcomes are not on the path of any answer or delivery, so the
+		// writer lingers a little to write fewer, larger transactions and
+		// hold the store's single writer less often.
+		linger.Reset(outcomeLinger)
 	fill:
 		for len(batch) < outcomeBatchSize {
 			select {
@@ -41,8 +51,14 @@ func (w *outcomeWriter) run() {
 					break fill
 				}
 				batch = append(batch, o)
-			default:
+			case <-linger.C:
 				break fill
+			}
+		}
+		if !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
 			}
 		}
 		w.write(batch)
