@@ -90,7 +90,10 @@ func (c *committer) run() {
 // commit writes one group and hands its deliveries to the dispatcher.
 func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	e := c.e
-	claim := e.dispatcher.free() > 0
+	// Claim only with room to spare: tasks that do not fit are unclaimed
+	// again, a second write. Without room they stay in the store and the
+	// poller pages them in as the queue drains.
+	claim := e.dispatcher.free() >= e.cfg.MemoryQueue/8
 	owned := e.ownedMask()
 	for _, r := range reqs {
 		r.Claim, r.Owned = claim, owned
