@@ -35,7 +35,7 @@ func writeDSN(path string) string {
 		{"_pragma", "synchronous(FULL)"},
 		{"_pragma", "foreign_keys(1)"},
 		{"_pragma", "journal_size_limit(67108864)"},
-		{"_pragma", "cache_size(-32768)"},
+		{"_pragma", "cache_size(-16384)"},
 		{"_pragma", "temp_store(MEMORY)"},
 		{"_txlock", "immediate"},
 	})

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -66,6 +67,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 	c := &m.Config
 	log := newLogger(m.Stderr, c.LogLevel, c.LogFormat)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit makes the garbage collector work harder before the
+		// heap grows past it, so a burst (a backlog paged in, a big batch)
+		// does not double the heap. GOMEMLIMIT overrides it.
+		debug.SetMemoryLimit(160 << 20)
+	}
 	slog.SetDefault(log)
 
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
