@@ -444,17 +444,48 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 	return d, nil
 }
 
-// queryRecover makes the failed deliveries of an endpoint pending. The unary
-// plus keeps SQLite on deliveries_endpoint rather than deliveries_failed.
-const queryRecover = `UPDATE deliveries SET status = 0, claimed = 0, next_attempt_at = ?,
+// recoverQuery makes up to a batch of the failed deliveries of an endpoint
+// pending. The unary plus keeps SQLite on deliveries_endpoint rather than
+// deliveries_failed.
+func recoverQuery(since bool) string {
+	q := `UPDATE deliveries SET status = 0, claimed = 0, next_attempt_at = ?,
 	schedule_offset = attempts, updated_at = ?, delivered_at = NULL
-	WHERE endpoint_id = ? AND +status = 2`
+	WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = ? AND +status = 2`
+	if since {
+		q += " AND created_at >= ?"
+	}
+	return q + " LIMIT ?)"
+}
+
+// recoverBatch is how many deliveries one transaction of RecoverEndpoint
+// requeues, so that recovering millions neither holds the writer nor grows
+// memory for the whole of it.
+const recoverBatch = 5000
 
 // RecoverEndpoint makes every failed delivery of an endpoint created at or
 // after since (zero means all) pending and due now, as RetryDelivery does,
 // and returns how many; ENOTFOUND when the endpoint does not exist.
 func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error) {
 	nowUS := micros(now)
+	q := recoverQuery(!since.IsZero())
+	args := []any{nowUS, nowUS, endpointID}
+	if !since.IsZero() {
+		args = append(args, micros(since))
+	}
+	args = append(args, recoverBatch)
+	total := 0
+	for {
+		n, err := s.recoverBatch(ctx, endpointID, q, args)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("sqlite: recover endpoint: %w", err)
+		} else if n < recoverBatch {
+			return total, nil
+		}
+	}
+}
+
+func (s *Store) recoverBatch(ctx context.Context, endpointID, q string, args []any) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.endpoints.get(endpointID) == nil {
@@ -462,12 +493,6 @@ func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, n
 	}
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		q := queryRecover
-		args := []any{nowUS, nowUS, endpointID}
-		if !since.IsZero() {
-			q += " AND created_at >= ?"
-			args = append(args, micros(since))
-		}
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return err
@@ -476,7 +501,7 @@ func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, n
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: recover endpoint: %w", err)
+		return 0, err
 	}
 	s.addCounts(hookline.StoreStats{Pending: n, Failed: -n})
 	return int(n), nil

@@ -231,7 +231,7 @@ func TestQueryPlans(t *testing.T) {
 		{"DeliveriesByEndpointStatus", deliveries(hookline.DeliveryFilter{EndpointID: "e", Status: hookline.StatusFailed, Cursor: "c"}),
 			nil, []string{"deliveries_endpoint"}},
 		{"DeliveriesByStatus", deliveries(hookline.DeliveryFilter{Status: hookline.StatusFailed}), nil, []string{"deliveries_failed"}},
-		{"RecoverEndpoint", queryRecover + " AND created_at >= ?", nil, []string{"deliveries_endpoint"}},
+		{"RecoverEndpoint", recoverQuery(true), nil, []string{"deliveries_endpoint"}},
 		{"Unclaim", queryUnclaim, []any{"[]"}, []string{"PRIMARY KEY"}},
 		{"Prune", `SELECT id FROM events e INDEXED BY events_created WHERE created_at < ? AND NOT EXISTS (
 			SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 0) ORDER BY created_at LIMIT ?`,
