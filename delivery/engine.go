@@ -147,6 +147,7 @@ type Engine struct {
 	bg        sync.WaitGroup
 	workers   sync.WaitGroup
 	closeOnce sync.Once
+	started   bool // Start got as far as starting the goroutines
 }
 
 // New returns an engine ready to Start.
@@ -192,6 +193,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.pending.Store(n)
 	}
 	e.refreshStats(ctx)
+	e.started = true
 	e.bg.Add(3)
 	go e.committer.run()
 	go e.outcomes.run()
@@ -213,6 +215,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	var err error
 	e.closeOnce.Do(func() {
 		close(e.stopping)
+		if !e.started {
+			e.cancel()
+			e.bgCancel()
+			return
+		}
 		e.committer.close() // waits for the last group commit
 		e.bgCancel()        // poller, maintenance, pruning
 		e.dispatcher.close()
