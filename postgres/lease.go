@@ -27,6 +27,19 @@ import (
 // A node that cannot renew stops dispatching before its leases can expire,
 // so two nodes never own a partition at once by the clock of either.
 type Leaser struct {
+	// HandoverDelay is the longest a node keeps a partition it hands back
+	// to a node that joined: it renews the lease but no longer dispatches
+	// from the partition, so that the deliveries it has in flight there
+	// finish and their outcomes are written before the next owner resets
+	// the partition's claims and sends what is still pending. The partition
+	// is released as soon as none of its deliveries is claimed (from the
+	// round after the hand-back on), or else on the first round after the
+	// delay. Zero releases partitions at once, and the next owner may then
+	// send a delivery again while the first attempt is under way. Set it
+	// before Run. (Graceful shutdown waits for the engine instead, and
+	// releases at once.)
+	HandoverDelay time.Duration
+
 	pool    *pgxpool.Pool
 	nodeID  string
 	timeout time.Duration
@@ -35,9 +48,14 @@ type Leaser struct {
 	now     func() time.Time
 
 	owned    []int
-	applied  bool      // owned has been given to set at least once
-	validTil time.Time // when our leases could expire, by our clock
+	applied  bool             // owned has been given to set at least once
+	validTil time.Time        // when our leases could expire, by our clock
+	handing  map[int]handover // partitions being handed back
 }
+
+// handover is a partition being handed back: since when, and when it is
+// released at the latest.
+type handover struct{ since, by time.Time }
 
 // NewLeaser returns a Leaser for nodeID with the given lease timeout. The
 // store's schema has the lease tables.
@@ -49,6 +67,7 @@ func (s *Store) NewLeaser(nodeID string, timeout time.Duration, log *slog.Logger
 		tick:    min(time.Second, timeout/5),
 		log:     log,
 		now:     time.Now,
+		handing: make(map[int]handover),
 	}
 }
 
@@ -88,13 +107,58 @@ func (l *Leaser) step(ctx context.Context, set func(context.Context, []int) erro
 	}
 	l.validTil = start.Add(l.timeout)
 	l.apply(ctx, owned, set)
-	if len(excess) > 0 {
-		if _, err := l.pool.Exec(ctx, `
-			UPDATE partition_leases SET node_id = NULL, expires_at = now()
-			WHERE node_id = $1 AND partition = ANY($2)`, l.nodeID, excess); err != nil && ctx.Err() == nil {
+	// Release the excess once the deliveries in flight there are done: it
+	// is no longer dispatched from (apply), but still leased (balance).
+	for _, p := range excess {
+		l.handing[p] = handover{since: start, by: start.Add(l.HandoverDelay)}
+	}
+	due, err := l.handedOver(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
 			l.log.Error("release excess leases", "err", err)
 		}
+		return
 	}
+	if len(due) > 0 {
+		if _, err := l.pool.Exec(ctx, `
+			UPDATE partition_leases SET node_id = NULL, expires_at = now()
+			WHERE node_id = $1 AND partition = ANY($2)`, l.nodeID, due); err != nil {
+			if ctx.Err() == nil {
+				l.log.Error("release excess leases", "err", err)
+			}
+			return
+		}
+		for _, p := range due {
+			delete(l.handing, p)
+		}
+	}
+}
+
+// handedOver returns the partitions being handed back that can be released
+// now: those past their delay, and those none of whose deliveries is
+// claimed any more, looked at from the round after the hand-back on, when
+// ingests and claims that started before it have ended.
+func (l *Leaser) handedOver(ctx context.Context) ([]int, error) {
+	now := l.now()
+	var due, check []int
+	for p, h := range l.handing {
+		switch {
+		case !now.Before(h.by):
+			due = append(due, p)
+		case !now.Before(h.since.Add(l.tick)):
+			check = append(check, p)
+		}
+	}
+	if len(check) == 0 {
+		return due, nil
+	}
+	idle, err := collect(l.pool.Query(ctx, `
+		SELECT p FROM unnest($1::int[]) AS p
+		WHERE NOT EXISTS (SELECT 1 FROM deliveries WHERE claimed AND partition = p)`, check))
+	if err != nil {
+		return nil, fmt.Errorf("look for claimed deliveries: %w", err)
+	}
+	return append(due, idle...), nil
 }
 
 func (l *Leaser) apply(ctx context.Context, owned []int, set func(context.Context, []int) error) {
@@ -136,17 +200,25 @@ func (l *Leaser) balance(ctx context.Context) (owned, excess []int, err error) {
 	}
 	share := (hookline.Partitions + max(live, 1) - 1) / max(live, 1)
 
-	owned, err = collect(tx.Query(ctx, `
+	renewed, err := collect(tx.Query(ctx, `
 		UPDATE partition_leases SET expires_at = now() + make_interval(secs => $2)
 		WHERE node_id = $1 AND expires_at > now()
 		RETURNING partition`, l.nodeID, ttl))
 	if err != nil {
 		return nil, nil, fmt.Errorf("renew leases: %w", err)
 	}
+	// Partitions being handed back are renewed, but neither dispatched nor
+	// counted in our share.
+	for _, p := range renewed {
+		if _, ok := l.handing[p]; !ok {
+			owned = append(owned, p)
+		}
+	}
 	switch {
 	case len(owned) > share:
-		// Hand back the excess, highest first, so a node that joined gets
-		// its share on its next round; step stops dispatching it first.
+		// Hand back the excess, highest first, so that a node that joined
+		// gets its share: step stops dispatching it at once and releases
+		// it once its attempts in flight are done (handedOver).
 		slices.Sort(owned)
 		excess = slices.Clone(owned[share:])
 		owned = owned[:share]
