@@ -10,7 +10,8 @@ import (
 // SetOwned sets the partitions this node dispatches, as its leases change.
 // Partitions it gains have their claims reset, so the deliveries another node
 // held in memory are paged in here; queued tasks of partitions it loses are
-// dropped (the new owner pages them in). Deliveries already in flight finish.
+// dropped and unclaimed (the new owner pages them in). Deliveries already in
+// flight finish.
 func (e *Engine) SetOwned(ctx context.Context, parts []int) error {
 	parts = slices.Clone(parts)
 	slices.Sort(parts)
@@ -31,7 +32,9 @@ func (e *Engine) SetOwned(ctx context.Context, parts []int) error {
 	}
 	if !e.all {
 		mask := e.ownedMask()
-		e.dispatcher.drop(func(t *hookline.Task) bool { return mask[t.Partition] })
+		// Hand the queued tasks of lost partitions back at once, so the
+		// partition can move as soon as its in-flight attempts end.
+		e.unclaim(e.dispatcher.drop(func(t *hookline.Task) bool { return mask[t.Partition] }))
 	}
 	if len(gained) > 0 {
 		if err := e.store.ResetClaims(ctx, gained); err != nil {

@@ -267,7 +267,6 @@ func createEndpoints(t *testing.T, p *proc, r *recorder, n int) (paths, ids []st
 type accepted struct {
 	id   string
 	node int
-	at   time.Time
 }
 
 // load posts events from several clients, round-robin over the nodes not
@@ -337,7 +336,7 @@ func (l *load) post(client *http.Client, n, c, i int) {
 	switch {
 	case resp.StatusCode == http.StatusAccepted && res.Deliveries == l.endpoints:
 		l.mu.Lock()
-		l.accepted = append(l.accepted, accepted{res.ID, n, time.Now()})
+		l.accepted = append(l.accepted, accepted{res.ID, n})
 		l.mu.Unlock()
 	case resp.StatusCode == http.StatusAccepted:
 		l.fail("node %d accepted %s with %d deliveries, want %d", n, res.ID, res.Deliveries, l.endpoints)
@@ -549,8 +548,9 @@ func TestClusterJoin(t *testing.T) {
 		return c[0] > 0 && c[1] > 0 && c[0]+c[1] == hookline.Partitions, fmt.Sprint(c)
 	})
 	took := time.Since(joined)
-	// The first node hands the partitions back once the attempts it has in
-	// flight there ended: after the delivery timeout + 1 s.
+	// The first node releases the partitions it hands back once none of
+	// their deliveries is claimed (its attempts there ended), or after the
+	// delivery timeout + 1 s at most.
 	t.Logf("the nodes own %v %s after the second started (delivery timeout %s, tick %s)",
 		owned(nodes), took.Round(time.Millisecond), deliveryTimeout, leaseTick)
 	if !settled(owned(nodes)) {
