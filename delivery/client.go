@@ -27,9 +27,8 @@ func newGuard(allowPrivate bool) func(network, address string, c syscall.RawConn
 	if allowPrivate {
 		return nil
 	}
-	g := ssrf.New(ssrf.WithAnyPort())
 	return func(network, address string, c syscall.RawConn) error {
-		if err := g.Safe(network, address, c); err != nil {
+		if err := publicOnly.Safe(network, address, c); err != nil {
 			if errors.Is(err, ssrf.ErrProhibitedIP) {
 				return errPrivate
 			}
@@ -38,6 +37,9 @@ func newGuard(allowPrivate bool) func(network, address string, c syscall.RawConn
 		return nil
 	}
 }
+
+// publicOnly refuses every non-public address, on any port.
+var publicOnly = ssrf.New(ssrf.WithAnyPort())
 
 // CheckURL validates an endpoint URL: absolute http or https with a host.
 // Unless allowPrivate is set, a literal IP host that is not public is refused
@@ -64,7 +66,7 @@ func CheckURL(raw string, allowPrivate bool) error {
 	if err != nil {
 		return nil // a name: checked on the address actually dialled
 	}
-	if ssrf.New(ssrf.WithAnyPort()).SafeAddr(ip) != nil {
+	if publicOnly.SafeAddr(ip) != nil {
 		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback, private, link-local or otherwise non-public address; start hookline with --allow-private-networks to allow it", ip)
 	}
 	return nil

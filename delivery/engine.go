@@ -192,7 +192,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	} else {
 		e.pending.Store(n)
 	}
-	e.refreshStats(ctx)
+	_, _ = e.refreshStats(ctx)
 	e.started = true
 	e.bg.Add(3)
 	go e.committer.run()
@@ -318,13 +318,10 @@ func (e *Engine) disableEndpoint(id string) {
 
 // Stats implements api.Engine.
 func (e *Engine) Stats(ctx context.Context) (hookline.Stats, error) {
-	st, err := e.store.Stats(ctx)
+	st, err := e.refreshStats(ctx)
 	if err != nil {
 		return hookline.Stats{}, err
 	}
-	e.statsMu.Lock()
-	e.stats = st
-	e.statsMu.Unlock()
 	out := hookline.Stats{StoreStats: st, Node: e.nodeStats()}
 	out.DeliveriesPerSecond, out.LatencyMS, out.SuccessRate = e.live.stats(time.Now())
 	return out, nil
@@ -360,14 +357,16 @@ func (e *Engine) cachedStats() hookline.StoreStats {
 	return e.stats
 }
 
-func (e *Engine) refreshStats(ctx context.Context) {
+// refreshStats reads the store counts and keeps them for cachedStats.
+func (e *Engine) refreshStats(ctx context.Context) (hookline.StoreStats, error) {
 	st, err := e.store.Stats(ctx)
 	if err != nil {
-		return
+		return st, err
 	}
 	e.statsMu.Lock()
 	e.stats = st
 	e.statsMu.Unlock()
+	return st, nil
 }
 
 // maintain refreshes the pending count every second and the store counts
@@ -386,7 +385,7 @@ func (e *Engine) maintain(ctx context.Context) {
 			e.pending.Store(n)
 		}
 		if i%10 == 0 {
-			e.refreshStats(ctx)
+			_, _ = e.refreshStats(ctx)
 		}
 	}
 }
