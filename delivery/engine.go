@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/sender"
 )
 
 // Config configures an Engine. Zero values take the defaults named.
@@ -119,8 +120,7 @@ type Engine struct {
 	log        *slog.Logger
 	now        func() time.Time
 	retry      *RetryPolicy
-	client     *http.Client
-	userAgent  string
+	sender     *sender.Sender
 	dispatcher *dispatcher
 	committer  *committer
 	outcomes   *outcomeWriter
@@ -154,21 +154,23 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	cfg.setDefaults()
 	e := &Engine{
-		cfg:       cfg,
-		store:     cfg.Store,
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		retry:     &RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: 0.2, Rand: cfg.Rand},
-		client:    cfg.Client,
-		userAgent: "Hookline/" + hookline.Version,
-		all:       !cfg.Partitioned,
-		mask:      make([]bool, hookline.Partitions),
-		stopping:  make(chan struct{}),
-		hardStop:  make(chan struct{}),
+		cfg:      cfg,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		retry:    &RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: 0.2, Rand: cfg.Rand},
+		all:      !cfg.Partitioned,
+		mask:     make([]bool, hookline.Partitions),
+		stopping: make(chan struct{}),
+		hardStop: make(chan struct{}),
 	}
-	if e.client == nil {
-		e.client = newClient(cfg.AllowPrivateNetworks, cfg.DeliveryTimeout, cfg.Workers)
-	}
+	e.sender = sender.New(sender.Options{
+		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		Timeout:              cfg.DeliveryTimeout,
+		IdleConnsPerHost:     cfg.Workers,
+		UserAgent:            "Hookline/" + hookline.Version,
+		Client:               cfg.Client,
+	})
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
 	e.poller = newPoller(e)
@@ -238,7 +240,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		<-e.outcomes.done
 		e.bg.Wait()
 		e.cancel()
-		e.client.CloseIdleConnections()
+		e.sender.CloseIdleConnections()
 	})
 	return err
 }

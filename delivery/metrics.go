@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookline/hookline/internal/sender"
 )
 
 // metrics are the engine's Prometheus collectors. Labelled series are
@@ -54,7 +56,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hookline_delivery_attempts_total", Help: "Delivery attempts by outcome.",
 	}, []string{"outcome"})
-	for _, k := range []string{kindSuccess, kindHTTP, kindTimeout, kindNetwork, kindRefused, kindDisabled} {
+	for _, k := range sender.Kinds {
 		m.attempts[k] = attempts.WithLabelValues(k)
 	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {

@@ -2,8 +2,6 @@ package delivery
 
 import (
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -66,22 +64,4 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 		return nil, fmt.Errorf("retry schedule: empty")
 	}
 	return out, nil
-}
-
-// parseRetryAfter reads a Retry-After header, in seconds or as an HTTP date,
-// and returns 0 when it is absent or malformed.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(min(s, 7*24*3600)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

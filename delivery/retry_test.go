@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"net/http"
 	"testing"
 	"time"
 )
@@ -63,24 +62,6 @@ func TestParseSchedule(t *testing.T) {
 	for _, bad := range []string{"", "5", "5s,,1m", "-1s", "soon"} {
 		if _, err := ParseSchedule(bad); err == nil {
 			t.Errorf("ParseSchedule(%q) accepted", bad)
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	tests := map[string]time.Duration{
-		"":    0,
-		"120": 2 * time.Minute,
-		"0":   0,
-		"-5":  0,
-		"abc": 0,
-		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
-		now.Add(-time.Hour).Format(http.TimeFormat):       0,
-	}
-	for in, want := range tests {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
 		}
 	}
 }

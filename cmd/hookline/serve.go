@@ -27,6 +27,7 @@ import (
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/api"
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/sender"
 	"github.com/hookline/hookline/sqlite"
 )
 
@@ -139,7 +140,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Engine:     m.Engine,
 		APIKey:     c.APIKey,
 		MaxPayload: c.MaxPayload,
-		CheckURL:   func(u string) error { return delivery.CheckURL(u, allowPrivate) },
+		CheckURL:   func(u string) error { return sender.CheckURL(u, allowPrivate) },
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Logger:     log,
 	})

@@ -1,4 +1,4 @@
-package delivery
+package sender
 
 import (
 	"crypto/tls"
@@ -82,16 +82,17 @@ func newClient(allowPrivate bool, timeout time.Duration, maxConnsPerHost int) *h
 		Control:   newGuard(allowPrivate),
 	}
 	t := &http.Transport{
-		Proxy:                 nil, // a proxy would dial for us and bypass the guard
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true, // a custom DialContext turns HTTP/2 off unless asked
-		MaxIdleConns:          0,    // no global cap
-		MaxIdleConnsPerHost:   maxConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   min(timeout, 10*time.Second),
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: timeout,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		Proxy:                  nil, // a proxy would dial for us and bypass the guard
+		DialContext:            d.DialContext,
+		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked
+		MaxIdleConns:           0,    // no global cap
+		MaxIdleConnsPerHost:    maxConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    min(timeout, 10*time.Second),
+		ExpectContinueTimeout:  time.Second,
+		ResponseHeaderTimeout:  timeout,
+		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	return &http.Client{
 		Transport: t,

@@ -1,7 +1,8 @@
-package delivery
+package sender
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -71,8 +72,8 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 	if err == nil {
 		t.Fatal("dial to loopback was allowed")
 	}
-	if r := classifyError(err, time.Second); r.kind != kindRefused || !strings.Contains(r.err, "--allow-private-networks") {
-		t.Fatalf("classified as %q %q", r.kind, r.err)
+	if r := classifyError(err, time.Second); r.Kind != KindRefused || !strings.Contains(r.Err, "--allow-private-networks") {
+		t.Fatalf("classified as %q %q", r.Kind, r.Err)
 	}
 
 	ok := newClient(true, 5*time.Second, 4)
@@ -113,5 +114,21 @@ func guardedDialer(allowPrivate bool, ip string) func(ctx context.Context, netwo
 			return nil, err
 		}
 		return d.DialContext(ctx, network, net.JoinHostPort(ip, port))
+	}
+}
+
+func TestSendRefusesHugeResponseHeaders(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		big := strings.Repeat("x", 8<<10)
+		for i := range 16 { // 128 KiB of headers: over the cap, far under Go's default 10 MB
+			w.Header().Set(fmt.Sprintf("X-Junk-%d", i), big)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	s := New(Options{AllowPrivateNetworks: true, Timeout: 5 * time.Second, IdleConnsPerHost: 4})
+	r := s.Send(context.Background(), &Request{URL: srv.URL, ID: "msg_1", Timestamp: 1, Signature: "v1,x", Body: []byte("{}")}, time.Now())
+	if r.Success || !strings.Contains(r.Err, "response headers larger than 64 KiB") {
+		t.Fatalf("a 128 KiB header answer gave success=%v err=%q; want a failure naming the cap", r.Success, r.Err)
 	}
 }

@@ -1,0 +1,201 @@
+// Package sender makes the HTTP requests of deliveries: one signed POST per
+// attempt, through a client that refuses non-public destinations at dial
+// time, follows no redirect and bounds what a receiver can make it read.
+// It classifies each answer for the engine (success, retryable failure,
+// push-back, gone) and knows nothing of queues, retries or the store.
+package sender
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hookline/hookline"
+)
+
+// MaxResponseHeaderBytes bounds the response headers a receiver may send; a
+// larger answer is a failed attempt.
+const MaxResponseHeaderBytes = 64 << 10
+
+// maxDrain is how much of a response body beyond the stored part is read, so
+// that keep-alive connections are reused; a larger body closes the
+// connection instead.
+const maxDrain = 64 << 10
+
+// Kinds of attempt outcome, the label of hookline_delivery_attempts_total.
+const (
+	KindSuccess  = "success"
+	KindHTTP     = "http_error"
+	KindTimeout  = "timeout"
+	KindNetwork  = "network_error"
+	KindRefused  = "refused"
+	KindDisabled = "endpoint_disabled"
+)
+
+// Kinds lists every Kind, for metrics.
+var Kinds = []string{KindSuccess, KindHTTP, KindTimeout, KindNetwork, KindRefused, KindDisabled}
+
+// Options configure a Sender.
+type Options struct {
+	// AllowPrivateNetworks lets requests go to loopback and private
+	// addresses.
+	AllowPrivateNetworks bool
+	// Timeout bounds one request, from dial to the end of the body read.
+	Timeout time.Duration
+	// IdleConnsPerHost is how many idle connections are kept per host.
+	IdleConnsPerHost int
+	// UserAgent is sent with every request.
+	UserAgent string
+	// Client overrides the HTTP client, for tests.
+	Client *http.Client
+}
+
+// Sender sends deliveries. It is safe for concurrent use.
+type Sender struct {
+	client    *http.Client
+	timeout   time.Duration
+	userAgent []string
+}
+
+// New returns a Sender for o.
+func New(o Options) *Sender {
+	s := &Sender{client: o.Client, timeout: o.Timeout, userAgent: []string{o.UserAgent}}
+	if s.client == nil {
+		s.client = newClient(o.AllowPrivateNetworks, o.Timeout, o.IdleConnsPerHost)
+	}
+	return s
+}
+
+// CloseIdleConnections closes the connections kept for reuse.
+func (s *Sender) CloseIdleConnections() { s.client.CloseIdleConnections() }
+
+// Request is one attempt: a POST of Body to URL with the Standard Webhooks
+// headers.
+type Request struct {
+	URL string
+	// ID is the webhook-id; Timestamp the webhook-timestamp (unix seconds).
+	ID        string
+	Timestamp int64
+	// Signature is the webhook-signature value, e.g. "v1,<base64>".
+	Signature string
+	Body      []byte
+}
+
+// Result is what one attempt produced.
+type Result struct {
+	StatusCode int    // 0 when no answer arrived
+	Err        string // "" on success; for a person
+	Body       []byte // at most hookline.MaxStoredResponse bytes
+	// RetryAfter is the receiver's Retry-After on a 429 or 503, 0 if none.
+	RetryAfter time.Duration
+	Success    bool
+	// Gone is a 410: the receiver asks to stop.
+	Gone bool
+	// PushBack is a 429 or 503: the receiver asks to slow down.
+	PushBack bool
+	// Timeout is an attempt that ran out of time.
+	Timeout bool
+	Kind    string // one of the Kind constants
+}
+
+// Send makes one attempt. ctx bounds it together with the Sender's
+// timeout; now is the attempt's time, for an HTTP-date Retry-After.
+func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	if err != nil {
+		return Result{Err: "bad endpoint URL: " + err.Error(), Kind: KindNetwork}
+	}
+	req.Header = http.Header{
+		"Content-Type":      {"application/json"},
+		"User-Agent":        s.userAgent,
+		"Webhook-Id":        {r.ID},
+		"Webhook-Timestamp": {strconv.FormatInt(r.Timestamp, 10)},
+		"Webhook-Signature": {r.Signature},
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return classifyError(err, s.timeout)
+	}
+	defer resp.Body.Close()
+	body := make([]byte, hookline.MaxStoredResponse)
+	n, _ := io.ReadFull(resp.Body, body)
+	body = body[:n]
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+
+	res := Result{StatusCode: resp.StatusCode, Body: body}
+	switch code := resp.StatusCode; {
+	case code >= 200 && code < 300:
+		res.Success, res.Kind = true, KindSuccess
+	case code >= 300 && code < 400:
+		res.Err, res.Kind = fmt.Sprintf("redirect (%d) not followed", code), KindHTTP
+	case code == http.StatusGone:
+		res.Err, res.Kind, res.Gone = "410 Gone: endpoint disabled", KindHTTP, true
+	default:
+		res.Err, res.Kind = fmt.Sprintf("unexpected status %d", code), KindHTTP
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			res.PushBack = true
+			res.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+		}
+	}
+	return res
+}
+
+// classifyError turns a transport error into a short message for a person.
+func classifyError(err error, timeout time.Duration) Result {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return Result{Err: fmt.Sprintf("timeout after %s", timeout), Kind: KindTimeout, Timeout: true}
+	case errors.Is(err, errPrivate):
+		return Result{Err: errPrivate.Error(), Kind: KindRefused}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Result{Err: "connection refused", Kind: KindNetwork}
+	case errors.Is(err, syscall.ECONNRESET):
+		return Result{Err: "connection reset", Kind: KindNetwork}
+	case errors.As(err, &dnsErr):
+		return Result{Err: "DNS lookup failed: " + dnsErr.Err, Kind: KindNetwork}
+	case strings.Contains(err.Error(), "server response headers exceeded"):
+		return Result{Err: fmt.Sprintf("response headers larger than %d KiB", MaxResponseHeaderBytes>>10), Kind: KindNetwork}
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return Result{Err: inner.Error(), Kind: KindNetwork}
+		}
+	}
+	return Result{Err: err.Error(), Kind: KindNetwork}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// ParseRetryAfter reads a Retry-After header, in seconds or as an HTTP date,
+// and returns 0 when it is absent or malformed. Values over a week are
+// clamped to a week.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, 7*24*3600)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), 7*24*time.Hour)
+	}
+	return 0
+}
