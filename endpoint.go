@@ -13,8 +13,9 @@ type Endpoint struct {
 	URL         string `json:"url"`
 	Description string `json:"description"`
 	// EventTypes lists the event types the endpoint receives. Empty or ["*"]
-	// means every type; an entry ending in ".*" matches a prefix, so
-	// "invoice.*" matches "invoice.paid".
+	// means every type but the operational ones (OperationalPrefix); an entry
+	// ending in ".*" matches a prefix, so "invoice.*" matches "invoice.paid"
+	// and "hookline.*" every operational type.
 	EventTypes []string `json:"event_types"`
 	// Secret is "whsec_" followed by the base64 signing key. It is never
 	// serialised with the endpoint; GET /v1/endpoints/{id}/secret shows it.
@@ -31,14 +32,27 @@ func (e *Endpoint) Partition() int { return PartitionOf(e.ID) }
 // look at Disabled or Tenant.
 func (e *Endpoint) Matches(eventType string) bool {
 	if len(e.EventTypes) == 0 {
-		return true
+		return !IsOperational(eventType)
 	}
 	for _, t := range e.EventTypes {
-		if t == "*" || t == eventType {
+		if t == eventType || (t == "*" && !IsOperational(eventType)) {
 			return true
 		}
 		if p, ok := strings.CutSuffix(t, ".*"); ok && len(eventType) > len(p) &&
 			strings.HasPrefix(eventType, p) && eventType[len(p)] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// Operational reports whether the endpoint subscribes explicitly to any of
+// Hookline's operational events. Such an endpoint raises no operational
+// events about itself, so that an alerting endpoint that fails cannot feed
+// a loop.
+func (e *Endpoint) Operational() bool {
+	for _, t := range e.EventTypes {
+		if IsOperational(t) {
 			return true
 		}
 	}

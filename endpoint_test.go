@@ -1,6 +1,7 @@
 package hookline_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/hookline/hookline"
@@ -33,6 +34,14 @@ func TestEndpointMatches(t *testing.T) {
 		{"PrefixNestedNoMatch", []string{"invoice.payment.*"}, "invoice.paid", false},
 		{"SeveralNoMatch", []string{"user.*", "invoice.paid", "order.created"}, "invoice.failed", false},
 		{"EmptyEntry", []string{""}, "invoice.paid", false},
+		{"NilSkipsOperational", nil, hookline.EventEndpointFailing, false},
+		{"EmptySkipsOperational", []string{}, hookline.EventDeliveryFailed, false},
+		{"StarSkipsOperational", []string{"*"}, hookline.EventEndpointDisabled, false},
+		{"OperationalExact", []string{"*", hookline.EventEndpointFailing}, hookline.EventEndpointFailing, true},
+		{"OperationalExactOnlyThat", []string{hookline.EventEndpointFailing}, hookline.EventEndpointRecovered, false},
+		{"OperationalPrefix", []string{"hookline.*"}, hookline.EventDeliveryFailed, true},
+		{"OperationalNestedPrefix", []string{"hookline.endpoint.*"}, hookline.EventEndpointRecovered, true},
+		{"OperationalNestedPrefixOther", []string{"hookline.endpoint.*"}, hookline.EventDeliveryFailed, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -50,4 +59,25 @@ func TestEndpointMatches(t *testing.T) {
 			t.Error("a disabled endpoint does not match; Matches should not look at Disabled")
 		}
 	})
+}
+
+func TestEndpointOperational(t *testing.T) {
+	t.Parallel()
+	for types, want := range map[string]bool{
+		"":                                 false,
+		"*":                                false,
+		"invoice.*":                        false,
+		"hookline.*":                       true,
+		"invoice.paid,hookline.endpoint.*": true,
+		"hookline.delivery.failed":         true,
+		"hooklinex.*":                      false,
+	} {
+		var et []string
+		if types != "" {
+			et = strings.Split(types, ",")
+		}
+		if got := (&hookline.Endpoint{EventTypes: et}).Operational(); got != want {
+			t.Errorf("Operational(%q) = %v, want %v", types, got, want)
+		}
+	}
 }

@@ -109,6 +109,7 @@ func TestCreateEventInvalid(t *testing.T) {
 		{"LongType", `{"type":"` + strings.Repeat("a", 257) + `","data":1}`, []string{"type:"}},
 		{"NonASCIIType", `{"type":"ordér","data":1}`, []string{"type:"}},
 		{"WildcardType", `{"type":"order.*","data":1}`, []string{"type:", "*"}},
+		{"OperationalType", `{"type":"hookline.endpoint.failing","data":1}`, []string{"type:", "hookline.", "operational"}},
 		{"MissingData", `{"type":"a"}`, []string{"data: required"}},
 		{"InvalidJSONData", `{"type":"a","data":{"x":}}`, []string{"request body: invalid JSON at offset"}},
 		{"UnquotedData", `{"type":"a","data":hello}`, []string{"invalid JSON"}},
@@ -274,6 +275,7 @@ func TestBatchInvalid(t *testing.T) {
 		want       []string
 	}{
 		{"BadType", `{"events":[` + good + `,` + good + `,` + good + `,{"type":"a b","data":1}]}`, []string{"events[3].type:"}},
+		{"OperationalType", `{"events":[` + good + `,{"type":"hookline.delivery.failed","data":1}]}`, []string{"events[1].type:", "operational"}},
 		{"MissingData", `{"events":[` + good + `,{"type":"a"}]}`, []string{"events[1].data: required"}},
 		{"UnknownField", `{"events":[` + good + `,{"type":"a","data":1,"extra":1}]}`, []string{"events[1].extra: unknown field"}},
 		{"WrongType", `{"events":[{"type":true,"data":1}]}`, []string{"events[0].type: must be a string, not bool"}},
