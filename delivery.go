@@ -82,7 +82,10 @@ type Task struct {
 // Outcome is the result of one attempt, written back to the store in
 // batches.
 type Outcome struct {
-	Attempt Attempt
+	// EndpointID is the delivery's endpoint, for the dispatcher's
+	// bookkeeping; stores do not need it.
+	EndpointID string
+	Attempt    Attempt
 	// Status is the delivery's new state. When pending, NextAttemptAt says
 	// when the next attempt is due.
 	Status        DeliveryStatus

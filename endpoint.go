@@ -19,11 +19,38 @@ type Endpoint struct {
 	EventTypes []string `json:"event_types"`
 	// Secret is "whsec_" followed by the base64 signing key. It is never
 	// serialised with the endpoint; GET /v1/endpoints/{id}/secret shows it.
-	Secret    string    `json:"-"`
-	Disabled  bool      `json:"disabled"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Secret   string `json:"-"`
+	Disabled bool   `json:"disabled"`
+	// DisabledReason says why a disabled endpoint is: DisabledFailing,
+	// DisabledGone or DisabledManual; "" while enabled.
+	DisabledReason string `json:"disabled_reason"`
+	// RateLimit is the most requests per second sent to the endpoint, from 0
+	// to MaxRateLimit; 0 means no static limit (the adaptive one still
+	// applies when the receiver pushes back).
+	RateLimit float64 `json:"rate_limit"`
+	// MaxInFlight caps concurrent requests to the endpoint, from 1 to
+	// MaxMaxInFlight; 0 means the server's default.
+	MaxInFlight int       `json:"max_in_flight,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
+
+// Limits of the per-endpoint controls.
+const (
+	MaxRateLimit   = 100_000 // requests per second
+	MaxMaxInFlight = 1000    // concurrent requests
+)
+
+// Why an endpoint is disabled.
+const (
+	// DisabledFailing: no attempt succeeded for the server's --disable-after
+	// while the endpoint kept failing.
+	DisabledFailing = "failing"
+	// DisabledGone: the receiver answered 410 Gone.
+	DisabledGone = "gone"
+	// DisabledManual: disabled through the API.
+	DisabledManual = "manual"
+)
 
 // Partition returns the partition the endpoint hashes into.
 func (e *Endpoint) Partition() int { return PartitionOf(e.ID) }
@@ -66,7 +93,12 @@ type EndpointUpdate struct {
 	Description *string
 	EventTypes  *[]string
 	Secret      *string
-	Disabled    *bool
+	// Disabled and DisabledReason change together: enabling clears the
+	// reason whatever DisabledReason says.
+	Disabled       *bool
+	DisabledReason *string
+	RateLimit      *float64
+	MaxInFlight    *int
 }
 
 // EndpointFilter selects endpoints. Results are ordered newest first.

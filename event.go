@@ -72,14 +72,29 @@ type IngestRequest struct {
 	// with Owned[p] set: a node of a cluster claims only what it owns and
 	// leaves the rest to the owners. Tasks still lists every delivery.
 	Owned []bool
+	// Hold, when not nil, names endpoints whose deliveries are not claimed
+	// even when Claim and Owned say so: the dispatcher has no room for them
+	// (a full queue, an open circuit). They wait in the store.
+	Hold map[string]struct{}
 
 	Results []IngestResult
 	Tasks   []*Task
 	Err     error
 }
 
-// Claims reports whether the delivery of partition p is claimed.
-func (r *IngestRequest) Claims(p int) bool { return r.Claim && (r.Owned == nil || r.Owned[p]) }
+// Claims reports whether a delivery to the endpoint, of partition p, is
+// claimed.
+func (r *IngestRequest) Claims(endpointID string, p int) bool {
+	if !r.Claim || (r.Owned != nil && !r.Owned[p]) {
+		return false
+	}
+	if r.Hold != nil {
+		if _, held := r.Hold[endpointID]; held {
+			return false
+		}
+	}
+	return true
+}
 
 // IngestResult is the answer for one ingested event.
 type IngestResult struct {

@@ -374,9 +374,21 @@ func (b *bundle) fail(t *testing.T) []*hookline.Task {
 	t.Helper()
 	ctx := context.Background()
 	now := hookline.Now()
-	tasks, err := b.store.ClaimDue(ctx, nil, now.Add(time.Hour), 1000)
+	due, err := b.store.DueEndpoints(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var reqs []hookline.ClaimRequest
+	for _, d := range due {
+		reqs = append(reqs, hookline.ClaimRequest{EndpointID: d.EndpointID, Limit: 1000})
+	}
+	res, err := b.store.ClaimDue(ctx, reqs, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []*hookline.Task
+	for _, r := range res {
+		tasks = append(tasks, r.Tasks...)
 	}
 	var outs []hookline.Outcome
 	for _, task := range tasks {

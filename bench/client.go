@@ -135,16 +135,6 @@ func (c *apiClient) deleteEndpoints(ctx context.Context, eps []endpoint, paralle
 	wg.Wait()
 }
 
-// recoverEndpoint makes the endpoint's failed deliveries pending again and
-// returns how many.
-func (c *apiClient) recoverEndpoint(ctx context.Context, id string) (int, error) {
-	var res struct {
-		Requeued int `json:"requeued"`
-	}
-	_, err := c.do(ctx, "POST", c.urls[0]+"/v1/endpoints/"+id+"/recover", map[string]any{}, &res)
-	return res.Requeued, err
-}
-
 // ServerStats are the figures of GET /v1/stats that the bench reports.
 type ServerStats struct {
 	Pending             int64   `json:"pending"`
@@ -153,6 +143,12 @@ type ServerStats struct {
 	Events              int64   `json:"events"`
 	Endpoints           int64   `json:"endpoints"`
 	DeliveriesPerSecond float64 `json:"deliveries_per_second"`
+	EndpointsByCircuit  struct {
+		Closed   int64 `json:"closed"`
+		Open     int64 `json:"open"`
+		HalfOpen int64 `json:"half_open"`
+	} `json:"endpoints_by_circuit"`
+	EndpointsDisabled int64 `json:"endpoints_disabled"`
 }
 
 // stats returns GET /v1/stats of node i.

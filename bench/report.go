@@ -134,15 +134,17 @@ type BacklogReport struct {
 	// QueueSeconds is how long ingest took, at EventsPerSecond.
 	QueueSeconds    float64 `json:"queue_s"`
 	EventsPerSecond float64 `json:"events_per_second"`
-	// FailSeconds is how long after ingest started every delivery had made
-	// its attempt and failed.
-	FailSeconds float64 `json:"fail_s"`
 	// PeakRSSDown is the servers' peak RSS while the receivers were down.
 	PeakRSSDown int64 `json:"peak_rss_down_bytes"`
-	// Requeued is what POST /v1/endpoints/{id}/recover answered, in total,
-	// taking RecoverSeconds.
-	Requeued       int64   `json:"requeued"`
-	RecoverSeconds float64 `json:"recover_s"`
+	// OpenCircuits, FailedDown and RequestsDown are as the queueing ended:
+	// endpoints whose circuit was open (or probing), deliveries failed (dead
+	// letters), and requests the receivers saw (or refused) while down.
+	OpenCircuits int64 `json:"open_circuits"`
+	FailedDown   int64 `json:"failed_down"`
+	RequestsDown int64 `json:"requests_down"`
+	// FirstDeliverySeconds is from receivers up to the first delivery: the
+	// wait for a probe.
+	FirstDeliverySeconds float64 `json:"first_delivery_s"`
 	// DrainSeconds is from receivers up to the last delivery.
 	DrainSeconds float64 `json:"drain_s"`
 	// DrainPerSecond is the median per-second delivery rate while draining;
@@ -208,10 +210,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.f("  round %d      202 in %.1f ms, last of %d/%d deliveries at %.1f ms\n", i+1, f.Accepted, f.Received, f.Deliveries, f.Last)
 	}
 	if b := r.Backlog; b != nil {
-		p.f("  backlog      %d deliveries queued in %.1fs (%s events/s); all failed at %.1fs with receivers %s; peak RSS %s\n",
-			b.Deliveries, b.QueueSeconds, num(b.EventsPerSecond), b.FailSeconds, b.Down, mib(b.PeakRSSDown))
-		p.f("  drain        recovered %d in %.2fs; drained in %.1fs: %s/s median, %s/s average\n",
-			b.Requeued, b.RecoverSeconds, b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
+		p.f("  backlog      %d deliveries queued in %.1fs (%s events/s) with receivers %s; %d circuits open, %d requests while down, %d failed; peak RSS %s\n",
+			b.Deliveries, b.QueueSeconds, num(b.EventsPerSecond), b.Down, b.OpenCircuits, b.RequestsDown, b.FailedDown, mib(b.PeakRSSDown))
+		p.f("  drain        first delivery %.2fs after the receivers came up; drained in %.1fs: %s/s median, %s/s average\n",
+			b.FirstDeliverySeconds, b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
 	}
 	for _, s := range r.Servers {
 		p.f("  server       %s", s.URL)
@@ -286,9 +288,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if b := r.Backlog; b != nil {
 		p.f("\n## Backlog\n\n| figure | value |\n|---|---|\n")
 		p.f("| deliveries queued (receivers %s) | %d in %.1fs, %s events/s |\n", b.Down, b.Deliveries, b.QueueSeconds, num(b.EventsPerSecond))
-		p.f("| all first attempts failed at | %.1fs |\n", b.FailSeconds)
+		p.f("| while down | %d circuits open, %d requests to the receivers, %d dead letters |\n", b.OpenCircuits, b.RequestsDown, b.FailedDown)
 		p.f("| peak RSS while down | %s |\n", mib(b.PeakRSSDown))
-		p.f("| recover | %d requeued in %.2fs |\n", b.Requeued, b.RecoverSeconds)
+		p.f("| first delivery after the receivers came up | %.2fs |\n", b.FirstDeliverySeconds)
 		p.f("| drain | %.1fs: %s/s median, %s/s average |\n", b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
 	}
 	p.f("\n## Timeline\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS |\n|---|---|---|---|---|---|---|\n")

@@ -17,6 +17,7 @@ import (
 // env is one run: its configuration, receivers, servers and counters.
 type env struct {
 	cfg     Config
+	sc      *Scenario
 	report  *Report
 	rs      *receivers
 	servers []*server
@@ -44,7 +45,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) (*Report, error) {
 	if cfg, err = cfg.resolve(sc); err != nil {
 		return nil, err
 	}
-	e := &env{cfg: cfg, errs: newErrorCounts()}
+	e := &env{cfg: cfg, sc: sc, errs: newErrorCounts()}
 	e.report = &Report{
 		Scenario: sc.Name, Started: time.Now(), CommandLine: redactArgs(cfg.CommandLine), Machine: thisMachine(),
 		Nodes: cfg.Nodes, Endpoints: cfg.Endpoints, Rate: cfg.Rate, Clients: cfg.Clients, Batch: cfg.Batch,
@@ -157,6 +158,7 @@ func (e *env) startServers(ctx context.Context) ([]string, string, error) {
 		if c.DatabaseURL != "" {
 			args = append(args, "--database-url", c.DatabaseURL, "--node-id", fmt.Sprintf("bench-%d", i))
 		}
+		args = append(args, e.sc.ServerArgs...)
 		args = append(args, c.ServerArgs...)
 		logf, err := os.Create(filepath.Join(e.dir, fmt.Sprintf("node%d.log", i)))
 		if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +18,10 @@ type Scenario struct {
 	Batch         int
 	DrainTimeout  time.Duration
 	RetrySchedule string
-	run           func(ctx context.Context, e *env) error
+	// ServerArgs are flags the bench gives the servers it starts for this
+	// scenario, before Config.ServerArgs.
+	ServerArgs []string
+	run        func(ctx context.Context, e *env) error
 }
 
 // Scenarios lists the scenarios, the default first.
@@ -61,13 +62,15 @@ the other finished: for each, the time to its 202 and the time until its last de
 		Name: "backlog",
 		Doc: `Receivers down (--backlog-down closed: not listening; 503: answering 503) while
 --backlog-size deliveries (default 1,000,000, over 10 endpoints) are queued through the batch
-API. A server the bench starts gets --retry-schedule 0s: each delivery makes one attempt, fails,
-and waits as failed, so there is no retry storm while down and none dead-letters early. Once all
-have failed, the receivers come up and the bench recovers every endpoint (POST
-/v1/endpoints/{id}/recover), making all of them pending and due at once; it reports the drain
-rate and the server's peak RSS. A --target server must run with --retry-schedule 0s too.`,
-		Endpoints: 10, Clients: 4, Batch: 1000, DrainTimeout: 10 * time.Minute, RetrySchedule: "0s",
-		run: runBacklog,
+API. The first failed attempts open each endpoint's circuit; the rest wait in the store behind
+it, without attempts (no retry storm: the report counts the requests the receivers saw while
+down). Then the receivers come up; each endpoint's next probe succeeds, its circuit closes and
+its backlog drains. A server the bench starts gets --breaker-cooldown 1s --breaker-max-cooldown
+2s, so the drain starts within about 2 s; the report gives the time to the first delivery and
+the drain rate, and the server's peak RSS.`,
+		Endpoints: 10, Clients: 4, Batch: 1000, DrainTimeout: 10 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		ServerArgs: []string{"--breaker-cooldown", "1s", "--breaker-max-cooldown", "2s"},
+		run:        runBacklog,
 	},
 }
 
@@ -159,23 +162,20 @@ func runWideFanout(ctx context.Context, e *env) error {
 	return nil
 }
 
-// runBacklog queues deliveries while the receivers are down, waits until
-// each has failed its attempt, brings the receivers up, recovers the
-// endpoints and measures the drain.
+// runBacklog queues deliveries while the receivers are down, brings them
+// up and measures the drain. Nothing is recovered by hand: the deliveries
+// wait behind open circuits, unattempted, and flow once a probe succeeds.
 func runBacklog(ctx context.Context, e *env) error {
 	c, l := &e.cfg, e.loader
 	br := &BacklogReport{Down: c.BacklogDown}
 	e.report.Backlog = br
-	base, err := e.api.stats(ctx, 0)
-	if err != nil {
-		return err
-	}
 	if c.BacklogDown == "closed" {
 		e.rs.close()
 	} else {
 		e.rs.down.Store(true)
 	}
 	e.sink.e2eFromNS.Store(noE2E) // latency from the send includes the outage
+	requests0 := e.rs.requests.Load() + e.rs.refused.Load()
 	start := time.Now()
 	l.recordFrom = start
 	e.begin(start, "queue")
@@ -188,27 +188,30 @@ func runBacklog(ctx context.Context, e *env) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-
-	e.prog.setPhase("failing")
-	deadline := time.Now().Add(c.DrainTimeout)
+	// The outage goes on until every endpoint's circuit has opened (or for
+	// at most a minute), and 3 s more, so that probes fail too.
+	e.prog.setPhase("down")
+	deadline := time.Now().Add(time.Minute)
+	var st ServerStats
 	for {
-		s, err := e.api.stats(ctx, 0)
-		if err != nil {
+		var err error
+		if st, err = e.api.stats(ctx, 0); err != nil {
 			return err
 		}
-		if s.Failed-base.Failed >= br.Deliveries {
+		if st.EndpointsByCircuit.Open+st.EndpointsByCircuit.HalfOpen >= int64(c.Endpoints) || time.Now().After(deadline) {
 			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("backlog: only %d of %d deliveries failed within %s (is the server's retry schedule 0s?)",
-				s.Failed-base.Failed, br.Deliveries, c.DrainTimeout)
 		}
 		if err := e.alive(); err != nil {
 			return err
 		}
 		sleep(ctx, 100*time.Millisecond)
 	}
-	br.FailSeconds = time.Since(start).Seconds()
+	sleep(ctx, 3*time.Second)
+	if st, err := e.api.stats(ctx, 0); err == nil {
+		br.OpenCircuits = st.EndpointsByCircuit.Open + st.EndpointsByCircuit.HalfOpen
+		br.FailedDown = st.Failed
+	}
+	br.RequestsDown = e.rs.requests.Load() + e.rs.refused.Load() - requests0
 	br.PeakRSSDown = e.peakRSS()
 
 	e.prog.setPhase("drain")
@@ -221,26 +224,10 @@ func runBacklog(ctx context.Context, e *env) error {
 	} else {
 		e.rs.down.Store(false)
 	}
-	var requeued atomic.Int64
-	var wg sync.WaitGroup
-	var recoverErr error
-	var once sync.Once
-	for _, ep := range e.eps {
-		wg.Go(func() {
-			n, err := e.api.recoverEndpoint(ctx, ep.ID)
-			requeued.Add(int64(n))
-			if err != nil {
-				once.Do(func() { recoverErr = err })
-			}
-		})
+	err := e.drain(ctx, up)
+	if t := e.sink.firstAt(); !t.IsZero() {
+		br.FirstDeliverySeconds = t.Sub(up).Seconds()
 	}
-	wg.Wait()
-	br.Requeued = requeued.Load()
-	br.RecoverSeconds = time.Since(up).Seconds()
-	if recoverErr != nil {
-		return fmt.Errorf("backlog: recover: %w", recoverErr)
-	}
-	err = e.drain(ctx, up)
 	drained := e.prog.mark().at
 	br.DrainSeconds = drained.Sub(up).Seconds()
 	br.DrainAverage = float64(e.sink.received.Load()) / br.DrainSeconds

@@ -20,6 +20,7 @@ type sink struct {
 	received   atomic.Int64
 	duplicates atomic.Int64
 	lastNS     atomic.Int64 // latest arrival, Unix ns
+	firstNS    atomic.Int64 // first arrival, Unix ns
 	e2e        *Histogram
 	// e2eFromNS: deliveries of events scheduled before this Unix ns time
 	// (the warm-up) are counted but left out of the histogram.
@@ -52,6 +53,7 @@ func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool 
 	if sentNS > 0 && sentNS >= s.e2eFromNS.Load() {
 		s.e2e.Record(time.Duration(at - sentNS))
 	}
+	s.firstNS.CompareAndSwap(0, at)
 	for {
 		m := s.lastNS.Load()
 		if at <= m || s.lastNS.CompareAndSwap(m, at) {
@@ -100,6 +102,14 @@ func (s *sink) waitFor(n int64) <-chan struct{} {
 	s.target.Store(n)
 	s.reached(s.received.Load())
 	return s.reach
+}
+
+// firstAt returns the time of the first arrival, or the zero time.
+func (s *sink) firstAt() time.Time {
+	if ns := s.firstNS.Load(); ns > 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // last returns the time of the latest arrival, or the zero time.

@@ -326,7 +326,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 
 func TestSlowEndpointDoesNotStallOthers(t *testing.T) {
 	release := make(chan struct{})
-	b := setup(t, delivery.Config{Workers: 4, MaxInFlightPerEndpoint: 2})
+	b := setup(t, delivery.Config{MaxInFlight: 4, MaxInFlightPerEndpoint: 2})
 	slow := newReceiver(t, func(w http.ResponseWriter, r *received) { <-release })
 	fast := newReceiver(t, nil)
 	b.endpoint(t, slow.URL, "slow")
@@ -348,7 +348,7 @@ func TestSlowEndpointDoesNotStallOthers(t *testing.T) {
 }
 
 func TestMemoryOverflowPagesInFromStore(t *testing.T) {
-	b := setup(t, delivery.Config{MemoryQueue: 5, Workers: 2})
+	b := setup(t, delivery.Config{MemoryQueue: 5, MaxInFlight: 2})
 	rc := newReceiver(t, nil)
 	b.endpoint(t, rc.URL)
 	b.endpoint(t, rc.URL)
@@ -392,7 +392,7 @@ func TestRestartResumesClaimedDeliveries(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(block) }) // runs before the receiver closes
-	b := setup(t, delivery.Config{Workers: 2, MaxInFlightPerEndpoint: 1})
+	b := setup(t, delivery.Config{MaxInFlight: 2, MaxInFlightPerEndpoint: 1})
 	b.endpoint(t, rc.URL)
 	var ids []string
 	for range 5 {

@@ -88,20 +88,25 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 		backoff = min(2*backoff, 5*time.Second)
 	}
 	e.metrics.outcomeBatch(len(batch))
-	var next time.Time
+	// The retries scheduled are in the store now: tell the scheduler, one
+	// mark per endpoint with its earliest retry.
 	var settled int64
+	var retries map[string]time.Time
 	for i := range batch {
 		o := &batch[i]
-		if o.Status == hookline.StatusPending {
-			if next.IsZero() || o.NextAttemptAt.Before(next) {
-				next = o.NextAttemptAt
-			}
-		} else {
+		if o.Status != hookline.StatusPending {
 			settled++
+			continue
+		}
+		if retries == nil {
+			retries = make(map[string]time.Time)
+		}
+		if at, ok := retries[o.EndpointID]; !ok || o.NextAttemptAt.Before(at) {
+			retries[o.EndpointID] = o.NextAttemptAt
 		}
 	}
 	e.pending.Add(-settled)
-	if !next.IsZero() {
-		e.poller.wakeAt(next)
+	for id, at := range retries {
+		e.sched.markStored([]string{id}, at)
 	}
 }

@@ -137,31 +137,33 @@ func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hooklin
 	return as, nil
 }
 
-// ClaimDue marks up to limit pending, unclaimed deliveries due at or before
-// now, in the given partitions (nil means all, empty means none), as claimed
-// and returns their tasks, earliest due first.
+// ClaimDue claims, endpoint by endpoint, up to each request's limit of due,
+// pending, unclaimed deliveries, earliest due first, in one transaction and
+// one round trip.
 //
-// It is one statement: an UPDATE of the rows that a SELECT … FOR UPDATE
-// SKIP LOCKED finds on the partial index deliveries_due (so nodes claiming at
-// once never wait for each other, nor claim a row twice), by primary key (=
-// ANY(ARRAY(…)) keeps the planner from hashing the subquery and scanning the
-// whole table), joined with the
-// events and endpoints of the claimed rows. Each event's data comes once, on
-// its first row; its payload is built once and shared by its tasks, and so is
-// the endpoint snapshot of the tasks of one endpoint.
+// One statement: for each request, a SELECT … FOR UPDATE SKIP LOCKED on the
+// partial index deliveries_due (endpoint_id, next_attempt_at) (so nodes
+// claiming at once never wait for each other, nor claim a row twice); an
+// UPDATE of those rows by primary key (= ANY(ARRAY(…)) keeps the planner
+// from hashing the subquery); joined with the events and endpoints of the
+// claimed rows. Each event's data comes once, on its first row; its payload
+// is built once and shared by its tasks, and so is the endpoint snapshot of
+// one endpoint's tasks. A second statement reads each endpoint's earliest
+// due time left.
 //
 // Claims commit without waiting for their WAL to reach the disk
-// (synchronous_commit off), in one round trip: a claim only notes that a node
-// holds a delivery in memory. Should the database crash and lose the last
-// claims, their deliveries are claimed again and may be sent twice, which
-// at-least-once delivery allows.
-func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*hookline.Task, error) {
-	if limit <= 0 || (partitions != nil && len(partitions) == 0) {
-		return nil, nil
+// (synchronous_commit off): a claim only notes that a node holds a delivery
+// in memory. Should the database crash and lose the last claims, their
+// deliveries are claimed again and may be sent twice, which at-least-once
+// delivery allows.
+func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
+	out := make([]hookline.ClaimResult, len(reqs))
+	if len(reqs) == 0 {
+		return out, nil
 	}
-	filter, args := "", []any{truncate(now), limit}
-	if partitions != nil {
-		filter, args = " AND partition = ANY($3::int[])", append(args, partitions)
+	ids, limits := make([]string, len(reqs)), make([]int32, len(reqs))
+	for i, r := range reqs {
+		ids[i], limits[i] = r.EndpointID, int32(max(0, r.Limit))
 	}
 	type claim struct {
 		task *hookline.Task
@@ -169,31 +171,29 @@ func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, l
 	}
 	var claims []claim
 	payloads := make(map[string][]byte)
+	nexts := make(map[string]time.Time)
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	// The plan must walk deliveries_due in order and stop after limit rows,
-	// then find the claimed rows by primary key. On a table whose statistics
-	// lag (new, or just filled), the planner would rather read every due row
-	// into a bitmap and sort them.
 	b.Queue(`SELECT set_config('synchronous_commit', 'off', true), set_config('enable_bitmapscan', 'off', true)`)
 	b.Queue(`WITH c AS (
 			UPDATE deliveries d SET claimed = true
 			WHERE d.id = ANY(ARRAY(
-				SELECT id FROM deliveries
-				WHERE status = 0 AND NOT claimed AND next_attempt_at <= $1`+filter+`
-				ORDER BY next_attempt_at LIMIT $2
-				FOR UPDATE SKIP LOCKED))
+				SELECT x.id FROM unnest($1::text[], $2::int[]) AS r (endpoint_id, lim),
+				LATERAL (SELECT id FROM deliveries
+					WHERE endpoint_id = r.endpoint_id AND status = 0 AND NOT claimed AND next_attempt_at <= $3
+					ORDER BY next_attempt_at LIMIT r.lim
+					FOR UPDATE SKIP LOCKED) x))
 			RETURNING d.id, d.event_id, d.endpoint_id, d.partition, d.attempts, d.schedule_offset, d.next_attempt_at)
 		SELECT c.id, c.event_id, c.partition, c.attempts, c.schedule_offset, c.next_attempt_at,
 			e.type, e.created_at, row_number() OVER ev = 1, CASE WHEN row_number() OVER ev = 1 THEN e.data END,
-			p.id, p.tenant, p.url, p.description, p.event_types, p.secret, p.disabled, p.created_at, p.updated_at
+			`+prefixed("p.", endpointColumns)+`
 		FROM c JOIN events e ON e.id = c.event_id JOIN endpoints p ON p.id = c.endpoint_id
-		WINDOW ev AS (PARTITION BY c.event_id)`, args...).Query(func(rows pgx.Rows) error {
+		WINDOW ev AS (PARTITION BY c.event_id)`, ids, limits, truncate(now)).Query(func(rows pgx.Rows) error {
 		endpoints := make(map[string]*hookline.Endpoint)
 		for rows.Next() {
 			t := &hookline.Task{}
 			c := claim{task: t}
-			var partition, attempts, offset int32
+			var partition, attempts, offset, maxInFlight int32
 			var ev hookline.Event
 			var firstOfEvent bool
 			var data []byte
@@ -201,9 +201,10 @@ func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, l
 			if err := rows.Scan(&t.DeliveryID, &t.EventID, &partition, &attempts, &offset, &c.due,
 				&ev.Type, &ev.CreatedAt, &firstOfEvent, &data,
 				&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret, &ep.Disabled,
-				&ep.CreatedAt, &ep.UpdatedAt); err != nil {
+				&ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.CreatedAt, &ep.UpdatedAt); err != nil {
 				return err
 			}
+			ep.MaxInFlight = int(maxInFlight)
 			t.Partition, t.Attempts, t.ScheduleOffset = int(partition), int(attempts), int(offset)
 			t.EventCreatedAt = ev.CreatedAt.UTC()
 			if firstOfEvent {
@@ -221,6 +222,21 @@ func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, l
 		}
 		return rows.Err()
 	})
+	b.Queue(`SELECT r.endpoint_id, (SELECT min(next_attempt_at) FROM deliveries
+			WHERE endpoint_id = r.endpoint_id AND status = 0 AND NOT claimed)
+		FROM unnest($1::text[]) AS r (endpoint_id)`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id string
+			var next *time.Time
+			if err := rows.Scan(&id, &next); err != nil {
+				return err
+			}
+			if next != nil {
+				nexts[id] = next.UTC()
+			}
+		}
+		return rows.Err()
+	})
 	b.Queue("COMMIT")
 	if err := s.sendTx(ctx, b); err != nil {
 		return nil, s.wrap("claim deliveries", err)
@@ -228,12 +244,76 @@ func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, l
 	slices.SortFunc(claims, func(a, b claim) int {
 		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.task.DeliveryID, b.task.DeliveryID))
 	})
-	tasks := make([]*hookline.Task, len(claims))
-	for i, c := range claims {
-		c.task.Payload = payloads[c.task.EventID]
-		tasks[i] = c.task
+	index := make(map[string]int, len(reqs)) // endpoint → its first request
+	for i := len(reqs) - 1; i >= 0; i-- {
+		index[reqs[i].EndpointID] = i
 	}
-	return tasks, nil
+	for _, c := range claims {
+		c.task.Payload = payloads[c.task.EventID]
+		i := index[c.task.Endpoint.ID]
+		out[i].Tasks = append(out[i].Tasks, c.task)
+	}
+	for i, r := range reqs {
+		out[i].Next = nexts[r.EndpointID]
+	}
+	return out, nil
+}
+
+// prefixed qualifies each of a comma-separated list of columns with p.
+func prefixed(p, columns string) string {
+	fs := strings.Split(columns, ",")
+	for i, f := range fs {
+		fs[i] = p + strings.TrimSpace(f)
+	}
+	return strings.Join(fs, ", ")
+}
+
+// DueEndpoints returns the endpoints of the given partitions (nil means
+// all) with pending, unclaimed deliveries and the earliest due time of
+// each. It is a loose index scan of deliveries_due (a recursive query that
+// seeks from one endpoint to the next), so its cost does not grow with the
+// backlog.
+func (s *Store) DueEndpoints(ctx context.Context, partitions []int) ([]hookline.EndpointDue, error) {
+	if partitions != nil && len(partitions) == 0 {
+		return nil, nil
+	}
+	var mask []bool
+	if partitions != nil {
+		mask = make([]bool, hookline.Partitions)
+		for _, p := range partitions {
+			if p >= 0 && p < hookline.Partitions {
+				mask[p] = true
+			}
+		}
+	}
+	// The scan visits the endpoints of every partition; the partition of an
+	// endpoint follows from its ID, so those of others are skipped here.
+	rows, err := s.pool.Query(ctx, `WITH RECURSIVE ep(id) AS (
+			(SELECT endpoint_id FROM deliveries WHERE status = 0 AND NOT claimed ORDER BY endpoint_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 0 AND NOT claimed AND endpoint_id > ep.id
+				ORDER BY endpoint_id LIMIT 1)
+			FROM ep WHERE ep.id IS NOT NULL)
+		SELECT ep.id, (SELECT min(next_attempt_at) FROM deliveries
+			WHERE status = 0 AND NOT claimed AND endpoint_id = ep.id)
+		FROM ep WHERE ep.id IS NOT NULL`)
+	if err != nil {
+		return nil, s.wrap("due endpoints", err)
+	}
+	var out []hookline.EndpointDue
+	var id string
+	var due time.Time
+	_, err = pgx.ForEachRow(rows, []any{&id, &due}, func() error {
+		p := hookline.PartitionOf(id)
+		if mask == nil || mask[p] {
+			out = append(out, hookline.EndpointDue{EndpointID: id, Partition: p, Due: due.UTC()})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap("due endpoints", err)
+	}
+	return out, nil
 }
 
 // Unclaim marks deliveries as no longer held in memory. Unknown IDs are

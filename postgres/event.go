@@ -254,7 +254,7 @@ func conflict(ev *hookline.Event) error {
 
 // fanOut plans one pending delivery of ev to each enabled endpoint of its
 // tenant that matches its type and returns their tasks, appended to tasks.
-func (in *ingest) fanOut(ev *hookline.Event, claims func(partition int) bool, tasks []*hookline.Task) []*hookline.Task {
+func (in *ingest) fanOut(ev *hookline.Event, claims func(endpointID string, partition int) bool, tasks []*hookline.Task) []*hookline.Task {
 	var payload []byte
 	created := truncate(ev.CreatedAt)
 	d := &in.deliveries
@@ -267,7 +267,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(partition int) bool, ta
 		}
 		id := hookline.NewID(hookline.DeliveryPrefix, in.now)
 		d.id, d.eventID, d.endpointID = append(d.id, id), append(d.eventID, ev.ID), append(d.endpointID, sub.ep.ID)
-		claim := claims(sub.partition)
+		claim := claims(sub.ep.ID, sub.partition)
 		d.partition, d.claimed = append(d.partition, int32(sub.partition)), append(d.claimed, claim)
 		in.unclaimed = in.unclaimed || !claim
 		tasks = append(tasks, &hookline.Task{
@@ -404,7 +404,7 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		if in.subs, err = s.subs.lookup(ctx, tx, version, []string{ev.Tenant}); err != nil {
 			return err
 		}
-		tasks = in.fanOut(&ev, func(int) bool { return claim }, nil)
+		tasks = in.fanOut(&ev, func(string, int) bool { return claim }, nil)
 		b := &pgx.Batch{}
 		queueDeliveries(b, &in.deliveries, now)
 		if b.Len() == 0 {

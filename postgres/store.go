@@ -122,12 +122,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // table the triggers keep: a sum over 64 rows, exact for the whole cluster.
 func (s *Store) Stats(ctx context.Context) (hookline.StoreStats, error) {
 	var st hookline.StoreStats
+	c := &st.EndpointsByCircuit
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(pending), 0), coalesce(sum(delivered), 0),
-		coalesce(sum(failed), 0), coalesce(sum(events), 0), coalesce(sum(endpoints), 0) FROM counts`).
-		Scan(&st.Pending, &st.Delivered, &st.Failed, &st.Events, &st.Endpoints)
+		coalesce(sum(failed), 0), coalesce(sum(events), 0), coalesce(sum(endpoints), 0),
+		(SELECT count(*) FILTER (WHERE circuit = 1) FROM endpoint_health),
+		(SELECT count(*) FILTER (WHERE circuit = 2) FROM endpoint_health),
+		(SELECT count(*) FROM endpoints WHERE disabled) FROM counts`).
+		Scan(&st.Pending, &st.Delivered, &st.Failed, &st.Events, &st.Endpoints, &c.Open, &c.HalfOpen, &st.EndpointsDisabled)
 	if err != nil {
 		return hookline.StoreStats{}, s.wrap("stats", err)
 	}
+	c.Closed = st.Endpoints - c.Open - c.HalfOpen
 	return st, nil
 }
 

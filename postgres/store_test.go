@@ -403,10 +403,15 @@ func TestPendingCountAcrossNodes(t *testing.T) {
 			t.Errorf("PendingCount = %d, want 3", n)
 		}
 	}
-	tasks, err := b.ClaimDue(t.Context(), nil, epoch, 10)
+	due, err := b.DueEndpoints(t.Context(), nil)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("DueEndpoints = %v, %v", due, err)
+	}
+	res, err := b.ClaimDue(t.Context(), []hookline.ClaimRequest{{EndpointID: due[0].EndpointID, Limit: 10}}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tasks := res[0].Tasks
 	var outcomes []hookline.Outcome
 	for _, task := range tasks {
 		outcomes = append(outcomes, hookline.Outcome{Status: hookline.StatusDelivered,
@@ -419,7 +424,7 @@ func TestPendingCountAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (hookline.StoreStats{Delivered: 3, Events: 3, Endpoints: 1}); st != want {
+	if want := (hookline.StoreStats{Delivered: 3, Events: 3, Endpoints: 1, EndpointsByCircuit: hookline.CircuitCounts{Closed: 1}}); st != want {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}
 }

@@ -164,14 +164,16 @@ func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hooklin
 	return as, nil
 }
 
-// ClaimDue marks up to limit pending, unclaimed deliveries due at or before
-// now, in the given partitions (nil means all, empty means none), as claimed
-// and returns their tasks, earliest due first. It is one UPDATE … RETURNING
-// over the partial index deliveries_due, then one read of the events for
-// their payloads, each built once and shared by the tasks of its event.
-func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*hookline.Task, error) {
-	if limit <= 0 || (partitions != nil && len(partitions) == 0) {
-		return nil, nil
+// ClaimDue claims, endpoint by endpoint, up to each request's limit of due,
+// pending, unclaimed deliveries, earliest due first, in one transaction:
+// for each endpoint one UPDATE … RETURNING over the partial index
+// deliveries_due (endpoint_id, next_attempt_at) and one seek for the
+// earliest due time left, then one read of the events for the payloads,
+// each built once and shared by the tasks of its event.
+func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
+	out := make([]hookline.ClaimResult, len(reqs))
+	if len(reqs) == 0 {
+		return out, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -179,72 +181,121 @@ func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, l
 		task *hookline.Task
 		due  int64
 	}
-	var claims []claim
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		claims = claims[:0]
-		var rows *sql.Rows
-		var err error
-		if partitions == nil {
-			rows, err = tx.StmtContext(ctx, s.stmts.claimDue).QueryContext(ctx, micros(now), limit)
-		} else {
-			rows, err = tx.StmtContext(ctx, s.stmts.claimDueIn).QueryContext(ctx, micros(now), jsonList(partitions), limit)
-		}
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
+		claimStmt := tx.StmtContext(ctx, s.stmts.claimDue)
+		nextStmt := tx.StmtContext(ctx, s.stmts.nextDue)
 		seen := make(map[string]bool) // event IDs
 		var eventIDs []string
-		for rows.Next() {
-			t := &hookline.Task{}
-			var endpointID string
-			var due int64
-			if err := rows.Scan(&t.DeliveryID, &t.EventID, &endpointID, &t.Partition, &t.Attempts,
-				&t.ScheduleOffset, &due); err != nil {
+		var claimed []*hookline.Task
+		for i, r := range reqs {
+			out[i] = hookline.ClaimResult{}
+			ce := s.endpoints.get(r.EndpointID)
+			if ce == nil {
+				continue
+			}
+			var claims []claim
+			if r.Limit > 0 {
+				rows, err := claimStmt.QueryContext(ctx, r.EndpointID, micros(now), r.Limit)
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+					t := &hookline.Task{Endpoint: ce.ep}
+					var due int64
+					if err := rows.Scan(&t.DeliveryID, &t.EventID, &t.Partition, &t.Attempts,
+						&t.ScheduleOffset, &due); err != nil {
+						rows.Close()
+						return err
+					}
+					claims = append(claims, claim{t, due})
+					if !seen[t.EventID] {
+						seen[t.EventID] = true
+						eventIDs = append(eventIDs, t.EventID)
+					}
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return err
+				}
+			}
+			slices.SortFunc(claims, func(a, b claim) int {
+				return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.task.DeliveryID, b.task.DeliveryID))
+			})
+			out[i].Tasks = make([]*hookline.Task, len(claims))
+			for j, c := range claims {
+				out[i].Tasks[j] = c.task
+			}
+			claimed = append(claimed, out[i].Tasks...)
+			var next sql.NullInt64
+			if err := nextStmt.QueryRowContext(ctx, r.EndpointID).Scan(&next); err != nil {
 				return err
 			}
-			ce := s.endpoints.get(endpointID)
-			if ce == nil {
-				return fmt.Errorf("delivery %s: endpoint %s is not in memory", t.DeliveryID, endpointID)
-			}
-			t.Endpoint = ce.ep
-			claims = append(claims, claim{t, due})
-			if !seen[t.EventID] {
-				seen[t.EventID] = true
-				eventIDs = append(eventIDs, t.EventID)
+			if next.Valid {
+				out[i].Next = fromMicros(next.Int64)
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		if len(claims) == 0 {
+		if len(claimed) == 0 {
 			return nil
 		}
 		payloads, err := s.payloads(ctx, tx, eventIDs)
 		if err != nil {
 			return err
 		}
-		for _, c := range claims {
-			p, ok := payloads[c.task.EventID]
+		for _, t := range claimed {
+			p, ok := payloads[t.EventID]
 			if !ok {
-				return fmt.Errorf("delivery %s: event %s not found", c.task.DeliveryID, c.task.EventID)
+				return fmt.Errorf("delivery %s: event %s not found", t.DeliveryID, t.EventID)
 			}
-			c.task.Payload, c.task.EventCreatedAt = p.payload, p.created
+			t.Payload, t.EventCreatedAt = p.payload, p.created
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
 	}
-	slices.SortFunc(claims, func(a, b claim) int {
-		return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.task.DeliveryID, b.task.DeliveryID))
-	})
-	tasks := make([]*hookline.Task, len(claims))
-	for i, c := range claims {
-		tasks[i] = c.task
+	return out, nil
+}
+
+// DueEndpoints returns the endpoints of the given partitions (nil means
+// all) with pending, unclaimed deliveries and the earliest due time of
+// each. It skips from endpoint to endpoint through deliveries_due (a loose
+// index scan: one seek per endpoint), so its cost does not grow with the
+// backlog.
+func (s *Store) DueEndpoints(ctx context.Context, partitions []int) ([]hookline.EndpointDue, error) {
+	if partitions != nil && len(partitions) == 0 {
+		return nil, nil
 	}
-	return tasks, nil
+	var mask []bool
+	if partitions != nil {
+		mask = make([]bool, hookline.Partitions)
+		for _, p := range partitions {
+			if p >= 0 && p < hookline.Partitions {
+				mask[p] = true
+			}
+		}
+	}
+	rows, err := s.rdb.QueryContext(ctx, queryDueEndpoints)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: due endpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []hookline.EndpointDue
+	for rows.Next() {
+		var id string
+		var due int64
+		if err := rows.Scan(&id, &due); err != nil {
+			return nil, fmt.Errorf("sqlite: due endpoints: %w", err)
+		}
+		p := hookline.PartitionOf(id)
+		if mask != nil && !mask[p] {
+			continue
+		}
+		out = append(out, hookline.EndpointDue{EndpointID: id, Partition: p, Due: fromMicros(due)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: due endpoints: %w", err)
+	}
+	return out, nil
 }
 
 type payload struct {
@@ -338,9 +389,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	nowUS := micros(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var d hookline.StoreStats
+	var d countsDelta
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		d = hookline.StoreStats{}
+		d = countsDelta{}
 		status, err := s.statuses(ctx, tx, ids)
 		if err != nil {
 			return err
@@ -350,7 +401,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		for i := range outcomes {
 			o := &outcomes[i]
 			a := &o.Attempt
-			old, ok := status[a.DeliveryID]
+			cur, ok := status[a.DeliveryID]
 			if !ok {
 				continue // deleted with its endpoint or event
 			}
@@ -366,9 +417,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 				next, nowUS, a.DeliveryID); err != nil {
 				return fmt.Errorf("update delivery: %w", err)
 			}
-			addStatus(&d, old, -1)
-			addStatus(&d, v, 1)
-			status[a.DeliveryID] = v
+			d.add(cur.endpointID, cur.status, -1)
+			d.add(cur.endpointID, v, 1)
+			status[a.DeliveryID] = deliveryStatus{cur.endpointID, v}
 			attempts = append(attempts, a.DeliveryID, int64(a.Attempt), micros(a.StartedAt),
 				a.Duration.Microseconds(), int64(a.StatusCode), a.Error, a.ResponseBody)
 		}
@@ -380,25 +431,32 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	if err != nil {
 		return fmt.Errorf("sqlite: record outcomes: %w", err)
 	}
-	s.addCounts(d)
+	s.counts.apply(&d)
 	return nil
 }
 
-// statuses returns the stored status of each delivery of ids that exists.
-func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]int64, error) {
+// deliveryStatus is the endpoint and stored status of a delivery.
+type deliveryStatus struct {
+	endpointID string
+	status     int64
+}
+
+// statuses returns the endpoint and stored status of each delivery of ids
+// that exists.
+func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]deliveryStatus, error) {
 	rows, err := tx.StmtContext(ctx, s.stmts.statusesByID).QueryContext(ctx, jsonList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[string]int64, len(ids))
+	out := make(map[string]deliveryStatus, len(ids))
 	for rows.Next() {
 		var id string
-		var v int64
-		if err := rows.Scan(&id, &v); err != nil {
+		var st deliveryStatus
+		if err := rows.Scan(&id, &st.endpointID, &st.status); err != nil {
 			return nil, fmt.Errorf("read deliveries: %w", err)
 		}
-		out[id] = v
+		out[id] = st
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
@@ -416,8 +474,9 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 	defer s.mu.Unlock()
 	var d *hookline.Delivery
 	var old int64
+	var endpointID string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, "SELECT status FROM deliveries WHERE id = ?", id).Scan(&old)
+		err := tx.QueryRowContext(ctx, "SELECT endpoint_id, status FROM deliveries WHERE id = ?", id).Scan(&endpointID, &old)
 		if errors.Is(err, sql.ErrNoRows) {
 			return deliveryNotFound(id)
 		} else if err != nil {
@@ -437,10 +496,10 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: retry delivery: %w", err)
 	}
-	var c hookline.StoreStats
-	addStatus(&c, old, -1)
-	addStatus(&c, statusPending, 1)
-	s.addCounts(c)
+	var c countsDelta
+	c.add(endpointID, old, -1)
+	c.add(endpointID, statusPending, 1)
+	s.counts.apply(&c)
 	return d, nil
 }
 
@@ -503,6 +562,9 @@ func (s *Store) recoverBatch(ctx context.Context, endpointID, q string, args []a
 	if err != nil {
 		return 0, err
 	}
-	s.addCounts(hookline.StoreStats{Pending: n, Failed: -n})
+	var c countsDelta
+	c.add(endpointID, statusPending, n)
+	c.add(endpointID, statusFailed, -n)
+	s.counts.apply(&c)
 	return int(n), nil
 }

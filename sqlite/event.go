@@ -43,7 +43,15 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 		}
 		return fmt.Errorf("sqlite: ingest: %w", err)
 	}
-	s.addCounts(hookline.StoreStats{Pending: int64(in.deliveries), Events: int64(in.events)})
+	var tasks []*hookline.Task
+	if len(reqs) == 1 {
+		tasks = reqs[0].Tasks
+	} else {
+		for _, r := range reqs {
+			tasks = append(tasks, r.Tasks...)
+		}
+	}
+	s.counts.ingested(tasks, in.events)
 	return nil
 }
 
@@ -196,7 +204,7 @@ func (in *ingest) fanOut(ev *hookline.Event, r *hookline.IngestRequest) []*hookl
 		}
 		id := in.deliveryID()
 		claimed := int64(0)
-		if r.Claims(ce.partition) {
+		if r.Claims(ce.ep.ID, ce.partition) {
 			claimed = 1
 		}
 		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now)
@@ -336,6 +344,6 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
-	s.addCounts(hookline.StoreStats{Pending: int64(in.deliveries)})
+	s.counts.ingested(tasks, 0)
 	return tasks, nil
 }

@@ -23,7 +23,7 @@ type statements struct {
 	putKey  *sql.Stmt
 
 	claimDue      *sql.Stmt
-	claimDueIn    *sql.Stmt // with a partition filter
+	nextDue       *sql.Stmt
 	eventsByID    *sql.Stmt
 	statusesByID  *sql.Stmt
 	recordOutcome *sql.Stmt
@@ -60,25 +60,35 @@ const (
 	event_id = excluded.event_id, deliveries = excluded.deliveries, created_at = excluded.created_at`
 
 	// The inner SELECT walks deliveries_due, whose rows are exactly the
-	// pending, unclaimed ones, from the earliest due; claiming a row takes
-	// it out of the index.
+	// pending, unclaimed ones, for one endpoint from the earliest due;
+	// claiming a row takes it out of the index.
 	queryClaimDue = `UPDATE deliveries SET claimed = 1
 	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 0 AND claimed = 0 AND next_attempt_at <= ?
+		WHERE endpoint_id = ? AND status = 0 AND claimed = 0 AND next_attempt_at <= ?
 		ORDER BY next_attempt_at LIMIT ?)
-	RETURNING id, event_id, endpoint_id, partition, attempts, schedule_offset, next_attempt_at`
+	RETURNING id, event_id, partition, attempts, schedule_offset, next_attempt_at`
 
-	queryClaimDueIn = `UPDATE deliveries SET claimed = 1
-	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 0 AND claimed = 0 AND next_attempt_at <= ?
-		AND partition IN (SELECT value FROM json_each(?))
-		ORDER BY next_attempt_at LIMIT ?)
-	RETURNING id, event_id, endpoint_id, partition, attempts, schedule_offset, next_attempt_at`
+	queryNextDue = `SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
+	WHERE endpoint_id = ? AND status = 0 AND claimed = 0`
+
+	// queryDueEndpoints is a loose index scan of deliveries_due: each step
+	// seeks the first entry of the next endpoint, so it costs one seek per
+	// endpoint with unclaimed work, however many deliveries each has.
+	queryDueEndpoints = `WITH RECURSIVE ep(id) AS (
+		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_due
+			WHERE status = 0 AND claimed = 0)
+		UNION ALL
+		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_due
+			WHERE status = 0 AND claimed = 0 AND endpoint_id > ep.id)
+		FROM ep WHERE ep.id IS NOT NULL)
+	SELECT ep.id, (SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 0 AND claimed = 0 AND endpoint_id = ep.id)
+	FROM ep WHERE ep.id IS NOT NULL`
 
 	queryEventsByID = `SELECT id, type, data, created_at FROM events
 	WHERE id IN (SELECT value FROM json_each(?))`
 
-	queryStatusesByID = `SELECT id, status FROM deliveries
+	queryStatusesByID = `SELECT id, endpoint_id, status FROM deliveries
 	WHERE id IN (SELECT value FROM json_each(?))`
 
 	queryRecordOutcome = `UPDATE deliveries SET status = ?1, attempts = max(attempts, ?2),
@@ -123,7 +133,7 @@ func prepare(ctx context.Context, db *sql.DB) (_ *statements, err error) {
 	st.findKey = p(queryFindKey)
 	st.putKey = p(queryPutKey)
 	st.claimDue = p(queryClaimDue)
-	st.claimDueIn = p(queryClaimDueIn)
+	st.nextDue = p(queryNextDue)
 	st.eventsByID = p(queryEventsByID)
 	st.statusesByID = p(queryStatusesByID)
 	st.recordOutcome = p(queryRecordOutcome)

@@ -581,9 +581,10 @@ func TestClusterHandoverInFlight(t *testing.T) {
 		endpoints       = 8
 	)
 	db := clusterDatabase(t)
-	// 16 workers for 32 deliveries a second that take 1 s each: attempts
-	// in flight, and more queued, when the second node joins.
-	flags := []string{"--lease-timeout", "3s", "--delivery-timeout", deliveryTimeout.String(), "--workers", "16"}
+	// Two requests in flight per endpoint for 32 deliveries a second that
+	// take 1 s each: attempts in flight, and more queued, when the second
+	// node joins.
+	flags := []string{"--lease-timeout", "3s", "--delivery-timeout", deliveryTimeout.String(), "--max-in-flight-per-endpoint", "2"}
 	first := clusterNode(t, db, "n0", flags...)
 	eventually(t, 10*time.Second, "the first node to own every partition", func() (bool, string) {
 		n := first.partitions()
