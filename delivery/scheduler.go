@@ -53,11 +53,11 @@ type job struct {
 // endpoint by endpoint, one request at a time.
 //
 // A request is a goroutine, not a worker slot: capacity follows the work.
-// Requests in flight are bounded overall (maxInFlight), and once more than
-// half of that bound is taken, an endpoint may only add requests while it
-// has fewer than its fair share, so endpoints that hang cannot take the
-// room a healthy one needs. A goroutine that finishes a request takes the
-// next job itself.
+// Requests in flight are bounded overall (maxInFlight); once half of that
+// bound is taken, an endpoint may only add requests while it has fewer than
+// its fair share, and the last quarter goes only to endpoints with none in
+// flight, so endpoints that hang cannot take the room a healthy one needs.
+// A goroutine that finishes a request takes the next job itself.
 type scheduler struct {
 	cfg schedConfig
 
@@ -216,11 +216,19 @@ func (s *scheduler) sendable(e *epState, now time.Time) (ok bool, at time.Time) 
 }
 
 // fair reports whether an endpoint may add a request to the pool: always
-// while the pool is less than half full, then only below its fair share of
-// the bound.
+// while the pool is less than half full; then only below its fair share of
+// the bound; and in the last quarter only if it has none in flight, so that
+// endpoints holding requests (hanging receivers) can never take the room of
+// one that has none.
 func (s *scheduler) fair(e *epState) bool {
 	g := s.cfg.maxInFlight
-	return s.inFlight < g/2 || e.inFlight < max(1, g/(2*max(1, s.busy)))
+	switch {
+	case s.inFlight < g/2:
+		return true
+	case s.inFlight < g-g/4:
+		return e.inFlight < max(1, g/(2*max(1, s.busy)))
+	}
+	return e.inFlight == 0
 }
 
 // markReady puts an endpoint in its tenant's ring if it can send now, or

@@ -85,6 +85,10 @@ func (r *Rate) resize() {
 		k := math.Ceil(lim / maxWindowSends)
 		n, window = int(math.Floor(lim/k)), time.Duration(float64(time.Second)/k)
 	}
+	// A guard for the jitter between sending and arrival (goroutines
+	// starting, the network), so that the receiver, which counts arrivals,
+	// sees the limit too: 2% of the window, at least 10 ms.
+	window += max(window/50, 10*time.Millisecond)
 	if n == r.n {
 		r.window = window
 		return

@@ -114,7 +114,7 @@ func TestRateAdaptive(t *testing.T) {
 	if r.Adaptive() != 0 {
 		t.Fatal("the adaptive rate was never dropped")
 	}
-	if steps < 3 {
+	if steps < 2 {
 		t.Fatalf("recovered in %d seconds: should take a few", steps)
 	}
 	// With a static rate, the adaptive one is dropped once it reaches it.
