@@ -534,3 +534,51 @@ func TestEndpointStats(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestBadReceiversDoNotStallHealthy mixes the receivers a sender meets:
+// slow (a second per answer), refusing connections, answering 500 and
+// hanging, beside a healthy one. The healthy one gets every event while
+// the others are still failing or hanging; the failing ones' circuits
+// open; the slow ones get theirs, at their pace.
+func TestBadReceiversDoNotStallHealthy(t *testing.T) {
+	cfg := delivery.Config{DeliveryTimeout: 20 * time.Second, BreakerFailures: 5, BreakerCooldown: time.Hour}
+	stores(t, cfg, func(t *testing.T, b *bundle) {
+		slow := newStamps(t)
+		slow.set(func(w http.ResponseWriter, n int) { time.Sleep(time.Second) })
+		failing := newStamps(t)
+		failing.set(func(w http.ResponseWriter, n int) { w.WriteHeader(http.StatusInternalServerError) })
+		hang, _ := hangingServer(t)
+		closed := httptest.NewServer(http.NotFoundHandler())
+		refused := closed.URL
+		closed.Close() // nothing listens there now: connections are refused
+		healthy := newStamps(t)
+		var watch []*hookline.Endpoint
+		for i := range 3 {
+			b.endpoint(t, fmt.Sprintf("%s/slow/%d", slow.URL, i))
+			watch = append(watch, b.endpoint(t, fmt.Sprintf("%s/fail/%d", failing.URL, i)))
+			watch = append(watch, b.endpoint(t, fmt.Sprintf("%s/refused/%d", refused, i)))
+			b.endpoint(t, fmt.Sprintf("%s/hang/%d", hang.URL, i))
+		}
+		b.endpoint(t, healthy.URL)
+		const events = 40
+		for range events {
+			b.send(t, "a", `{}`)
+		}
+		waitFor(t, "every event at the healthy endpoint", func() bool { return healthy.count() == events })
+		if slow.count() >= 3*events {
+			t.Fatal("the slow endpoints finished before the healthy one: the test proves nothing")
+		}
+		waitFor(t, "the circuits of failing and refusing endpoints to open", func() bool {
+			for _, ep := range watch {
+				if b.health(t, ep.ID).Circuit != hookline.CircuitOpen {
+					return false
+				}
+			}
+			return true
+		})
+		if n := failing.count(); n > 3*16 {
+			t.Fatalf("the failing endpoints got %d requests for %d events each: the breaker should cut them off", n, events)
+		}
+		waitFor(t, "the slow endpoints' deliveries", func() bool { return slow.count() == 3*events })
+	})
+}
