@@ -748,3 +748,70 @@ func TestClusterMigrate(t *testing.T) {
 		t.Fatalf("migrate without a database URL: %v\n%s", err, out)
 	}
 }
+
+// TestClusterCircuitSurvivesMove opens an endpoint's circuit on the node that
+// owns it, stops that node gracefully, and checks that the node that takes
+// the partition over keeps the circuit open: it sends the endpoint nothing
+// while a healthy endpoint gets every new event.
+func TestClusterCircuitSurvivesMove(t *testing.T) {
+	db := clusterDatabase(t)
+	flags := []string{"--lease-timeout", "5s", "--breaker-failures", "3", "--breaker-cooldown", "1h"}
+	nodes := []*proc{clusterNode(t, db, "n0", flags...), clusterNode(t, db, "n1", flags...)}
+	eventually(t, 15*time.Second, "2 nodes sharing the partitions", func() (bool, string) {
+		c := owned(nodes)
+		return settled(c), fmt.Sprint(c)
+	})
+	var failed atomic.Int64
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		failed.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	r := newRecorder(t)
+	var f, h endpointJSON
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": failing.URL + "/f"}, &f)
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": r.URL + "/h"}, &h)
+	send := func(p *proc, n int) {
+		for range n {
+			if code := p.do(t, "POST", "/v1/events", map[string]any{"type": "x", "data": 1}, nil); code != 202 {
+				t.Fatalf("POST /v1/events: %d", code)
+			}
+		}
+	}
+	circuit := func(p *proc) string {
+		var ep struct {
+			Health struct{ Circuit string } `json:"health"`
+		}
+		p.do(t, "GET", "/v1/endpoints/"+f.ID, nil, &ep)
+		return ep.Health.Circuit
+	}
+	send(nodes[0], 5)
+	owner := 0
+	if leaseOwners(t, db)[hookline.PartitionOf(f.ID)] == "n1" {
+		owner = 1
+	}
+	other := 1 - owner
+	eventually(t, 15*time.Second, "the circuit open on the owner", func() (bool, string) {
+		c := circuit(nodes[owner])
+		return c == "open", c
+	})
+	before := failed.Load() // from here on, only probes could reach it, an hour apart
+	if err := nodes[owner].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the other node to own every partition", func() (bool, string) {
+		n := nodes[other].partitions()
+		return n == hookline.Partitions, fmt.Sprint(n)
+	})
+	if c := circuit(nodes[other]); c != "open" {
+		t.Fatalf("circuit on the new owner: %s, want open", c)
+	}
+	send(nodes[other], 5)
+	eventually(t, 15*time.Second, "the healthy endpoint's 10 deliveries", func() (bool, string) {
+		n := r.n.Load()
+		return n >= 10, fmt.Sprint(n)
+	})
+	if n := failed.Load(); n != before {
+		t.Fatalf("the new owner sent %d requests to an endpoint whose circuit was open", n-before)
+	}
+}
