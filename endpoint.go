@@ -30,10 +30,44 @@ type Endpoint struct {
 	RateLimit float64 `json:"rate_limit"`
 	// MaxInFlight caps concurrent requests to the endpoint, from 1 to
 	// MaxMaxInFlight; 0 means the server's default.
-	MaxInFlight int       `json:"max_in_flight,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// Ordering is OrderingNone or OrderingFIFO ("" reads as none).
+	Ordering string `json:"ordering"`
+	// Batch, when not nil, sends deliveries together, up to MaxEvents per
+	// request, waiting at most MaxWaitMS for a batch to fill.
+	Batch     *Batch    `json:"batch"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// The orderings of an endpoint's deliveries.
+const (
+	// OrderingNone attempts deliveries as they come, in parallel.
+	OrderingNone = "none"
+	// OrderingFIFO attempts the deliveries of one ordering key one at a
+	// time, in the order their events were accepted; a failing delivery
+	// holds back the later ones of its key until it succeeds or is
+	// dead-lettered. Different keys go in parallel.
+	OrderingFIFO = "fifo"
+)
+
+// FIFO reports whether the endpoint orders its deliveries by key.
+func (e *Endpoint) FIFO() bool { return e.Ordering == OrderingFIFO }
+
+// Batch is an endpoint's batched delivery: a request carries up to
+// MaxEvents deliveries, as a JSON array, sent once MaxEvents are queued or
+// the oldest has waited MaxWaitMS.
+type Batch struct {
+	MaxEvents int `json:"max_events"`
+	MaxWaitMS int `json:"max_wait_ms"`
+}
+
+// Limits of batched delivery.
+const (
+	MinBatchEvents = 2
+	MaxBatchEvents = 1000
+	MaxBatchWaitMS = 60_000
+)
 
 // Limits of the per-endpoint controls.
 const (
@@ -99,6 +133,10 @@ type EndpointUpdate struct {
 	DisabledReason *string
 	RateLimit      *float64
 	MaxInFlight    *int
+	Ordering       *string
+	// Batch, when SetBatch, replaces the batch settings (nil: off).
+	SetBatch bool
+	Batch    *Batch
 }
 
 // EndpointFilter selects endpoints. Results are ordered newest first.

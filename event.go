@@ -17,6 +17,13 @@ type Event struct {
 	// Deliveries is how many deliveries the event fanned out to when it was
 	// accepted (replays are not counted).
 	Deliveries int `json:"deliveries"`
+	// Priority orders work, 0 to 9, higher first (DefaultPriority when not
+	// given); see PriorityStep.
+	Priority int `json:"priority"`
+	// OrderingKey groups the deliveries that an endpoint with ordering
+	// "fifo" attempts one at a time, in the order the events were accepted;
+	// "" is one shared key. At most MaxOrderingKey bytes.
+	OrderingKey string `json:"ordering_key"`
 
 	// IdempotencyKey, when set, makes ingest return the first answer for the
 	// same (Tenant, IdempotencyKey) within IdempotencyWindow.
@@ -60,6 +67,22 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// Priorities, and the longest ordering key.
+const (
+	MinPriority     = 0
+	MaxPriority     = 9
+	DefaultPriority = 5
+	MaxOrderingKey  = 256
+)
+
+// PriorityStep is how much sooner each level of priority makes a delivery
+// come, in the order work is taken: a delivery of priority p due at t is
+// taken as if it were due at t − p×PriorityStep. A priority-9 delivery thus
+// goes before priority-1 deliveries that became due up to 8 steps (4
+// minutes) before it, and no lower-priority delivery waits more than that
+// behind a flood of higher ones: the aging that bounds starvation.
+const PriorityStep = 30 * time.Second
+
 // IngestRequest is one API request's events, written in one transaction
 // shared with other requests (group commit). The store fills Results and
 // Tasks, or sets Err; a request with Err set wrote nothing.
@@ -83,13 +106,14 @@ type IngestRequest struct {
 }
 
 // Claims reports whether a delivery to the endpoint, of partition p, is
-// claimed.
-func (r *IngestRequest) Claims(endpointID string, p int) bool {
-	if !r.Claim || (r.Owned != nil && !r.Owned[p]) {
+// claimed. Deliveries to ordered (fifo) endpoints never are: the store
+// hands them out one key at a time, when their turn comes (ClaimDue).
+func (r *IngestRequest) Claims(ep *Endpoint, p int) bool {
+	if !r.Claim || (r.Owned != nil && !r.Owned[p]) || ep.FIFO() {
 		return false
 	}
 	if r.Hold != nil {
-		if _, held := r.Hold[endpointID]; held {
+		if _, held := r.Hold[ep.ID]; held {
 			return false
 		}
 	}

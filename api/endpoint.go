@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -31,6 +33,40 @@ type endpointRequest struct {
 	Disabled    *bool     `json:"disabled"`
 	RateLimit   *float64  `json:"rate_limit"`
 	MaxInFlight *int      `json:"max_in_flight"`
+	Ordering    *string   `json:"ordering"`
+	// Batch is kept raw: absent leaves batching alone, null turns it off.
+	Batch json.RawMessage `json:"batch"`
+
+	batch    *hookline.Batch // Batch, decoded by validate
+	setBatch bool
+}
+
+// batchRequest is the batch field of an endpoint.
+type batchSettings struct {
+	MaxEvents *int `json:"max_events"`
+	MaxWaitMS *int `json:"max_wait_ms"`
+}
+
+// decodeBatch reads the batch field: nil for null.
+func decodeBatch(raw json.RawMessage) (*hookline.Batch, error) {
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	var b batchSettings
+	if err := decodeJSON(bytes.NewReader(raw), &b, "batch"); err != nil {
+		return nil, err
+	}
+	switch {
+	case b.MaxEvents == nil:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_events: required, from %d to %d", hookline.MinBatchEvents, hookline.MaxBatchEvents)
+	case *b.MaxEvents < hookline.MinBatchEvents || *b.MaxEvents > hookline.MaxBatchEvents:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_events: must be an integer from %d to %d", hookline.MinBatchEvents, hookline.MaxBatchEvents)
+	case b.MaxWaitMS == nil:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_wait_ms: required, from 0 to %d", hookline.MaxBatchWaitMS)
+	case *b.MaxWaitMS < 0 || *b.MaxWaitMS > hookline.MaxBatchWaitMS:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_wait_ms: must be an integer from 0 to %d", hookline.MaxBatchWaitMS)
+	}
+	return &hookline.Batch{MaxEvents: *b.MaxEvents, MaxWaitMS: *b.MaxWaitMS}, nil
 }
 
 // endpointResponse is an endpoint as the API shows it: with its health,
@@ -94,6 +130,16 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 	}
 	if m := req.MaxInFlight; m != nil && (*m < 1 || *m > hookline.MaxMaxInFlight) {
 		return hookline.Errorf(hookline.EINVALID, "max_in_flight: must be an integer from 1 to %d", hookline.MaxMaxInFlight)
+	}
+	if o := req.Ordering; o != nil && *o != hookline.OrderingNone && *o != hookline.OrderingFIFO {
+		return hookline.Errorf(hookline.EINVALID, "ordering: must be %q or %q", hookline.OrderingNone, hookline.OrderingFIFO)
+	}
+	if req.Batch != nil {
+		b, err := decodeBatch(req.Batch)
+		if err != nil {
+			return err
+		}
+		req.batch, req.setBatch = b, true
 	}
 	return nil
 }
@@ -198,6 +244,11 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	if req.MaxInFlight != nil {
 		ep.MaxInFlight = *req.MaxInFlight
 	}
+	ep.Ordering = hookline.OrderingNone
+	if req.Ordering != nil {
+		ep.Ordering = *req.Ordering
+	}
+	ep.Batch = req.batch
 	if req.Secret != nil {
 		ep.Secret = *req.Secret
 	} else {
@@ -319,6 +370,9 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		Disabled:    req.Disabled,
 		RateLimit:   req.RateLimit,
 		MaxInFlight: req.MaxInFlight,
+		Ordering:    req.Ordering,
+		SetBatch:    req.setBatch,
+		Batch:       req.batch,
 	}
 	if req.Disabled != nil && *req.Disabled {
 		manual := hookline.DisabledManual
@@ -394,10 +448,14 @@ func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusAccepted, recoverResponse{Requeued: n})
 }
 
-// normalize makes an endpoint's event_types encode as [] rather than null.
+// normalize makes an endpoint's event_types encode as [] rather than null,
+// and its ordering as "none" rather than "".
 func normalize(ep *hookline.Endpoint) *hookline.Endpoint {
 	if ep.EventTypes == nil {
 		ep.EventTypes = []string{}
+	}
+	if ep.Ordering == "" {
+		ep.Ordering = hookline.OrderingNone
 	}
 	return ep
 }

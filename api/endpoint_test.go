@@ -104,6 +104,27 @@ func TestCreateEndpoint(t *testing.T) {
 			t.Fatalf("defaults: rate_limit %v, max_in_flight %v (absent: the server's)", def.RateLimit, def.MaxInFlight)
 		}
 	})
+	t.Run("OrderingAndBatch", func(t *testing.T) {
+		var ep map[string]any
+		b.do(t, "POST", "/v1/endpoints", `{"url":"https://example.com/o","ordering":"fifo","batch":{"max_events":10,"max_wait_ms":250}}`).ok(t, 201, &ep)
+		if ep["ordering"] != "fifo" || fmt.Sprint(ep["batch"]) != "map[max_events:10 max_wait_ms:250]" {
+			t.Fatalf("created %v", ep)
+		}
+		path := "/v1/endpoints/" + ep["id"].(string)
+		b.do(t, "PATCH", path, `{"description":"x"}`).ok(t, 200, &ep)
+		if ep["batch"] == nil {
+			t.Fatal("a PATCH without batch turned batching off")
+		}
+		b.do(t, "PATCH", path, `{"batch":null,"ordering":"none"}`).ok(t, 200, &ep)
+		if ep["batch"] != nil || ep["ordering"] != "none" {
+			t.Fatalf("after batch null: %v", ep)
+		}
+		var plain map[string]any
+		b.do(t, "POST", "/v1/endpoints", `{"url":"https://example.com/p"}`).ok(t, 201, &plain)
+		if plain["ordering"] != "none" || plain["batch"] != nil {
+			t.Fatalf("defaults: %v", plain)
+		}
+	})
 	t.Run("DisabledIsManual", func(t *testing.T) {
 		ep := b.createEndpoint(t, `{"url":"https://example.com/m","disabled":true}`)
 		if !ep.Disabled || ep.DisabledReason != hookline.DisabledManual {
@@ -166,6 +187,14 @@ func TestCreateEndpointInvalid(t *testing.T) {
 		{"ZeroMaxInFlight", `{"url":"https://example.com/","max_in_flight":0}`, []string{"max_in_flight:", "1 to 1000"}},
 		{"HugeMaxInFlight", `{"url":"https://example.com/","max_in_flight":1001}`, []string{"max_in_flight:"}},
 		{"FractionalMaxInFlight", `{"url":"https://example.com/","max_in_flight":2.5}`, []string{"max_in_flight: must be an integer"}},
+		{"BadOrdering", `{"url":"https://example.com/","ordering":"lifo"}`, []string{"ordering:", "fifo"}},
+		{"BatchNotObject", `{"url":"https://example.com/","batch":5}`, []string{"batch: must be an object"}},
+		{"BatchMissingEvents", `{"url":"https://example.com/","batch":{"max_wait_ms":10}}`, []string{"batch.max_events: required"}},
+		{"BatchMissingWait", `{"url":"https://example.com/","batch":{"max_events":10}}`, []string{"batch.max_wait_ms: required"}},
+		{"BatchTooSmall", `{"url":"https://example.com/","batch":{"max_events":1,"max_wait_ms":10}}`, []string{"batch.max_events:", "2 to 1000"}},
+		{"BatchTooBig", `{"url":"https://example.com/","batch":{"max_events":1001,"max_wait_ms":10}}`, []string{"batch.max_events:"}},
+		{"BatchWaitTooLong", `{"url":"https://example.com/","batch":{"max_events":10,"max_wait_ms":60001}}`, []string{"batch.max_wait_ms:", "60000"}},
+		{"BatchUnknownField", `{"url":"https://example.com/","batch":{"max_events":10,"max_wait_ms":1,"size":3}}`, []string{"batch.size: unknown field"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b.do(t, "POST", "/v1/endpoints", tt.body).wantError(t, 400, hookline.EINVALID, tt.want...)

@@ -128,7 +128,7 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 			if r.Claim {
 				tasks = make([]*hookline.Task, 0, len(r.Tasks))
 				for _, t := range r.Tasks {
-					if r.Claims(t.Endpoint.ID, t.Partition) {
+					if r.Claims(t.Endpoint, t.Partition) {
 						tasks = append(tasks, t)
 					} else {
 						stored = append(stored, t)

@@ -21,7 +21,7 @@ type epState struct {
 	signer *signature.Signer  // nil when the secret does not parse
 	secret string             // the secret signer was made from
 
-	tasks    ring[*hookline.Task]
+	tasks    taskQueue
 	held     int // tasks queued or in flight
 	inFlight int
 	inReady  bool // in its tenant's ready ring
@@ -75,6 +75,15 @@ func maxInFlight(ep *hookline.Endpoint, defMax int) int {
 		return ep.MaxInFlight
 	}
 	return defMax
+}
+
+// batching returns the endpoint's batch settings, nil when it does not
+// batch.
+func (e *epState) batching() *hookline.Batch {
+	if e.ep == nil {
+		return nil
+	}
+	return e.ep.Batch
 }
 
 // disabled reports whether the endpoint's snapshot is disabled (or its
@@ -179,6 +188,9 @@ func (r *ring[T]) push(v T) {
 	r.buf[(r.head+r.size)%len(r.buf)] = v
 	r.size++
 }
+
+// peek returns the first element; the ring must not be empty.
+func (r *ring[T]) peek() T { return r.buf[r.head] }
 
 func (r *ring[T]) pop() T {
 	var zero T

@@ -88,7 +88,7 @@ func (o *opEvents) raise(tenant, typ string, data any) {
 		o.e.log.Error("operational event", "type", typ, "err", err)
 		return
 	}
-	ev := &hookline.Event{Tenant: tenant, Type: typ, Data: b}
+	ev := &hookline.Event{Tenant: tenant, Type: typ, Data: b, Priority: hookline.DefaultPriority}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {

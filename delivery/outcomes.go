@@ -89,20 +89,26 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 	}
 	e.metrics.outcomeBatch(len(batch))
 	// The retries scheduled are in the store now: tell the scheduler, one
-	// mark per endpoint with its earliest retry.
+	// mark per endpoint with its earliest retry. For a fifo endpoint, a
+	// delivery settled makes the next of its key due: it is marked now.
 	var settled int64
 	var retries map[string]time.Time
+	now := e.now()
 	for i := range batch {
 		o := &batch[i]
+		due := o.NextAttemptAt
 		if o.Status != hookline.StatusPending {
 			settled++
-			continue
+			if !o.Ordered {
+				continue
+			}
+			due = now
 		}
 		if retries == nil {
 			retries = make(map[string]time.Time)
 		}
-		if at, ok := retries[o.EndpointID]; !ok || o.NextAttemptAt.Before(at) {
-			retries[o.EndpointID] = o.NextAttemptAt
+		if at, ok := retries[o.EndpointID]; !ok || due.Before(at) {
+			retries[o.EndpointID] = due
 		}
 	}
 	e.pending.Add(-settled)

@@ -39,7 +39,7 @@ type schedConfig struct {
 // goroutine reads no shared state), and whether it is the probe of an open
 // circuit.
 type job struct {
-	t      *hookline.Task
+	tasks  []*hookline.Task // one, or a batch
 	e      *epState
 	ep     *hookline.Endpoint
 	signer *signature.Signer
@@ -203,6 +203,11 @@ func (s *scheduler) sendable(e *epState, now time.Time) (ok bool, at time.Time) 
 	if e.disabled() {
 		return true, time.Time{}
 	}
+	if b := e.batching(); b != nil {
+		if ok, at := e.tasks.ready(b.MaxEvents, time.Duration(b.MaxWaitMS)*time.Millisecond, now); !ok {
+			return false, at
+		}
+	}
 	if e.inFlight >= e.conc.Limit() {
 		return false, time.Time{}
 	}
@@ -319,7 +324,11 @@ func (s *scheduler) next(now time.Time) *job {
 
 // take pops an endpoint's next task as a job and counts it in flight.
 func (s *scheduler) take(e *epState, now time.Time) *job {
-	j := &job{t: e.tasks.pop(), e: e, ep: e.ep, signer: e.signer}
+	n := 1
+	if b := e.batching(); b != nil {
+		n = b.MaxEvents
+	}
+	j := &job{tasks: e.tasks.take(n), e: e, ep: e.ep, signer: e.signer}
 	if !e.disabled() {
 		j.probe = e.brk.Acquire(now)
 		e.probing = e.probing || j.probe
@@ -382,7 +391,7 @@ func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 		}
 		s.held[t.DeliveryID] = struct{}{}
 		s.addHeld(e, 1)
-		e.tasks.push(t)
+		e.tasks.push(t, e.ep.FIFO())
 		e.lastActive = now
 		s.markReady(e, now)
 	}
@@ -471,8 +480,10 @@ func (s *scheduler) complete(j *job, r *sender.Result) (out outcome, next *job) 
 	if j.probe {
 		e.probing = false
 	}
-	delete(s.held, j.t.DeliveryID)
-	s.addHeld(e, -1)
+	for _, t := range j.tasks {
+		delete(s.held, t.DeliveryID)
+	}
+	s.addHeld(e, -len(j.tasks))
 	e.lastActive = now
 	s.markReady(e, now)
 	for _, d := range s.deferred {
@@ -570,13 +581,11 @@ func (s *scheduler) feedback(j *job, r *sender.Result, now time.Time) (out outco
 // drainQueue takes an endpoint's queued tasks out of memory and returns
 // them, for the store. The caller holds s.mu.
 func (s *scheduler) drainQueue(e *epState) []*hookline.Task {
-	var out []*hookline.Task
-	for e.tasks.len() > 0 {
-		t := e.tasks.pop()
+	out := e.tasks.drain()
+	for _, t := range out {
 		delete(s.held, t.DeliveryID)
-		s.addHeld(e, -1)
-		out = append(out, t)
 	}
+	s.addHeld(e, -len(out))
 	return out
 }
 
@@ -791,16 +800,11 @@ func (s *scheduler) drop(keep func(*hookline.Task) bool) []*hookline.Task {
 	defer s.mu.Unlock()
 	var out []*hookline.Task
 	for _, e := range s.eps {
-		for n := e.tasks.len(); n > 0; n-- {
-			t := e.tasks.pop()
-			if keep(t) {
-				e.tasks.push(t)
-				continue
-			}
+		e.tasks.filter(keep, func(t *hookline.Task) {
 			delete(s.held, t.DeliveryID)
 			s.addHeld(e, -1)
 			out = append(out, t)
-		}
+		})
 	}
 	return out
 }

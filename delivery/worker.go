@@ -19,12 +19,22 @@ func (e *Engine) run(j *job) {
 	}
 }
 
-// attempt makes one delivery attempt, feeds its result back to the
-// scheduler, queues its outcome, and returns the next job for this
-// goroutine.
+// attempt makes one delivery attempt (one request: one delivery, or a
+// batch of them), feeds its result back to the scheduler, queues the
+// outcomes, and returns the next job for this goroutine.
 func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
-	t, ep := j.t, j.ep
+	ep, first := j.ep, j.tasks[0]
 	start := e.now()
+	id, body, batchID := first.EventID, first.Payload, ""
+	if ep.Batch != nil || len(j.tasks) > 1 || first.BatchID != "" {
+		// A batch: a JSON array of the deliveries' messages, under an ID of
+		// its own that its retries keep.
+		batchID = first.BatchID
+		if batchID == "" {
+			batchID = hookline.NewID(hookline.BatchPrefix, start)
+		}
+		id, body = batchID, batchBody(j.tasks)
+	}
 	var r sender.Result
 	switch {
 	case ep.Disabled:
@@ -33,68 +43,103 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 		r = sender.Result{Err: "endpoint secret is not a valid whsec_ secret", Kind: sender.KindDisabled}
 	default:
 		unix := start.Unix()
-		*sigbuf = j.signer.AppendSignature((*sigbuf)[:0], t.EventID, unix, t.Payload)
+		*sigbuf = j.signer.AppendSignature((*sigbuf)[:0], id, unix, body)
 		r = e.sender.Send(e.ctx, &sender.Request{
-			URL: ep.URL, ID: t.EventID, Timestamp: unix, Signature: string(*sigbuf), Body: t.Payload,
+			URL: ep.URL, ID: id, Timestamp: unix, Signature: string(*sigbuf), Body: body,
 		}, start)
 	}
 	end := e.now()
-	elapsed := end.Sub(start)
-	o := e.outcome(t, &r, start, elapsed)
+	outs := e.outcome(j.tasks, ep, &r, start, end.Sub(start), batchID)
 	fb, next := e.sched.complete(j, &r)
-	e.record(t, ep, &r, o, fb, end)
+	e.record(j.tasks, ep, &r, outs, fb, end)
 	return next
 }
 
-// outcome turns an attempt's result into an outcome: delivered, retried
-// later, or failed (the dead-letter state).
-func (e *Engine) outcome(t *hookline.Task, r *sender.Result, start time.Time, elapsed time.Duration) hookline.Outcome {
-	o := hookline.Outcome{
-		EndpointID: t.Endpoint.ID,
-		Attempt: hookline.Attempt{
-			DeliveryID:   t.DeliveryID,
-			Attempt:      t.Attempts + 1,
-			StartedAt:    start,
-			Duration:     elapsed,
-			StatusCode:   r.StatusCode,
-			Error:        r.Err,
-			ResponseBody: string(r.Body),
-		},
+// batchBody returns the body of a batched request: the deliveries'
+// payloads as a JSON array.
+func batchBody(tasks []*hookline.Task) []byte {
+	n := 2 + len(tasks)
+	for _, t := range tasks {
+		n += len(t.Payload)
 	}
-	switch {
-	case r.Success:
-		o.Status = hookline.StatusDelivered
-	case r.Gone || r.Kind == sender.KindDisabled:
-		o.Status = hookline.StatusFailed
-	default:
-		// A Retry-After pauses the whole endpoint (the scheduler holds it
-		// back); this delivery is due no sooner than the pause ends.
-		if d, ok := e.retry.Next(t.Attempts+1-t.ScheduleOffset, min(r.RetryAfter, maxPause)); ok {
-			o.Status, o.NextAttemptAt = hookline.StatusPending, start.Add(elapsed).Add(d)
-		} else {
-			o.Status = hookline.StatusFailed
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, t := range tasks {
+		if i > 0 {
+			b = append(b, ',')
 		}
+		b = append(b, t.Payload...)
 	}
-	return o
+	return append(b, ']')
 }
 
-// record counts an attempt, queues its outcome for the store, and acts on
+// outcome turns an attempt's result into the outcome of each of its
+// deliveries: delivered, retried later, or failed (the dead-letter state).
+// The deliveries of a batch share their fate: the first one's retry
+// schedule decides for all, and they are due again together.
+func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sender.Result, start time.Time, elapsed time.Duration, batchID string) []hookline.Outcome {
+	var status hookline.DeliveryStatus
+	var next time.Time
+	first := tasks[0]
+	switch {
+	case r.Success:
+		status = hookline.StatusDelivered
+	case r.Gone || r.Kind == sender.KindDisabled:
+		status = hookline.StatusFailed
+	default:
+		// A Retry-After pauses the whole endpoint (the scheduler holds it
+		// back); the delivery is due no sooner than the pause ends.
+		if d, ok := e.retry.Next(first.Attempts+1-first.ScheduleOffset, min(r.RetryAfter, maxPause)); ok {
+			status, next = hookline.StatusPending, start.Add(elapsed).Add(d)
+		} else {
+			status = hookline.StatusFailed
+		}
+	}
+	outs := make([]hookline.Outcome, len(tasks))
+	for i, t := range tasks {
+		outs[i] = hookline.Outcome{
+			EndpointID: ep.ID,
+			Ordered:    ep.FIFO(),
+			BatchID:    batchID,
+			Status:     status,
+			Attempt: hookline.Attempt{
+				DeliveryID:   t.DeliveryID,
+				Attempt:      t.Attempts + 1,
+				StartedAt:    start,
+				Duration:     elapsed,
+				StatusCode:   r.StatusCode,
+				Error:        r.Err,
+				ResponseBody: string(r.Body),
+			},
+			NextAttemptAt: next,
+		}
+	}
+	return outs
+}
+
+// record counts an attempt, queues its outcomes for the store, and acts on
 // what the scheduler reported: operational events, disabling the endpoint,
 // tasks handed back to the store.
-func (e *Engine) record(t *hookline.Task, ep *hookline.Endpoint, r *sender.Result, o hookline.Outcome, fb outcome, end time.Time) {
-	latency := end.Sub(t.EventCreatedAt)
-	e.metrics.attempt(r.Kind, o.Attempt.Duration)
-	e.live.attempt(end, r.Success, latency)
-	if r.Kind != sender.KindDisabled {
-		e.epStats.get(ep.ID).attempt(end, r.Success, latency)
-	}
-	if r.Success {
-		e.metrics.delivered(latency)
+func (e *Engine) record(tasks []*hookline.Task, ep *hookline.Endpoint, r *sender.Result, outs []hookline.Outcome, fb outcome, end time.Time) {
+	st := e.epStats.get(ep.ID)
+	for i, t := range tasks {
+		latency := end.Sub(t.EventCreatedAt)
+		e.metrics.attempt(r.Kind, outs[i].Attempt.Duration)
+		e.live.attempt(end, r.Success, latency)
+		if r.Kind != sender.KindDisabled {
+			st.attempt(end, r.Success, latency)
+		}
+		if r.Success {
+			e.metrics.delivered(latency)
+		}
+		e.outcomes.add(outs[i])
+		if outs[i].Status == hookline.StatusFailed && r.Kind != sender.KindDisabled {
+			e.opEvents.deliveryFailed(ep, t, &outs[i])
+		}
 	}
 	if r.RetryAfter > 0 && fb.paused {
 		e.metrics.pauses.Inc()
 	}
-	e.outcomes.add(o)
 	if len(fb.handBack) > 0 {
 		go e.unclaim(fb.handBack)
 	}
@@ -108,9 +153,6 @@ func (e *Engine) record(t *hookline.Task, ep *hookline.Endpoint, r *sender.Resul
 		e.metrics.circuitClosed.Inc()
 		e.log.Info("endpoint circuit closed", "endpoint", ep.ID)
 		e.opEvents.endpoint(ep, hookline.EventEndpointRecovered, "an attempt succeeded", "")
-	}
-	if o.Status == hookline.StatusFailed && r.Kind != sender.KindDisabled {
-		e.opEvents.deliveryFailed(ep, t, &o)
 	}
 	if fb.disable != "" && !ep.Disabled {
 		detail := r.Err

@@ -16,16 +16,30 @@ import (
 )
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
-	rate_limit, max_in_flight, created_at, updated_at`
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
+
+// endpointFields returns the destinations of endpointColumns for ep, and a
+// function that finishes ep once they are scanned.
+func endpointFields(ep *hookline.Endpoint) ([]any, func()) {
+	var maxInFlight, batchEvents, batchWait int32
+	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
+			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
+			&ep.CreatedAt, &ep.UpdatedAt}, func() {
+			ep.MaxInFlight = int(maxInFlight)
+			if batchEvents > 0 {
+				ep.Batch = &hookline.Batch{MaxEvents: int(batchEvents), MaxWaitMS: int(batchWait)}
+			}
+			ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+		}
+}
 
 func scanEndpoint(row pgx.Row) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
-	var maxInFlight int32
-	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
-		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.CreatedAt, &ep.UpdatedAt); err != nil {
+	fields, finish := endpointFields(&ep)
+	if err := row.Scan(fields...); err != nil {
 		return nil, err
 	}
-	ep.MaxInFlight = int(maxInFlight)
+	finish()
 	ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
 	return &ep, nil
 }
@@ -38,9 +52,10 @@ func endpointNotFound(id string) error {
 // conflict.
 func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, e.Secret, e.Disabled, e.DisabledReason,
-		e.RateLimit, int32(e.MaxInFlight), truncate(e.CreatedAt), truncate(e.UpdatedAt))
+		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
+		truncate(e.CreatedAt), truncate(e.UpdatedAt))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
@@ -110,13 +125,16 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			secret = coalesce($6, secret), disabled = coalesce($7, disabled),
 			disabled_reason = CASE WHEN coalesce($7, disabled) THEN coalesce($9, disabled_reason) ELSE '' END,
 			rate_limit = coalesce($10, rate_limit), max_in_flight = coalesce($11, max_in_flight),
+			ordering = coalesce($12, ordering),
+			batch_max_events = CASE WHEN $13 THEN $14 ELSE batch_max_events END,
+			batch_max_wait_ms = CASE WHEN $13 THEN $15 ELSE batch_max_wait_ms END,
 			updated_at = $8
 			WHERE id = $1 RETURNING `+endpointColumns+`),
 		reset AS (DELETE FROM endpoint_health WHERE endpoint_id = $1
 			AND (SELECT disabled FROM old) AND NOT (SELECT disabled FROM upd))
 		SELECT `+endpointColumns+` FROM upd`,
 		id, u.URL, u.Description, u.EventTypes != nil, types, u.Secret, u.Disabled, truncate(now),
-		u.DisabledReason, u.RateLimit, maxInFlight))
+		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -270,4 +288,28 @@ func (c *subscriptions) lookup(ctx context.Context, tx querier, v int64, tenants
 	}
 	c.mu.Unlock()
 	return out, nil
+}
+
+// ordering returns an endpoint's ordering as stored.
+func ordering(o string) string {
+	if o == "" {
+		return hookline.OrderingNone
+	}
+	return o
+}
+
+// batchEvents and batchWait return an endpoint's batch settings as stored:
+// 0 events for none.
+func batchEvents(b *hookline.Batch) int32 {
+	if b == nil {
+		return 0
+	}
+	return int32(b.MaxEvents)
+}
+
+func batchWait(b *hookline.Batch) int32 {
+	if b == nil {
+		return 0
+	}
+	return int32(b.MaxWaitMS)
 }

@@ -96,11 +96,15 @@ func (c *endpointCache) remove(id string) {
 func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 	c := *ep
 	c.EventTypes = slices.Clone(ep.EventTypes)
+	if ep.Batch != nil {
+		b := *ep.Batch
+		c.Batch = &b
+	}
 	return &c
 }
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
-	rate_limit, max_in_flight, created_at, updated_at`
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -108,9 +112,14 @@ func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
 	var types string
 	var created, updated int64
+	var batchEvents, batchWait int
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
-		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &created, &updated); err != nil {
+		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
+		&created, &updated); err != nil {
 		return nil, err
+	}
+	if batchEvents > 0 {
+		ep.Batch = &hookline.Batch{MaxEvents: batchEvents, MaxWaitMS: batchWait}
 	}
 	if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
 		return nil, fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
@@ -130,9 +139,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	defer s.mu.Unlock()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Tenant, e.URL, e.Description, string(types), e.Secret, e.Disabled, e.DisabledReason,
-			e.RateLimit, int64(e.MaxInFlight), micros(e.CreatedAt), micros(e.UpdatedAt))
+			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
+			micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
 	})
 	if isConstraint(err) {
@@ -234,6 +244,16 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if u.MaxInFlight != nil {
 		ep.MaxInFlight = *u.MaxInFlight
 	}
+	if u.Ordering != nil {
+		ep.Ordering = *u.Ordering
+	}
+	if u.SetBatch {
+		ep.Batch = nil
+		if u.Batch != nil {
+			b := *u.Batch
+			ep.Batch = &b
+		}
+	}
 	ep.UpdatedAt = truncate(now)
 	reenabled := cur.ep.Disabled && !ep.Disabled
 	types, err := json.Marshal(ep.EventTypes)
@@ -242,10 +262,12 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
-			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, updated_at = ?
+			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
+			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?
 			WHERE id = ?`,
 			ep.URL, ep.Description, string(types), ep.Secret, ep.Disabled, ep.DisabledReason,
-			ep.RateLimit, int64(ep.MaxInFlight), micros(ep.UpdatedAt), id)
+			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
+			micros(ep.UpdatedAt), id)
 		if err != nil || !reenabled {
 			return err
 		}
@@ -322,3 +344,27 @@ func paginate[T any](items []T, limit int, id func(T) string) ([]T, string) {
 
 // truncate returns t in UTC to the microsecond, as the store keeps it.
 func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// ordering returns an endpoint's ordering as stored.
+func ordering(o string) string {
+	if o == "" {
+		return hookline.OrderingNone
+	}
+	return o
+}
+
+// batchEvents and batchWait return an endpoint's batch settings as stored:
+// 0 events for none.
+func batchEvents(b *hookline.Batch) int64 {
+	if b == nil {
+		return 0
+	}
+	return int64(b.MaxEvents)
+}
+
+func batchWait(b *hookline.Batch) int64 {
+	if b == nil {
+		return 0
+	}
+	return int64(b.MaxWaitMS)
+}

@@ -35,9 +35,12 @@ var schemaV1 string
 //go:embed schema_v2.sql
 var schemaV2 string
 
+//go:embed schema_v3.sql
+var schemaV3 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2}
+var migrations = []string{schemaV1, schemaV2, schemaV3}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.
@@ -53,6 +56,11 @@ type Store struct {
 	endpoints *endpointCache
 
 	counts *counts // exact: only this store writes the file
+
+	// seq is the accepted order of the last event ingested: the store is
+	// the only writer, so the order it assigns is the commit order. Under
+	// mu.
+	seq int64
 }
 
 // Open opens the database file at path, creating it if it does not exist
@@ -103,6 +111,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if s.counts, err = loadCounts(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := s.wdb.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&s.seq); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return nil

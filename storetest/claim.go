@@ -439,7 +439,7 @@ func testClaimHoldAtIngest(t *testing.T, b *bundle) {
 		if task.Endpoint.ID == held.ID {
 			heldIDs = append(heldIDs, task.DeliveryID)
 		}
-		equal(t, r.Claims(task.Endpoint.ID, task.Partition), task.Endpoint.ID == free.ID, "Claims of "+task.Endpoint.ID)
+		equal(t, r.Claims(task.Endpoint, task.Partition), task.Endpoint.ID == free.ID, "Claims of "+task.Endpoint.ID)
 	}
 	sameIDs(t, taskIDs(b.claim(t, b.tick())), heldIDs, "ClaimDue after an ingest holding one endpoint")
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) hookline.Store) {
 		{"Concurrency", concurrencyTests},
 		{"Atomicity", atomicityTests},
 		{"Health", healthTests},
+		{"Order", orderTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
