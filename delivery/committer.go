@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -123,25 +124,27 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 				deliveries += res.Deliveries
 			}
 		}
-		if !r.Claim || owned != nil || hold != nil {
-			tasks := r.Tasks
-			if r.Claim {
-				tasks = make([]*hookline.Task, 0, len(r.Tasks))
-				for _, t := range r.Tasks {
+		if !r.Claim {
+			stored = append(stored, r.Tasks...)
+			continue
+		}
+		claimed := r.Tasks
+		for i, t := range r.Tasks {
+			if !r.Claims(t.Endpoint, t.Partition) {
+				// Some were left in the store (not owned, held, or ordered
+				// by key): split the tasks.
+				claimed = slices.Clone(r.Tasks[:i])
+				for _, t := range r.Tasks[i:] {
 					if r.Claims(t.Endpoint, t.Partition) {
-						tasks = append(tasks, t)
+						claimed = append(claimed, t)
 					} else {
 						stored = append(stored, t)
 					}
 				}
-			} else {
-				stored = append(stored, tasks...)
-				tasks = nil
+				break
 			}
-			rejected = append(rejected, e.sched.admit(tasks)...)
-		} else {
-			rejected = append(rejected, e.sched.admit(r.Tasks)...)
 		}
+		rejected = append(rejected, e.sched.admit(claimed)...)
 	}
 	e.pending.Add(int64(deliveries))
 	e.metrics.ingested(events, len(reqs))

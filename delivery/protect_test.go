@@ -48,7 +48,10 @@ type stamps struct {
 	peak   atomic.Int64 // the most at once
 }
 
-func newStamps(t *testing.T) *stamps {
+func newStamps(t *testing.T) *stamps { return newStampsWith(t, nil) }
+
+// newStampsWith is newStamps whose answers come from h (nil: answer).
+func newStampsWith(t *testing.T, h http.Handler) *stamps {
 	t.Helper()
 	s := &stamps{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +64,9 @@ func newStamps(t *testing.T) *stamps {
 		s.ids = append(s.ids, r.Header.Get("webhook-id"))
 		n := len(s.at)
 		s.mu.Unlock()
-		if f := s.answer.Load(); f != nil {
+		if h != nil {
+			h.ServeHTTP(w, r)
+		} else if f := s.answer.Load(); f != nil {
 			(*f)(w, n)
 		}
 	}))

@@ -44,6 +44,7 @@ type job struct {
 	ep     *hookline.Endpoint
 	signer *signature.Signer
 	probe  bool
+	mark   uint64 // the rate limiter's mark of the send; 0 when not limited
 }
 
 // scheduler holds the deliveries this node has in memory and decides what
@@ -291,6 +292,15 @@ func (s *scheduler) fire(e *epState) {
 	}
 }
 
+// wrote tells the rate limiter when a job's request was written, so that
+// the time between taking it and writing it (connecting) does not let the
+// receiver see more than the limit in a second.
+func (s *scheduler) wrote(j *job, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j.e.rate.Wrote(j.mark, s.cfg.now().Add(at.Sub(time.Now())))
+}
+
 // next takes the next job, tenant by tenant and endpoint by endpoint, or
 // returns nil when nothing can be sent now. The caller holds s.mu.
 func (s *scheduler) next(now time.Time) *job {
@@ -332,7 +342,7 @@ func (s *scheduler) take(e *epState, now time.Time) *job {
 	if !e.disabled() {
 		j.probe = e.brk.Acquire(now)
 		e.probing = e.probing || j.probe
-		e.rate.Sent(now)
+		j.mark = e.rate.Sent(now)
 	}
 	e.inFlight++
 	if e.inFlight == 1 {

@@ -128,12 +128,15 @@ func TestSchedulerAdaptiveConcurrency(t *testing.T) {
 	if len(js) != 16 {
 		t.Fatalf("%d in flight at first, want max_in_flight 16", len(js))
 	}
-	for _, j := range js {
-		ts.finish(j, timeout)
-	}
-	js = ts.started()
-	if len(js) != 1 {
-		t.Fatalf("%d in flight after 16 timeouts, want 1", len(js))
+	// Each wave of timeouts (a window) halves it: 16 → 8 → 4 → 2 → 1.
+	for _, want := range []int{8, 4, 2, 1, 1} {
+		for _, j := range js {
+			ts.finish(j, timeout)
+		}
+		js = ts.started()
+		if len(js) != want {
+			t.Fatalf("%d in flight after a wave of timeouts, want %d", len(js), want)
+		}
 	}
 	// Successes, one at a time as the limit allows, grow it back.
 	inFlight := js

@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookline/hookline"
@@ -33,6 +35,11 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 		if batchID == "" {
 			batchID = hookline.NewID(hookline.BatchPrefix, start)
 		}
+		if !ep.FIFO() {
+			// In delivery ID order, so that a retry of the batch, however
+			// the store hands it back, sends the same array.
+			slices.SortFunc(j.tasks, func(a, b *hookline.Task) int { return strings.Compare(a.DeliveryID, b.DeliveryID) })
+		}
 		id, body = batchID, batchBody(j.tasks)
 	}
 	var r sender.Result
@@ -44,9 +51,11 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 	default:
 		unix := start.Unix()
 		*sigbuf = j.signer.AppendSignature((*sigbuf)[:0], id, unix, body)
-		r = e.sender.Send(e.ctx, &sender.Request{
-			URL: ep.URL, ID: id, Timestamp: unix, Signature: string(*sigbuf), Body: body,
-		}, start)
+		req := &sender.Request{URL: ep.URL, ID: id, Timestamp: unix, Signature: string(*sigbuf), Body: body}
+		if j.mark != 0 {
+			req.Wrote = func(at time.Time) { e.sched.wrote(j, at) }
+		}
+		r = e.sender.Send(e.ctx, req, start)
 	}
 	end := e.now()
 	outs := e.outcome(j.tasks, ep, &r, start, end.Sub(start), batchID)

@@ -7,10 +7,14 @@ func TestConcurrencyShrinksAndGrowsBack(t *testing.T) {
 	if c.Limit() != 16 {
 		t.Fatalf("initial limit %d, want the max", c.Limit())
 	}
-	for _, want := range []int{8, 4, 2, 1, 1} {
+	// Failures halve the limit once per window: the requests in flight
+	// when it was cut (the old limit) fail together, and count once.
+	// 16 failures → 8; 8 more (sent under 8) → 4; then → 2 → 1.
+	want := map[int]int{1: 8, 16: 8, 17: 4, 24: 4, 25: 2, 28: 2, 29: 1, 40: 1}
+	for i := 1; i <= 40; i++ {
 		c.Congested()
-		if c.Limit() != want {
-			t.Fatalf("after a congestion signal: %d, want %d", c.Limit(), want)
+		if w, ok := want[i]; ok && c.Limit() != w {
+			t.Fatalf("after %d congestion signals: %d, want %d", i, c.Limit(), w)
 		}
 	}
 	// From 1, additive: one more per limit's worth of successes.
@@ -36,6 +40,7 @@ func TestConcurrencyShrinksAndGrowsBack(t *testing.T) {
 func TestConcurrencySlowStartAndMax(t *testing.T) {
 	c := NewConcurrency(16)
 	c.Congested() // 8, threshold 8
+	// Successes do not bring back a cut within the window.
 	c.SetMax(4)
 	if c.Limit() != 4 {
 		t.Fatalf("limit %d after lowering the max to 4", c.Limit())

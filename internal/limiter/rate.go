@@ -26,12 +26,14 @@ type Rate struct {
 	static   float64
 	adaptive float64   // 0: none
 	grownAt  time.Time // when adaptive last grew
+	cutAt    time.Time // when adaptive was last cut
 
 	n      int // window size in sends
 	window time.Duration
 	sends  []time.Time // ring of the last n sends
 	head   int         // index of the oldest
 	count  int
+	total  uint64 // sends recorded in the ring, ever (the marks)
 
 	// recent counts sends over the last second in ten buckets, to tell the
 	// rate being sent when the receiver pushes back.
@@ -100,6 +102,7 @@ func (r *Rate) resize() {
 	r.sends = make([]time.Time, n)
 	copy(r.sends, keep)
 	r.n, r.window, r.head, r.count = n, window, 0, len(keep)
+	r.total += uint64(n) // marks from before no longer name a slot
 }
 
 // Ready reports whether a request may be sent at now, and if not, when.
@@ -115,18 +118,36 @@ func (r *Rate) Ready(now time.Time) (bool, time.Time) {
 }
 
 // Sent records a request sent at now (after Ready allowed it).
-func (r *Rate) Sent(now time.Time) {
+//
+// It returns a mark for Wrote, 0 when the rate is not limited.
+func (r *Rate) Sent(now time.Time) (mark uint64) {
 	r.note(now, 1)
 	if r.n == 0 {
-		return
+		return 0
 	}
+	r.total++
 	if r.count < r.n {
 		r.sends[(r.head+r.count)%r.n] = now
 		r.count++
-		return
+		return r.total
 	}
 	r.sends[r.head] = now
 	r.head = (r.head + 1) % r.n
+	return r.total
+}
+
+// Wrote moves the time of the send of mark to when its request was
+// written, at: the limit then holds at the receiver, whatever the delay of
+// connecting. A mark that the window has moved past, or from before the
+// rate last changed, is ignored.
+func (r *Rate) Wrote(mark uint64, at time.Time) {
+	if mark == 0 || mark > r.total || r.total-mark >= uint64(r.count) || r.n == 0 {
+		return
+	}
+	i := (r.head + r.count - 1 - int(r.total-mark)) % r.n
+	if at.After(r.sends[i]) {
+		r.sends[i] = at
+	}
 }
 
 // note adds n sends at now to recent.
@@ -156,8 +177,13 @@ func (r *Rate) sentLastSecond(now time.Time) int {
 
 // PushedBack records a receiver's push-back at now: the adaptive rate
 // becomes half of what was sent over the last second (at least 1 request
-// per second), or half itself if that is lower.
+// per second), or half itself if that is lower; at most once a second, so
+// that the push-backs of one burst count once.
 func (r *Rate) PushedBack(now time.Time) {
+	if r.adaptive > 0 && now.Sub(r.cutAt) < time.Second {
+		return
+	}
+	r.cutAt = now
 	sent := float64(r.sentLastSecond(now))
 	next := math.Max(1, sent/2)
 	if r.adaptive > 0 {

