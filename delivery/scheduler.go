@@ -683,16 +683,39 @@ func (s *scheduler) claimPlan(now time.Time, budget int) (reqs []hookline.ClaimR
 		}
 		return nil, next
 	}
-	share := max(16, budget/len(cands))
+	// Tenant by tenant, then endpoint by endpoint, each a fair share of
+	// the budget: a tenant with many endpoints with work in the store gets
+	// no more of the memory than one with a few.
+	byTenant := make(map[*tenantQueue][]cand)
+	var order []*tenantQueue
 	for _, c := range cands {
-		if budget <= 0 {
-			soon(now) // more to claim: come back at once
-			break
+		tq := c.e.tenant
+		if _, ok := byTenant[tq]; !ok {
+			order = append(order, tq)
 		}
-		n := min(c.room, share, budget)
-		budget -= n
-		c.e.marked = false
-		reqs = append(reqs, hookline.ClaimRequest{EndpointID: c.e.id, Limit: n})
+		byTenant[tq] = append(byTenant[tq], c)
+	}
+	share := max(16, budget/len(cands))
+	for left := len(cands); left > 0 && budget > 0; {
+		for _, tq := range order {
+			list := byTenant[tq]
+			if len(list) == 0 {
+				continue
+			}
+			if budget <= 0 {
+				break
+			}
+			c := list[0]
+			byTenant[tq] = list[1:]
+			left--
+			n := min(c.room, share, budget)
+			budget -= n
+			c.e.marked = false
+			reqs = append(reqs, hookline.ClaimRequest{EndpointID: c.e.id, Limit: n})
+		}
+	}
+	if len(reqs) < len(cands) {
+		soon(now) // more to claim: come back at once
 	}
 	return reqs, next
 }
