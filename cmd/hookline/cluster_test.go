@@ -815,3 +815,117 @@ func TestClusterCircuitSurvivesMove(t *testing.T) {
 		t.Fatalf("the new owner sent %d requests to an endpoint whose circuit was open", n-before)
 	}
 }
+
+// TestClusterFIFOOrderAcrossMoves sends events of a few keys to a fifo
+// endpoint through two nodes, one after the other per key, while the
+// receiver fails a quarter of the requests at random; in the middle a node
+// stops (its partitions move) and another joins (they move again). Every
+// key's events first succeed in the order they were accepted.
+func TestClusterFIFOOrderAcrossMoves(t *testing.T) {
+	db := clusterDatabase(t)
+	flags := []string{"--lease-timeout", "3s", "--breaker-failures", "1000000",
+		"--retry-schedule", "0s" + strings.Repeat(",20ms", 30)}
+	nodes := []*proc{clusterNode(t, db, "n0", flags...), clusterNode(t, db, "n1", flags...)}
+	eventually(t, 15*time.Second, "2 nodes sharing the partitions", func() (bool, string) {
+		c := owned(nodes)
+		return settled(c), fmt.Sprint(c)
+	})
+	var mu sync.Mutex
+	firsts := map[string][]int{}
+	seen := map[string]bool{}
+	var n atomic.Int64
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			ID   string `json:"id"`
+			Data struct {
+				Key string `json:"key"`
+				N   int    `json:"n"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if n.Add(1)%4 == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		mu.Lock()
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			firsts[m.Data.Key] = append(firsts[m.Data.Key], m.Data.N)
+		}
+		mu.Unlock()
+	}))
+	defer rc.Close()
+	var ep endpointJSON
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": rc.URL, "ordering": "fifo"}, &ep)
+	const keys, perKey = 3, 60
+	var wg sync.WaitGroup
+	progress := make([]atomic.Int64, keys)
+	post := func(p *proc, body map[string]any) error {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+p.key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	for k := range keys {
+		wg.Go(func() {
+			for i := range perKey {
+				p := nodes[(k+i)%2]
+				if i >= perKey/3 {
+					p = nodes[0] // n1 stops once every key is a third through
+				}
+				key := fmt.Sprint("k", k)
+				body := map[string]any{"type": "o", "ordering_key": key, "data": map[string]any{"key": key, "n": i}}
+				if err := post(p, body); err != nil {
+					t.Errorf("POST /v1/events to %s: %v", p.url, err)
+					return
+				}
+				progress[k].Store(int64(i + 1))
+			}
+		})
+	}
+	eventually(t, 15*time.Second, "every key a third through", func() (bool, string) {
+		low := int64(perKey)
+		for k := range progress {
+			low = min(low, progress[k].Load())
+		}
+		return low >= perKey/3, fmt.Sprint(low)
+	})
+	if err := nodes[1].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "n0 to own every partition", func() (bool, string) {
+		c := nodes[0].partitions()
+		return c == hookline.Partitions, fmt.Sprint(c)
+	})
+	joined := clusterNode(t, db, "n2", flags...)
+	eventually(t, 15*time.Second, "n0 and n2 sharing the partitions", func() (bool, string) {
+		c := owned([]*proc{nodes[0], joined})
+		return settled(c), fmt.Sprint(c)
+	})
+	wg.Wait()
+	eventually(t, 60*time.Second, "every delivery", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == keys*perKey, fmt.Sprint(len(seen))
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for k := range keys {
+		got := firsts[fmt.Sprint("k", k)]
+		if len(got) != perKey || !slices.IsSorted(got) {
+			t.Fatalf("key k%d: first successes in order %v", k, got)
+		}
+	}
+}
