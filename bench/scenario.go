@@ -104,14 +104,25 @@ func findScenario(name string) (*Scenario, error) {
 // runLoad is throughput, fanout-100 and ingest: warm-up, then load for the
 // measured window, then the drain.
 func runLoad(ctx context.Context, e *env) error {
-	c, l := &e.cfg, e.loader
+	_, err := e.load(ctx, "")
+	return err
+}
+
+// span is when a run of load started and its measured window.
+type span struct{ start, from, to time.Time }
+
+// load runs the warm-up, then load for the measured window, then the
+// drain, and computes the window's rates. Its progress phases are named
+// after prefix.
+func (e *env) load(ctx context.Context, prefix string) (span, error) {
+	c, l, p := &e.cfg, e.loader, e.prog
 	start := time.Now()
 	warmEnd := start.Add(c.Warmup)
 	end := warmEnd.Add(c.Duration)
 	l.recordFrom = warmEnd
 	e.sink.e2eFromNS.Store(warmEnd.UnixNano())
-	e.begin(start, "warm-up")
-	t := time.AfterFunc(c.Warmup, func() { e.prog.mark(); e.prog.setPhase("load") })
+	e.begin(start, prefix+"warm-up")
+	t := time.AfterFunc(c.Warmup, func() { p.mark(); p.setPhase(prefix + "load") })
 	defer t.Stop()
 	if c.Rate > 0 {
 		l.runOpen(ctx, c.Rate, c.Clients, start, end)
@@ -119,11 +130,11 @@ func runLoad(ctx context.Context, e *env) error {
 		l.runClosed(ctx, c.Clients, end)
 	}
 	loadEnd := time.Now()
-	e.prog.mark()
-	e.prog.setPhase("drain")
+	p.mark()
+	p.setPhase(prefix + "drain")
 	err := e.drain(ctx, loadEnd)
 	e.window(warmEnd, loadEnd)
-	return err
+	return span{start: start, from: warmEnd, to: loadEnd}, err
 }
 
 // runWideFanout sends one event at a time to every endpoint and waits for
