@@ -35,3 +35,23 @@ func TestRedactArgs(t *testing.T) {
 		t.Fatalf("redactArgs = %q, want %q", got, want)
 	}
 }
+
+// TestResolveDefaults pins the defaults that scenarios without their own
+// rate, duration or delivery timeout keep.
+func TestResolveDefaults(t *testing.T) {
+	t.Parallel()
+	sc, err := findScenario("throughput")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Config{Binary: "hookline"}.resolve(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rate != 0 || c.Duration != 10*time.Second || c.DeliveryTimeout != 0 || c.CeilingDuration != 3*time.Second {
+		t.Errorf("throughput defaults: rate %v, duration %v, delivery timeout %v, ceiling %v", c.Rate, c.Duration, c.DeliveryTimeout, c.CeilingDuration)
+	}
+	if c, _ := (Config{Binary: "hookline", Rate: -1}).resolve(sc); c.Rate != 0 {
+		t.Errorf("rate -1 resolves to %v, want 0 (as fast as possible)", c.Rate)
+	}
+}

@@ -21,7 +21,16 @@ type Scenario struct {
 	// ServerArgs are flags the bench gives the servers it starts for this
 	// scenario, before Config.ServerArgs.
 	ServerArgs []string
-	run        func(ctx context.Context, e *env) error
+	// Rate, Duration and DeliveryTimeout are the defaults of the Config
+	// fields. A zero Rate means as fast as possible; a zero Duration 10 s;
+	// a zero DeliveryTimeout the server's own default.
+	Rate            float64
+	Duration        time.Duration
+	DeliveryTimeout time.Duration
+	// NoCeiling skips the raw net/http ceiling: the scenario reports no
+	// ratio to it.
+	NoCeiling bool
+	run       func(ctx context.Context, e *env) error
 }
 
 // Scenarios lists the scenarios, the default first.
