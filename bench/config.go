@@ -56,20 +56,20 @@ type Config struct {
 	// deliveries retry within the drain), or 0s for backlog.
 	RetrySchedule string
 	// DeliveryTimeout is passed to started servers as --delivery-timeout.
-	// Zero means the scenario's, else the server's default, or 2s when
-	// TimeoutRatio is set.
+	// Zero means the scenario's (5s for bad-receivers), else the server's
+	// default, or 2s when TimeoutRatio is set.
 	DeliveryTimeout time.Duration
 
 	// Rate is the arrival rate in events per second (open model). Zero
-	// means the scenario's: as fast as possible for every scenario so far.
+	// means the scenario's: as fast as possible, or 40 for bad-receivers.
 	// Negative means as fast as possible: Clients send back to back
 	// (closed loop).
 	Rate float64
 	// Clients is how many requests may be in flight at once. Zero: 64, or
 	// 8 for ingest and 4 for backlog.
 	Clients int
-	// Duration is how long load is measured, after Warmup. Zero: the
-	// scenario's, or 10s.
+	// Duration is how long load is measured, after Warmup. Zero: 10s, or
+	// 20s for bad-receivers.
 	Duration time.Duration
 	// Warmup is how long load runs before measuring. Zero: 2s; negative:
 	// none.
@@ -93,7 +93,7 @@ type Config struct {
 	// 64, the server's default number of workers.
 	CeilingClients int
 	// CeilingDuration is how long the ceiling is measured. Zero: 3s;
-	// negative: no ceiling. A scenario with NoCeiling measures none.
+	// negative: no ceiling. bad-receivers measures none.
 	CeilingDuration time.Duration
 
 	// DrainTimeout bounds the wait for the last deliveries after load stops.
@@ -191,6 +191,17 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	if c.Nodes > 1 && c.DatabaseURL == "" && len(c.Target) == 0 {
 		bad("--nodes %d needs --database-url: SQLite serves one node", c.Nodes)
 	}
+	if s.Name == "bad-receivers" {
+		if len(c.Target) > 0 {
+			bad("bad-receivers starts a fresh server for each phase: --target does not apply")
+		}
+		if c.Rate == 0 {
+			bad("bad-receivers needs an open-model --rate: it compares latency at a fixed load")
+		}
+		if c.Endpoints < 10 {
+			bad("bad-receivers needs at least 10 endpoints: a tenth of them per bad kind")
+		}
+	}
 	if c.Batch < 1 || c.Batch > 1000 {
 		bad("--batch must be 1 to 1000")
 	}
@@ -257,6 +268,10 @@ func (c Config) settings() map[string]string {
 	case "backlog":
 		m["backlog-size"] = strconv.Itoa(c.BacklogSize)
 		m["backlog-down"] = c.BacklogDown
+	case "bad-receivers":
+		n := c.Endpoints / 10
+		m["bad-endpoints"] = fmt.Sprintf("%d healthy (measured); %d each hang, slow (200 after %s), refuse, 500",
+			c.Endpoints-4*n, n, slowAnswer)
 	}
 	return m
 }

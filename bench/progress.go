@@ -22,6 +22,9 @@ type Sample struct {
 	Errors    int64   `json:"errors"`
 	// RSS is the servers' resident memory, in bytes; 0 when not measured.
 	RSS int64 `json:"rss_bytes,omitempty"`
+	// BadRequests counts the requests the misbehaving receivers of
+	// bad-receivers got, by kind (BadHang, …); nil in other scenarios.
+	BadRequests map[string]int64 `json:"bad_requests,omitempty"`
 
 	at time.Time
 }

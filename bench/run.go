@@ -28,8 +28,9 @@ type env struct {
 	loader  *loader
 	errs    *errorCounts
 	prog    *sampler
-	dir     string // temp dir of the started servers
-	started int    // servers started so far, which names their data dirs
+	dir     string        // temp dir of the started servers
+	started int           // servers started so far, which names their data dirs
+	bad     *badReceivers // bad-receivers' misbehaving receivers while they run
 
 	cpuStart  []time.Duration // per pid, when the scenario began
 	benchCPU0 time.Duration
@@ -115,8 +116,9 @@ func (e *env) run(ctx context.Context, sc *Scenario) error {
 }
 
 // register starts a run of load: a fresh event type, a sink routed to it,
-// one endpoint per URL subscribed to it, and a loader of its events. It
-// returns the event type and the endpoints' signing keys.
+// one endpoint per URL subscribed to it, and a loader of its events. Of the
+// endpoints, the scenario's measured ones (all, for most) are counted and
+// waited for. It returns the event type and the endpoints' signing keys.
 func (e *env) register(ctx context.Context, urls []string) (string, [][]byte, error) {
 	c := &e.cfg
 	var b [4]byte
@@ -124,6 +126,11 @@ func (e *env) register(ctx context.Context, urls []string) (string, [][]byte, er
 	run := hex.EncodeToString(b[:])
 	eventType := "bench." + run
 	e.sink = newSink(len(urls))
+	measured := len(urls)
+	if e.sc.measured != nil {
+		measured = e.sc.measured(len(urls))
+		e.sink.measured = measured
+	}
 	e.rs.route(run, e.sink)
 
 	progress := func(n int) {
@@ -142,6 +149,9 @@ func (e *env) register(ctx context.Context, urls []string) (string, [][]byte, er
 	}
 	e.rs.setKeys(keys)
 	e.loader = newLoader(e.api, eventType, run, c.PayloadSize, c.Batch, e.errs)
+	if measured < len(urls) {
+		e.loader.perEvent = int64(measured)
+	}
 	return eventType, keys, nil
 }
 
@@ -297,6 +307,9 @@ func (e *env) sample() Sample {
 	if l := e.loader; l != nil {
 		s.Sent, s.Accepted, s.Expected = l.sent.Load(), l.accepted.Load(), l.expected.Load()
 	}
+	if e.bad != nil {
+		s.BadRequests = e.bad.requests()
+	}
 	for _, pid := range e.pids {
 		if u, err := readProc(pid); err == nil {
 			s.RSS += u.RSS
@@ -322,10 +335,11 @@ func (e *env) collect(ctx context.Context) error {
 		return nil
 	}
 	e.report.BenchCPUSeconds = (selfCPU() - e.benchCPU0).Seconds()
-	if e.report.Deliveries.Drained {
+	if e.report.Deliveries.Drained && e.report.BadReceivers == nil {
 		// Outcomes are written after the receivers answer: give the last
 		// ones a moment, so the stats show the final state. A target may
-		// have other work pending: wait less.
+		// have other work pending: wait less. With bad receivers, deliveries
+		// stay pending behind open circuits: no wait.
 		wait := 10 * time.Second
 		if len(e.servers) == 0 {
 			wait = 2 * time.Second
@@ -424,6 +438,15 @@ func (e *env) finish() {
 	}
 	if c := r.Ceiling; c != nil && c.PerSecond > 0 {
 		r.CeilingRatio = r.Deliveries.PerSecond / c.PerSecond
+	}
+	if b := r.BadReceivers; b != nil {
+		b.WithBad.Timeline = r.Timeline
+		b.WithBad.PeakRSS, b.WithBad.CPUSeconds = 0, 0
+		for _, s := range r.Servers {
+			b.WithBad.PeakRSS += s.PeakRSS
+			b.WithBad.CPUSeconds += s.CPUSeconds
+		}
+		b.WithBad.BenchCPUSeconds = r.BenchCPUSeconds
 	}
 	for k, v := range r.Errors {
 		if v == 0 {

@@ -30,7 +30,10 @@ type Scenario struct {
 	// NoCeiling skips the raw net/http ceiling: the scenario reports no
 	// ratio to it.
 	NoCeiling bool
-	run       func(ctx context.Context, e *env) error
+	// measured returns how many endpoints, the first ones, the bench counts
+	// deliveries of and waits for, out of n; nil means all n.
+	measured func(n int) int
+	run      func(ctx context.Context, e *env) error
 }
 
 // Scenarios lists the scenarios, the default first.
@@ -80,6 +83,21 @@ the drain rate, and the server's peak RSS.`,
 		Endpoints: 10, Clients: 4, Batch: 1000, DrainTimeout: 10 * time.Minute, RetrySchedule: defaultRetrySchedule,
 		ServerArgs: []string{"--breaker-cooldown", "1s", "--breaker-max-cooldown", "2s"},
 		run:        runBacklog,
+	},
+	{
+		Name: "bad-receivers",
+		Doc: `100 endpoints (--endpoints; a tenth of them per bad kind), every event to all of them,
+at --rate 40 events/s for --duration 20s after a 2 s warm-up, in two phases against a fresh
+server each: all healthy, then 60 healthy beside 10 that hang (never answer), 10 that answer
+200 after 2 s, 10 that refuse connections and 10 that answer 500. Only the 60 healthy
+endpoints are measured and waited for: their deliveries/s and end-to-end p99 with the bad
+ones beside them, as ratios of the all-healthy phase (targets ≥ 0.9 and ≤ 2×); the requests
+the bad receivers got (breaker probes, not storms), their circuits, and each phase's peak RSS.
+A server the bench starts gets --delivery-timeout 5s unless --delivery-timeout says otherwise.`,
+		Endpoints: 100, Clients: 64, Batch: 1, DrainTimeout: 2 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		Rate: 40, Duration: 20 * time.Second, DeliveryTimeout: 5 * time.Second, NoCeiling: true,
+		measured: healthyEndpoints,
+		run:      runBadReceivers,
 	},
 }
 
