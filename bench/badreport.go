@@ -175,6 +175,7 @@ func (b *BadReceiversReport) writeMarkdown(p *printer) {
 		b.P99Ratio, BadP99Target, metOrMissed(b.P99Met))
 	p.f("| end-to-end p50 (ms) | %.1f | %.1f | | | |\n", a.EndToEndLatency.P50, w.EndToEndLatency.P50)
 	p.f("| ingest p99 (ms) | %.1f | %.1f | | | |\n", a.IngestLatency.P99, w.IngestLatency.P99)
+	p.f("| send lag p99 (ms): the load generator late, e.g. for want of CPU | %.1f | %.1f | | | |\n", a.SendLag.P99, w.SendLag.P99)
 	p.f("| deliveries expected / received | %d / %d | %d / %d | | | |\n",
 		a.Deliveries.Expected, a.Deliveries.Received, w.Deliveries.Expected, w.Deliveries.Received)
 	p.f("| drain after load | %.2fs | %.2fs | | | |\n", a.Deliveries.DrainSeconds, w.Deliveries.DrainSeconds)
@@ -195,13 +196,13 @@ func (b *BadReceiversReport) writeMarkdown(p *printer) {
 			k.Circuits.Open, k.Circuits.HalfOpen, k.Circuits.Closed)
 	}
 	for _, ph := range []*BadPhase{a, w} {
-		p.f("\n## Timeline: %s\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS |", ph.Name)
+		p.f("\n## Timeline: %s\n\n| t (s) | sent | accepted | expected | delivered | e2e p99 (ms) | errors | RSS |", ph.Name)
 		for _, k := range BadKinds {
 			p.f(" %s requests |", k)
 		}
-		p.f("\n|---|---|---|---|---|---|---|%s\n", strings.Repeat("---|", len(BadKinds)))
+		p.f("\n|---|---|---|---|---|---|---|---|%s\n", strings.Repeat("---|", len(BadKinds)))
 		for _, s := range ph.Timeline {
-			p.f("| %.1f | %d | %d | %d | %d | %d | %s |", s.T, s.Sent, s.Accepted, s.Expected, s.Delivered, s.Errors, mib(s.RSS))
+			p.f("| %.1f | %d | %d | %d | %d | %.1f | %d | %s |", s.T, s.Sent, s.Accepted, s.Expected, s.Delivered, s.P99, s.Errors, mib(s.RSS))
 			for _, k := range BadKinds {
 				p.f(" %d |", s.BadRequests[k])
 			}

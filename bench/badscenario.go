@@ -23,6 +23,7 @@ func runBadReceivers(ctx context.Context, e *env) error {
 	}
 
 	progressf("phase 1 of 2: all %d endpoints healthy, the first %d measured\n", c.Endpoints, healthy)
+	e.sink.perSecond.Store(NewHistogram())
 	sp, err := e.load(ctx, "healthy ")
 	br.AllHealthy = e.phaseFigures("all-healthy", sp)
 	if err != nil {
@@ -53,6 +54,7 @@ func runBadReceivers(ctx context.Context, e *env) error {
 	if _, _, err := e.register(ctx, epURLs); err != nil {
 		return err
 	}
+	e.sink.perSecond.Store(NewHistogram())
 	sp, err = e.load(ctx, "bad ")
 	br.WithBad = e.phaseFigures("with-bad", sp)
 	readErr := e.readBad(ctx, br, bad, sp)

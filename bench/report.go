@@ -252,7 +252,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p.f("\n")
 
-	p.f("## Results\n\n| figure | value |\n|---|---|\n")
+	p.f("## Results\n\n")
+	if r.BadReceivers != nil {
+		p.f("The with-bad-receivers phase; deliveries and latency are the healthy endpoints' (both phases under [Bad receivers](#bad-receivers)).\n\n")
+	}
+	p.f("| figure | value |\n|---|---|\n")
 	p.f("| events sent / accepted / rejected | %d / %d / %d |\n", r.Events.Sent, r.Events.Accepted, r.Events.Rejected)
 	p.f("| events accepted/s (median) | %s |\n", num(r.Events.AcceptedPerSecond))
 	p.f("| deliveries expected / received | %d / %d |\n", r.Deliveries.Expected, r.Deliveries.Received)

@@ -310,6 +310,9 @@ func (e *env) sample() Sample {
 	if e.bad != nil {
 		s.BadRequests = e.bad.requests()
 	}
+	if sk := e.sink; sk != nil && sk.perSecond.Load() != nil {
+		s.P99 = ms(sk.perSecond.Swap(NewHistogram()).Quantile(0.99))
+	}
 	for _, pid := range e.pids {
 		if u, err := readProc(pid); err == nil {
 			s.RSS += u.RSS

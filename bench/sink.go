@@ -31,7 +31,8 @@ type sink struct {
 	// (the warm-up) are counted but left out of the histogram.
 	e2eFromNS atomic.Int64
 
-	// perSecond, when set, also gets the latency of count, for Receive.
+	// perSecond, when set, also gets the latency of count (for Receive)
+	// and of record (for the timeline of bad-receivers).
 	perSecond atomic.Pointer[Histogram]
 
 	mu     sync.Mutex
@@ -63,6 +64,9 @@ func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool 
 	at := arrival.UnixNano()
 	if sentNS > 0 && sentNS >= s.e2eFromNS.Load() {
 		s.e2e.Record(time.Duration(at - sentNS))
+	}
+	if h := s.perSecond.Load(); h != nil && sentNS > 0 {
+		h.Record(time.Duration(at - sentNS))
 	}
 	s.firstNS.CompareAndSwap(0, at)
 	for {
