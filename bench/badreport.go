@@ -86,6 +86,7 @@ type BadPhase struct {
 // BadKindReport describes the endpoints of one bad kind at the end of the
 // with-bad phase.
 type BadKindReport struct {
+	// Kind is one of BadKinds.
 	Kind string `json:"kind"`
 	// Endpoints is how many there are, numbered from First.
 	Endpoints int `json:"endpoints"`
