@@ -61,9 +61,10 @@ type Report struct {
 	// generator and receivers) during the scenario.
 	BenchCPUSeconds float64 `json:"bench_cpu_s"`
 
-	WideFanout []FanoutRound  `json:"wide_fanout,omitempty"`
-	Backlog    *BacklogReport `json:"backlog,omitempty"`
-	Timeline   []Sample       `json:"timeline"`
+	WideFanout   []FanoutRound       `json:"wide_fanout,omitempty"`
+	Backlog      *BacklogReport      `json:"backlog,omitempty"`
+	BadReceivers *BadReceiversReport `json:"bad_receivers,omitempty"`
+	Timeline     []Sample            `json:"timeline"`
 }
 
 // EventCounts count events sent and their answers.
@@ -215,6 +216,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.f("  drain        first delivery %.2fs after the receivers came up; drained in %.1fs: %s/s median, %s/s average\n",
 			b.FirstDeliverySeconds, b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
 	}
+	if b := r.BadReceivers; b != nil {
+		b.writeText(p)
+	}
 	for _, s := range r.Servers {
 		p.f("  server       %s", s.URL)
 		if s.PID > 0 {
@@ -248,7 +252,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p.f("\n")
 
-	p.f("## Results\n\n| figure | value |\n|---|---|\n")
+	p.f("## Results\n\n")
+	if r.BadReceivers != nil {
+		p.f("The with-bad-receivers phase; deliveries and latency are the healthy endpoints' (both phases under [Bad receivers](#bad-receivers)).\n\n")
+	}
+	p.f("| figure | value |\n|---|---|\n")
 	p.f("| events sent / accepted / rejected | %d / %d / %d |\n", r.Events.Sent, r.Events.Accepted, r.Events.Rejected)
 	p.f("| events accepted/s (median) | %s |\n", num(r.Events.AcceptedPerSecond))
 	p.f("| deliveries expected / received | %d / %d |\n", r.Deliveries.Expected, r.Deliveries.Received)
@@ -293,6 +301,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p.f("| first delivery after the receivers came up | %.2fs |\n", b.FirstDeliverySeconds)
 		p.f("| drain | %.1fs: %s/s median, %s/s average |\n", b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
 	}
+	if b := r.BadReceivers; b != nil {
+		b.writeMarkdown(p) // with the phases' timelines
+		return p.err
+	}
 	p.f("\n## Timeline\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Timeline {
 		p.f("| %.1f | %d | %d | %d | %d | %d | %s |\n", s.T, s.Sent, s.Accepted, s.Expected, s.Delivered, s.Errors, mib(s.RSS))
@@ -313,6 +325,8 @@ func (r *Report) setup() string {
 		return fmt.Sprintf("%s, %d events one after another", nodes, len(r.WideFanout))
 	case "backlog":
 		return fmt.Sprintf("%s, batch %d, %d clients", nodes, r.Batch, r.Clients)
+	case "bad-receivers":
+		nodes += ", two phases (all healthy, then with bad receivers) on a fresh server each"
 	}
 	load := "max rate (closed loop)"
 	if r.Rate > 0 {

@@ -21,7 +21,19 @@ type Scenario struct {
 	// ServerArgs are flags the bench gives the servers it starts for this
 	// scenario, before Config.ServerArgs.
 	ServerArgs []string
-	run        func(ctx context.Context, e *env) error
+	// Rate, Duration and DeliveryTimeout are the defaults of the Config
+	// fields. A zero Rate means as fast as possible; a zero Duration 10 s;
+	// a zero DeliveryTimeout the server's own default.
+	Rate            float64
+	Duration        time.Duration
+	DeliveryTimeout time.Duration
+	// NoCeiling skips the raw net/http ceiling: the scenario reports no
+	// ratio to it.
+	NoCeiling bool
+	// measured returns how many endpoints, the first ones, the bench counts
+	// deliveries of and waits for, out of n; nil means all n.
+	measured func(n int) int
+	run      func(ctx context.Context, e *env) error
 }
 
 // Scenarios lists the scenarios, the default first.
@@ -72,6 +84,21 @@ the drain rate, and the server's peak RSS.`,
 		ServerArgs: []string{"--breaker-cooldown", "1s", "--breaker-max-cooldown", "2s"},
 		run:        runBacklog,
 	},
+	{
+		Name: "bad-receivers",
+		Doc: `100 endpoints (--endpoints; a tenth of them per bad kind), every event to all of them,
+at --rate 40 events/s for --duration 20s after a 2 s warm-up, in two phases against a fresh
+server each: all healthy, then 60 healthy beside 10 that hang (never answer), 10 that answer
+200 after 2 s, 10 that refuse connections and 10 that answer 500. Only the 60 healthy
+endpoints are measured and waited for: their deliveries/s and end-to-end p99 with the bad
+ones beside them, as ratios of the all-healthy phase (targets ≥ 0.9 and ≤ 2×); the requests
+the bad receivers got (breaker probes, not storms), their circuits, and each phase's peak RSS.
+A server the bench starts gets --delivery-timeout 5s unless --delivery-timeout says otherwise.`,
+		Endpoints: 100, Clients: 64, Batch: 1, DrainTimeout: 2 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		Rate: 40, Duration: 20 * time.Second, DeliveryTimeout: 5 * time.Second, NoCeiling: true,
+		measured: healthyEndpoints,
+		run:      runBadReceivers,
+	},
 }
 
 // ScenarioHelp returns the scenarios' documentation, for --help.
@@ -104,14 +131,25 @@ func findScenario(name string) (*Scenario, error) {
 // runLoad is throughput, fanout-100 and ingest: warm-up, then load for the
 // measured window, then the drain.
 func runLoad(ctx context.Context, e *env) error {
-	c, l := &e.cfg, e.loader
+	_, err := e.load(ctx, "")
+	return err
+}
+
+// span is when a run of load started and its measured window.
+type span struct{ start, from, to time.Time }
+
+// load runs the warm-up, then load for the measured window, then the
+// drain, and computes the window's rates. Its progress phases are named
+// after prefix.
+func (e *env) load(ctx context.Context, prefix string) (span, error) {
+	c, l, p := &e.cfg, e.loader, e.prog
 	start := time.Now()
 	warmEnd := start.Add(c.Warmup)
 	end := warmEnd.Add(c.Duration)
 	l.recordFrom = warmEnd
 	e.sink.e2eFromNS.Store(warmEnd.UnixNano())
-	e.begin(start, "warm-up")
-	t := time.AfterFunc(c.Warmup, func() { e.prog.mark(); e.prog.setPhase("load") })
+	e.begin(start, prefix+"warm-up")
+	t := time.AfterFunc(c.Warmup, func() { p.mark(); p.setPhase(prefix + "load") })
 	defer t.Stop()
 	if c.Rate > 0 {
 		l.runOpen(ctx, c.Rate, c.Clients, start, end)
@@ -119,11 +157,11 @@ func runLoad(ctx context.Context, e *env) error {
 		l.runClosed(ctx, c.Clients, end)
 	}
 	loadEnd := time.Now()
-	e.prog.mark()
-	e.prog.setPhase("drain")
+	p.mark()
+	p.setPhase(prefix + "drain")
 	err := e.drain(ctx, loadEnd)
 	e.window(warmEnd, loadEnd)
-	return err
+	return span{start: start, from: warmEnd, to: loadEnd}, err
 }
 
 // runWideFanout sends one event at a time to every endpoint and waits for
