@@ -65,14 +65,19 @@ type Store interface {
 	// number of such endpoints, not with the number of deliveries.
 	DueEndpoints(ctx context.Context, partitions []int) ([]EndpointDue, error)
 	// Unclaim marks deliveries as no longer held in memory, so ClaimDue can
-	// return them again. Unknown IDs are ignored.
+	// return them again. Unknown IDs, and deliveries another store holds,
+	// are ignored.
 	Unclaim(ctx context.Context, deliveryIDs []string) error
 	// ResetClaims unclaims every pending delivery of the given partitions
 	// (nil means all); a node calls it when it starts owning them.
 	ResetClaims(ctx context.Context, partitions []int) error
 	// RecordOutcomes writes a batch of attempt outcomes: each attempt row, and
 	// the delivery's new status, attempt count, last status and error, due
-	// time, and claim released. Outcomes for deleted deliveries are dropped.
+	// time, and claim released. Outcomes for deleted deliveries are dropped,
+	// and so are those of deliveries no longer pending (settled since) or
+	// claimed by another store: only the holder of a claim writes the
+	// outcome, so a node that paused or lost its lease cannot overwrite what
+	// the new owner recorded.
 	RecordOutcomes(ctx context.Context, outcomes []Outcome, now time.Time) error
 
 	// RetryDelivery makes one delivery pending and due now, whatever its

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/hookline/hookline"
 )
@@ -91,3 +92,10 @@ func (e *Engine) ownsEndpoint(id string) bool {
 	mask := e.ownedMask()
 	return mask == nil || mask[hookline.PartitionOf(id)]
 }
+
+// SetDispatchDeadline stops the engine from starting requests at or after
+// t, until it is called again with a later time; a zero t lifts it. The
+// partition leaser calls it at each renewal with the time until which the
+// leases are surely this node's: a node that paused past its leases sends
+// nothing more when it wakes, before it learns that it lost them.
+func (e *Engine) SetDispatchDeadline(t time.Time) { e.sched.setDeadline(t) }

@@ -74,6 +74,8 @@ type scheduler struct {
 	closed   bool
 	running  sync.WaitGroup
 
+	deadline time.Time // no request starts at or after it (zero: none)
+
 	hold      map[string]struct{} // endpoints ingest must not claim for
 	holdSnap  atomic.Pointer[map[string]struct{}]
 	holdDirty bool
@@ -304,6 +306,9 @@ func (s *scheduler) wrote(j *job, at time.Time) {
 // next takes the next job, tenant by tenant and endpoint by endpoint, or
 // returns nil when nothing can be sent now. The caller holds s.mu.
 func (s *scheduler) next(now time.Time) *job {
+	if !s.deadline.IsZero() && !now.Before(s.deadline) {
+		return nil // the leases may have moved: wait for the leaser
+	}
 	for s.ready.len() > 0 && s.inFlight < s.cfg.maxInFlight && !s.closed {
 		tq := s.ready.pop()
 		tq.inReady = false
@@ -962,6 +967,18 @@ func (s *scheduler) limitedEndpoints() []limited {
 		}
 	}
 	return out
+}
+
+// setDeadline sets the time from which no request starts, and starts what
+// can go when it moves later.
+func (s *scheduler) setDeadline(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	later := s.deadline.IsZero() || t.IsZero() || t.After(s.deadline)
+	s.deadline = t
+	if later && !s.closed {
+		s.dispatch(s.cfg.now())
+	}
 }
 
 // close stops dispatching; jobs in flight finish, queued tasks stay for

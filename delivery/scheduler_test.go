@@ -227,3 +227,18 @@ func TestSchedulerOpenCircuitHoldsIngest(t *testing.T) {
 		t.Fatal("a closed circuit stays in the hold set")
 	}
 }
+
+// TestSchedulerDeadline checks that no request starts at or after the
+// dispatch deadline, and that moving it later starts what waited.
+func TestSchedulerDeadline(t *testing.T) {
+	ts := newTestSched(1000, 100, 4)
+	ts.setDeadline(ts.now)
+	ts.admit(tasksOf(epOf("e", "t"), 3))
+	if js := ts.started(); len(js) != 0 {
+		t.Fatalf("%d requests started past the deadline", len(js))
+	}
+	ts.setDeadline(ts.now.Add(time.Second))
+	if js := ts.started(); len(js) != 3 {
+		t.Fatalf("%d requests started once the deadline moved, want 3", len(js))
+	}
+}

@@ -386,7 +386,7 @@ func (s *Store) claimIDs(ctx context.Context, tx pgx.Tx, ids []string) ([]*hookl
 		return nil, nil
 	}
 	rows, err := tx.Query(ctx, `WITH c AS (
-			UPDATE deliveries d SET claimed = true WHERE d.id = ANY($1) AND status = 0 AND NOT claimed
+			UPDATE deliveries d SET claimed = true, claimed_by = $2 WHERE d.id = ANY($1) AND status = 0 AND NOT claimed
 			RETURNING d.id, d.event_id, d.endpoint_id, d.partition, d.attempts, d.schedule_offset, d.next_attempt_at,
 				d.priority, d.seq, d.okey, d.batch_id)
 		SELECT c.id, c.event_id, c.partition, c.attempts, c.schedule_offset, c.next_attempt_at,
@@ -394,7 +394,7 @@ func (s *Store) claimIDs(ctx context.Context, tx pgx.Tx, ids []string) ([]*hookl
 			e.type, e.created_at, row_number() OVER ev = 1, CASE WHEN row_number() OVER ev = 1 THEN e.data END,
 			`+prefixed("p.", endpointColumns)+`
 		FROM c JOIN events e ON e.id = c.event_id JOIN endpoints p ON p.id = c.endpoint_id
-		WINDOW ev AS (PARTITION BY c.event_id)`, ids)
+		WINDOW ev AS (PARTITION BY c.event_id)`, ids, s.owner)
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +509,7 @@ func (s *Store) Unclaim(ctx context.Context, deliveryIDs []string) error {
 	if len(deliveryIDs) == 0 {
 		return nil
 	}
-	return s.exec(ctx, "unclaim deliveries", "UPDATE deliveries SET claimed = false WHERE claimed AND id = ANY($1)", deliveryIDs)
+	return s.exec(ctx, "unclaim deliveries", "UPDATE deliveries SET claimed = false WHERE claimed AND claimed_by = $2 AND id = ANY($1)", deliveryIDs, s.owner)
 }
 
 // ResetClaims unclaims every pending delivery of the given partitions (nil
@@ -615,7 +615,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 				updated_at = $8, delivered_at = CASE WHEN u.delivered THEN $8 ELSE d.delivered_at END, batch_id = u.batch
 			FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::boolean[], $16::text[])
 				AS u (id, status, attempt, code, error, next, delivered, batch)
-			WHERE d.id = u.id
+			WHERE d.id = u.id AND d.status = 0 AND (NOT d.claimed OR d.claimed_by = $17)
 			RETURNING d.id)
 		INSERT INTO attempts (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
 		SELECT a.* FROM unnest($9::text[], $10::int[], $11::timestamptz[], $12::bigint[], $13::int[], $14::text[], $15::bytea[])
@@ -623,7 +623,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		WHERE a.delivery_id IN (SELECT id FROM u)
 		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
 		ids, statuses, attempts, codes, errs, nexts, delivered, now,
-		a.id, a.attempt, a.started, a.duration, a.code, a.err, a.responseBody, batches)
+		a.id, a.attempt, a.started, a.duration, a.code, a.err, a.responseBody, batches, s.owner)
 }
 
 // text returns s as PostgreSQL's text takes it: valid UTF-8 without NUL. An

@@ -333,7 +333,7 @@ func (in *ingest) write(ctx context.Context) error {
 				$7::smallint[], $8::text[])`,
 			e.id, e.tenant, e.typ, e.data, e.created, e.deliveries, e.priority, e.orderingKey)
 	}
-	queueDeliveries(b, &in.deliveries, in.now, false)
+	queueDeliveries(b, &in.deliveries, in.now, false, in.s.owner)
 	b.Queue("COMMIT")
 	if err := in.q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write events: %w", err)
@@ -350,16 +350,17 @@ func (in *ingest) write(ctx context.Context) error {
 // it. Rows are locked in endpoint order, so two ingests cannot deadlock. A
 // replayed delivery (replay) takes the number of its event's earlier
 // delivery to the endpoint, its place in line, when there is one.
-func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool) {
+func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool, owner int64) {
 	if len(d.id) == 0 {
 		return
 	}
 	if !slices.ContainsFunc(d.okey, func(k *string) bool { return k != nil }) {
-		b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at, priority)
-			SELECT id, event_id, endpoint_id, partition, claimed, $6, $6, $6, priority
+		b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, next_attempt_at,
+				created_at, updated_at, priority)
+			SELECT id, event_id, endpoint_id, partition, claimed, CASE WHEN claimed THEN $8::bigint END, $6, $6, $6, priority
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[])
 				AS u (id, event_id, endpoint_id, partition, claimed, priority)`,
-			d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority)
+			d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, owner)
 		return
 	}
 	b.Queue(`WITH u AS (
@@ -373,12 +374,13 @@ func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool) 
 			ON CONFLICT (endpoint_id) DO UPDATE SET seq = s.seq + excluded.seq
 			RETURNING endpoint_id, seq - (SELECT n FROM need WHERE need.endpoint_id = s.endpoint_id) AS base),
 		numbered AS (SELECT u.*, row_number() OVER (PARTITION BY u.endpoint_id, u.placed IS NULL ORDER BY u.ord) AS rn FROM u)
-		INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at,
-			priority, okey, seq)
-		SELECT n.id, n.event_id, n.endpoint_id, n.partition, n.claimed, $6, $6, $6, n.priority, n.okey,
+		INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, next_attempt_at, created_at,
+			updated_at, priority, okey, seq)
+		SELECT n.id, n.event_id, n.endpoint_id, n.partition, n.claimed, CASE WHEN n.claimed THEN $10::bigint END,
+			$6, $6, $6, n.priority, n.okey,
 			CASE WHEN n.okey IS NULL THEN 0 WHEN n.placed IS NOT NULL THEN n.placed ELSE t.base + n.rn END
 		FROM numbered n LEFT JOIN taken t ON t.endpoint_id = n.endpoint_id AND n.okey IS NOT NULL`,
-		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, d.okey, replay)
+		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, d.okey, replay, owner)
 }
 
 // payloadOf returns the payload of ev as it is rebuilt from the stored event:
@@ -455,7 +457,7 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		}
 		tasks = in.fanOut(&ev, func(ep *hookline.Endpoint, _ int) bool { return claim && !ep.FIFO() }, nil)
 		b := &pgx.Batch{}
-		queueDeliveries(b, &in.deliveries, now, true)
+		queueDeliveries(b, &in.deliveries, now, true, s.owner)
 		if b.Len() == 0 {
 			return nil
 		}

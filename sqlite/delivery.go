@@ -545,8 +545,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			o := &outcomes[i]
 			a := &o.Attempt
 			cur, ok := status[a.DeliveryID]
-			if !ok {
-				continue // deleted with its endpoint or event
+			if !ok || cur.status != statusPending {
+				continue // deleted with its endpoint or event, or settled since
 			}
 			v := statusValue(o.Status)
 			var next any
@@ -566,7 +566,10 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			}
 			d.add(cur.endpointID, cur.status, -1)
 			d.add(cur.endpointID, v, 1)
-			status[a.DeliveryID] = deliveryStatus{cur.endpointID, v}
+			status[a.DeliveryID] = deliveryStatus{cur.endpointID, v, false}
+			if v == statusPending {
+				status[a.DeliveryID] = deliveryStatus{cur.endpointID, v, false}
+			}
 			attempts = append(attempts, a.DeliveryID, int64(a.Attempt), micros(a.StartedAt),
 				a.Duration.Microseconds(), int64(a.StatusCode), a.Error, a.ResponseBody)
 		}
@@ -582,10 +585,11 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	return nil
 }
 
-// deliveryStatus is the endpoint and stored status of a delivery.
+// deliveryStatus is the endpoint, stored status and claim of a delivery.
 type deliveryStatus struct {
 	endpointID string
 	status     int64
+	claimed    bool
 }
 
 // statuses returns the endpoint and stored status of each delivery of ids
@@ -600,7 +604,7 @@ func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[str
 	for rows.Next() {
 		var id string
 		var st deliveryStatus
-		if err := rows.Scan(&id, &st.endpointID, &st.status); err != nil {
+		if err := rows.Scan(&id, &st.endpointID, &st.status, &st.claimed); err != nil {
 			return nil, fmt.Errorf("read deliveries: %w", err)
 		}
 		out[id] = st

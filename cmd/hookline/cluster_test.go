@@ -929,3 +929,95 @@ func TestClusterFIFOOrderAcrossMoves(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterPausedNode freezes the node dispatching most endpoints
+// (SIGSTOP) while it has requests in flight and more queued, until its
+// leases expire and the other node delivers everything; then it wakes
+// (SIGCONT). It must send nothing it held queued: a delivery is received
+// twice at most, and only if it was in flight when the node froze; and its
+// late outcomes must not overwrite the new owner's (nothing ends failed or
+// pending).
+func TestClusterPausedNode(t *testing.T) {
+	const (
+		leaseTimeout = 2 * time.Second
+		endpoints    = 4
+		perEndpoint  = 2 // max_in_flight
+		events       = 30
+	)
+	db := clusterDatabase(t)
+	flags := []string{"--lease-timeout", leaseTimeout.String(), "--delivery-timeout", "20s"}
+	nodes := []*proc{clusterNode(t, db, "n0", flags...), clusterNode(t, db, "n1", flags...)}
+	eventually(t, 15*time.Second, "2 nodes sharing the partitions", func() (bool, string) {
+		c := owned(nodes)
+		return settled(c), fmt.Sprint(c)
+	})
+	r := newRecorder(t)
+	r.delay = 500 * time.Millisecond
+	var paths, ids []string
+	for i := range endpoints {
+		path := fmt.Sprintf("/ep/%d", i)
+		var ep endpointJSON
+		if code := nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": r.URL + path, "max_in_flight": perEndpoint}, &ep); code != 201 {
+			t.Fatalf("create endpoint: %d", code)
+		}
+		paths, ids = append(paths, path), append(ids, ep.ID)
+	}
+	leases := leaseOwners(t, db)
+	victim := 0
+	for _, id := range ids {
+		if leases[hookline.PartitionOf(id)] == "n1" {
+			victim++
+		}
+	}
+	if victim*2 > endpoints {
+		victim = 1
+	} else {
+		victim = 0
+	}
+	other := 1 - victim
+	var acc []accepted
+	for range events {
+		var res eventResult
+		if code := nodes[other].do(t, "POST", "/v1/events", map[string]any{"type": "x", "data": 1}, &res); code != 202 {
+			t.Fatalf("POST /v1/events: %d", code)
+		}
+		acc = append(acc, accepted{id: res.ID, node: other})
+	}
+	eventually(t, 15*time.Second, "requests in flight and more queued on the victim", func() (bool, string) {
+		var st hookline.Stats
+		nodes[victim].do(t, "GET", "/v1/stats", nil, &st)
+		return st.Node.InFlight >= perEndpoint && st.Node.InMemory > st.Node.InFlight+perEndpoint,
+			fmt.Sprintf("%d in flight, %d in memory", st.Node.InFlight, st.Node.InMemory)
+	})
+	var st hookline.Stats
+	nodes[victim].do(t, "GET", "/v1/stats", nil, &st)
+	if err := nodes[victim].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := st.Node.InFlight
+	waitDelivered(t, r, nodes[other], acc, paths, 60*time.Second)
+	if err := nodes[victim].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the woken node to hold nothing of what it had", func() (bool, string) {
+		var st hookline.Stats
+		nodes[victim].do(t, "GET", "/v1/stats", nil, &st)
+		return st.Node.InMemory == 0, fmt.Sprint(st.Node.InMemory, " in memory")
+	})
+	eventually(t, 15*time.Second, "every delivery settled", func() (bool, string) {
+		var st hookline.Stats
+		nodes[other].do(t, "GET", "/v1/stats", nil, &st)
+		return st.Pending == 0 && st.Delivered == int64(events*endpoints),
+			fmt.Sprintf("%d pending, %d delivered, %d failed", st.Pending, st.Delivered, st.Failed)
+	})
+	dups := r.duplicates()
+	for k, ts := range dups {
+		if len(ts) > 2 {
+			t.Errorf("delivery %s %s received %d times", k.id, k.path, len(ts))
+		}
+	}
+	if len(dups) > frozen+perEndpoint {
+		t.Fatalf("%d deliveries received twice; at most the %d in flight when the node froze should be", len(dups), frozen)
+	}
+	t.Logf("%d in flight when frozen, %d deliveries received twice", frozen, len(dups))
+}
