@@ -153,6 +153,7 @@ type Engine struct {
 	sched     *scheduler
 	committer *committer
 	outcomes  *outcomeWriter
+	unclaims  *unclaimer
 	poller    *poller
 	healthW   *healthWriter
 	opEvents  *opEvents
@@ -218,6 +219,7 @@ func New(cfg Config) *Engine {
 	})
 	e.committer = newCommitter(e, 4096)
 	e.outcomes = newOutcomeWriter(e, 4*outcomeBatchSize)
+	e.unclaims = newUnclaimer(e)
 	e.healthW = newHealthWriter(e)
 	e.opEvents = newOpEvents(e)
 	e.epStats = newStatsRegistry()
@@ -248,6 +250,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.bg.Add(4) // poller, maintain, prune, health writer
 	go e.committer.run()
 	go e.outcomes.run()
+	go e.unclaims.run()
 	go e.poller.run(e.bgCtx)
 	go e.maintain(e.bgCtx)
 	go e.prune(e.bgCtx)
@@ -287,6 +290,8 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.outcomes.ch)
 		<-e.outcomes.done
 		e.bg.Wait()
+		close(e.unclaims.ch) // after the poller, which adds to it
+		<-e.unclaims.done
 		e.healthW.flush() // after the last outcome, with the final health
 		e.cancel()
 		e.sender.CloseIdleConnections()
