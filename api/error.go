@@ -60,8 +60,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			level = slog.LevelDebug // the client went away
 		}
 		s.log.LogAttrs(r.Context(), level, "internal error",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("method", clip(r.Method, maxEchoMethod)),
+			slog.String("path", clip(r.URL.Path, maxEcho)),
 			slog.String("err", err.Error()),
 		)
 		if s.storeDown(r.Context()) {
@@ -82,8 +82,10 @@ func (s *Server) storeDown(ctx context.Context) bool {
 }
 
 // writeErrorResponse writes an error body with the status of code, without
-// logging.
+// logging. A message over maxMessage bytes is clipped, so that no answer
+// repeats a request at length.
 func writeErrorResponse(w http.ResponseWriter, code, msg string) {
+	msg = clip(msg, maxMessage)
 	h := w.Header()
 	switch code {
 	case hookline.EUNAUTHORIZED:

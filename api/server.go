@@ -14,8 +14,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookline/hookline"
 )
@@ -137,7 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.Error("http handler panic", "method", r.Method, "path", r.URL.Path,
+			s.log.Error("http handler panic", "method", clip(r.Method, maxEchoMethod), "path", clip(r.URL.Path, maxEcho),
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				writeErrorResponse(sw, hookline.EINTERNAL, "Internal error.")
@@ -150,8 +152,53 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(sw, r, err)
 			return
 		}
+		if longSegment(r.URL.Path) {
+			s.writeError(sw, r, hookline.Errorf(hookline.ENOTFOUND,
+				"no route for %s: a path segment is longer than %d bytes, and no ID is", clip(r.URL.Path, maxEcho), maxSegment))
+			return
+		}
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// maxSegment is the longest segment of a /v1 path that is routed. IDs are
+// 29 or 30 bytes; a longer segment is answered 404 before it reaches the
+// store, whose messages would repeat it.
+const maxSegment = 64
+
+// longSegment reports whether a segment of path is over maxSegment bytes.
+func longSegment(path string) bool {
+	n := 0
+	for i := 0; i < len(path); i++ {
+		if path[i] == '/' {
+			n = 0
+		} else if n++; n > maxSegment {
+			return true
+		}
+	}
+	return false
+}
+
+// Bounds on what an answer or a log line repeats of a request, in bytes, so
+// that neither grows with what a client sends.
+const (
+	maxEcho       = 200  // a path, an ID, a value
+	maxEchoMethod = 20   // a method
+	maxMessage    = 1024 // a whole error message
+)
+
+// clip returns s when it is at most n bytes, else its first n bytes or
+// fewer (never splitting a UTF-8 sequence) and a marker with the length of
+// s: "AAAA…[50000 bytes]".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…[" + strconv.Itoa(len(s)) + " bytes]"
 }
 
 // isV1 reports whether path is under /v1, where the API key is required.
@@ -188,14 +235,15 @@ var probeMethods = [...]string{http.MethodGet, http.MethodPost, http.MethodPatch
 func (s *Server) handleFallback(w http.ResponseWriter, r *http.Request) {
 	if allow := s.allowed(r); allow != "" {
 		w.Header().Set("Allow", allow)
-		s.writeError(w, r, hookline.Errorf(hookline.EMETHOD, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, allow))
+		s.writeError(w, r, hookline.Errorf(hookline.EMETHOD, "%s is not allowed on %s; use %s",
+			clip(r.Method, maxEchoMethod), clip(r.URL.Path, maxEcho), allow))
 		return
 	}
 	if s.dashboard != nil && !isV1(r.URL.Path) {
 		s.dashboard.ServeHTTP(w, r)
 		return
 	}
-	s.writeError(w, r, hookline.Errorf(hookline.ENOTFOUND, "no route for %s", r.URL.Path))
+	s.writeError(w, r, hookline.Errorf(hookline.ENOTFOUND, "no route for %s", clip(r.URL.Path, maxEcho)))
 }
 
 // allowed returns the methods that have a route for r's path, as an Allow
@@ -221,7 +269,7 @@ func (s *Server) allowed(r *http.Request) string {
 
 // logRequest writes one line per request: Debug for success so that the hot
 // path stays quiet, Info for client errors, Warn for server errors. The query
-// string and headers are not logged.
+// string and headers are not logged; the method and path are clipped.
 func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
@@ -238,8 +286,8 @@ func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
 		return
 	}
 	s.log.LogAttrs(ctx, level, "http request",
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("method", clip(r.Method, maxEchoMethod)),
+		slog.String("path", clip(r.URL.Path, maxEcho)),
 		slog.Int("status", status),
 		slog.Duration("duration", d),
 	)
