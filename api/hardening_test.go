@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -52,5 +53,61 @@ func TestClip(t *testing.T) {
 	// A cut never splits a UTF-8 sequence.
 	if got := clip("aaaaaaaaa€", 10); got != "aaaaaaaaa…[12 bytes]" {
 		t.Fatalf("clip(€) = %q", got)
+	}
+}
+
+// TestStrictJSON checks what encoding/json lets through by default and the
+// API does not: field names in another case, a field given twice, null
+// data, and data that is not valid Unicode.
+func TestStrictJSON(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createEndpoint(t, `{"url":"https://example.com/all"}`)
+	for _, tt := range []struct {
+		name, path, body string
+		want             []string
+	}{
+		{"EventFieldCase", "/v1/events", `{"Type":"a","data":1}`, []string{"Type: unknown field", `case-sensitive: "type"`}},
+		{"EventTwice", "/v1/events", `{"type":"a","data":1,"data":2}`, []string{"data: given twice"}},
+		{"NullData", "/v1/events", `{"type":"a","data":null}`, []string{"data: required"}},
+		{"LoneSurrogate", "/v1/events", `{"type":"a","data":{"s":"\ud800"}}`, []string{"data:", `\ud800`, "surrogate"}},
+		{"InvalidUTF8", "/v1/events", "{\"type\":\"a\",\"data\":\"\xc3\x28\"}", []string{"data: not valid UTF-8"}},
+		{"BatchNullData", "/v1/events/batch", `{"events":[{"type":"a","data":1},{"type":"a","data":null}]}`, []string{"events[1].data: required"}},
+		{"BatchSurrogate", "/v1/events/batch", `{"events":[{"type":"a","data":"\udc00"}]}`, []string{"events[0].data:", "surrogate"}},
+		{"BatchFieldCase", "/v1/events/batch", `{"Events":[]}`, []string{"Events: unknown field"}},
+		{"BatchEventFieldCase", "/v1/events/batch", `{"events":[{"type":"a","DATA":1}]}`, []string{"events[0].DATA: unknown field"}},
+		{"EndpointFieldCase", "/v1/endpoints", `{"URL":"https://example.com/"}`, []string{"URL: unknown field", `"url"`}},
+		{"EndpointTwice", "/v1/endpoints", `{"url":"https://example.com/","url":"https://example.org/"}`, []string{"url: given twice"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b.do(t, "POST", tt.path, tt.body).wantError(t, 400, hookline.EINVALID, tt.want...)
+		})
+	}
+	if st := b.storeStats(t); st.Events != 0 || st.Endpoints != 1 {
+		t.Fatalf("refused requests wrote: %+v", st)
+	}
+}
+
+// TestNumbersKeptExact checks that numbers in data are stored, shown and
+// delivered as sent, without a round trip through float64.
+func TestNumbersKeptExact(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	data := `{"big":123456789012345678901234567890,"id":9007199254740993,"f":0.1000000000000000055511151231257827,"e":1E400,"z":-0.0}`
+	res := b.ingest(t, `{"type":"a","data":`+data+`}`)
+	ev, err := b.store.FindEvent(context.Background(), res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ev.Data) != data {
+		t.Fatalf("stored %s, want %s", ev.Data, data)
+	}
+	if p := ev.Payload(); !strings.HasSuffix(string(p), `"data":`+data+`}`) {
+		t.Fatalf("delivered payload %s", p)
+	}
+	got := b.do(t, "GET", "/v1/events/"+res.ID, "")
+	got.ok(t, 200, nil)
+	if !strings.Contains(string(got.body), `"data":`+data) {
+		t.Fatalf("GET shows %s", got.body)
 	}
 }
