@@ -368,12 +368,12 @@ func kind(t reflect.Type) string {
 	return "another type"
 }
 
-// maxCursor bounds the cursor a client may send; the stores' cursors are IDs.
-const maxCursor = 256
-
-// page reads the cursor and limit query parameters of a list. An absent
-// limit is 0, which the store takes as hookline.DefaultLimit.
-func page(q url.Values) (cursor string, limit int, err error) {
+// page reads the cursor and limit query parameters of a list whose items
+// have IDs starting with prefix. An absent limit is 0, which the store takes
+// as hookline.DefaultLimit. A cursor is the ID of the last item of the
+// previous page: anything else is refused, rather than answered with a page
+// that would look right.
+func page(q url.Values, prefix string) (cursor string, limit int, err error) {
 	if v := q.Get("limit"); v != "" {
 		limit, err = strconv.Atoi(v)
 		if err != nil || limit < 1 || limit > hookline.MaxLimit {
@@ -381,8 +381,8 @@ func page(q url.Values) (cursor string, limit int, err error) {
 		}
 	}
 	cursor = q.Get("cursor")
-	if len(cursor) > maxCursor {
-		return "", 0, hookline.Errorf(hookline.EINVALID, "cursor: not a cursor from a previous page")
+	if cursor != "" && !validID(prefix, cursor) {
+		return "", 0, hookline.Errorf(hookline.EINVALID, "cursor: not a cursor from a previous page of this list (%s followed by 26 characters)", prefix)
 	}
 	return cursor, limit, nil
 }

@@ -198,7 +198,7 @@ func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f hookline.EndpointFilter
 	var err error
-	if f.Cursor, f.Limit, err = page(q); err != nil {
+	if f.Cursor, f.Limit, err = page(q, hookline.EndpointPrefix); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookline/hookline"
 )
@@ -110,4 +112,61 @@ func TestNumbersKeptExact(t *testing.T) {
 	if !strings.Contains(string(got.body), `"data":`+data) {
 		t.Fatalf("GET shows %s", got.body)
 	}
+}
+
+// TestCursor checks that a list refuses a cursor that is not an ID of the
+// listed kind, rather than answering the first page or an empty one.
+func TestCursor(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for range 3 {
+		b.createEndpoint(t, `{"url":"https://example.com/hook"}`)
+	}
+	var page1 struct {
+		Data       []endpointJSON `json:"data"`
+		NextCursor *string        `json:"next_cursor"`
+	}
+	b.do(t, "GET", "/v1/endpoints?limit=2", "").ok(t, 200, &page1)
+	if page1.NextCursor == nil || len(page1.Data) != 2 {
+		t.Fatalf("first page %+v", page1)
+	}
+	b.do(t, "GET", "/v1/endpoints?limit=2&cursor="+*page1.NextCursor, "").ok(t, 200, nil)
+
+	valid := hookline.NewID(hookline.EndpointPrefix, time.Now())
+	for _, tt := range []struct{ path, cursor string }{
+		{"/v1/endpoints", "zzz"},
+		{"/v1/endpoints", "ep_"},
+		{"/v1/endpoints", strings.ToLower(valid)},
+		{"/v1/endpoints", valid + "0"},
+		{"/v1/endpoints", valid[:len(valid)-1] + "U"},  // U is not in the alphabet
+		{"/v1/endpoints", "ep_8" + valid[4:]},          // over 128 bits
+		{"/v1/endpoints", "dlv_" + valid[3:]},          // another kind
+		{"/v1/deliveries", valid},                      // an endpoint ID
+		{"/v1/deliveries", "dlv_" + valid[3:] + "%00"}, // a NUL after an ID
+		{"/v1/deliveries", "dlv_%C3%A9" + valid[5:]},   // not ASCII
+		{"/v1/deliveries", "dlv_" + strings.Repeat("Z", 26)},
+	} {
+		b.do(t, "GET", tt.path+"?cursor="+tt.cursor, "").wantError(t, 400, hookline.EINVALID, "cursor:")
+	}
+	b.do(t, "GET", "/v1/deliveries?cursor="+hookline.NewID(hookline.DeliveryPrefix, time.Now()), "").ok(t, 200, nil)
+}
+
+var idRE = regexp.MustCompile(`^dlv_[0-7][0-9A-HJKMNP-TV-Z]{25}$`)
+
+// FuzzValidID checks validID against a regular expression of the ID shape,
+// and that every ID NewID makes is valid.
+func FuzzValidID(f *testing.F) {
+	f.Add("dlv_01K0000000000000000000000", int64(0))
+	f.Add("dlv_7ZZZZZZZZZZZZZZZZZZZZZZZZZ", int64(1<<47))
+	f.Add("ep_01K0000000000000000000000", int64(1))
+	f.Add("dlv_01k0000000000000000000000", int64(-1))
+	f.Fuzz(func(t *testing.T, s string, ms int64) {
+		if got, want := validID(hookline.DeliveryPrefix, s), idRE.MatchString(s); got != want {
+			t.Fatalf("validID(%q) = %v, want %v", s, got, want)
+		}
+		id := hookline.NewID(hookline.DeliveryPrefix, time.UnixMilli(ms&(1<<48-1)))
+		if !validID(hookline.DeliveryPrefix, id) {
+			t.Fatalf("NewID made %q, which validID refuses", id)
+		}
+	})
 }
