@@ -170,3 +170,16 @@ func FuzzValidID(f *testing.F) {
 		}
 	})
 }
+
+func TestEndpointPort(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, port := range []string{"0", "00", "65536", "99999999999999999999"} {
+		b.do(t, "POST", "/v1/endpoints", `{"url":"https://example.com:`+port+`/hook"}`).wantError(t, 400, hookline.EINVALID, "url:", "port")
+	}
+	ep := b.createEndpoint(t, `{"url":"https://example.com/hook"}`)
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"url":"https://example.com:0/hook"}`).wantError(t, 400, hookline.EINVALID, "port")
+	for _, port := range []string{"1", "8080", "65535"} {
+		b.createEndpoint(t, `{"url":"https://example.com:`+port+`/hook"}`)
+	}
+}

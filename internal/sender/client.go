@@ -3,9 +3,9 @@ package sender
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"syscall"
@@ -41,9 +41,13 @@ func newGuard(allowPrivate bool) func(network, address string, c syscall.RawConn
 // publicOnly refuses every non-public address, on any port.
 var publicOnly = ssrf.New(ssrf.WithAnyPort())
 
-// CheckURL validates an endpoint URL: absolute http or https with a host.
-// Unless allowPrivate is set, a literal IP host that is not public is refused
-// with a message that names the flag. Host names are checked when dialled.
+// CheckURL validates an endpoint URL: absolute http or https with a host
+// that can be dialled (see ParseHost). An IPv4 address written in another
+// form than dotted decimal (127.1, 2130706433, 0x7f000001, ①②⑦.0.0.1) is
+// refused, naming the usual form, since resolvers disagree on whether it is
+// an address. Unless allowPrivate is set, a host that is a loopback name
+// (localhost, *.localhost) or an address that is not public is refused with
+// a message that names the flag. Other names are checked when dialled.
 func CheckURL(raw string, allowPrivate bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
@@ -55,21 +59,30 @@ func CheckURL(raw string, allowPrivate bool) error {
 	} else if u.User != nil {
 		return hookline.Errorf(hookline.EINVALID, "url: must not carry credentials; use the signature to authenticate")
 	}
-	if allowPrivate {
-		return nil
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback host; start hookline with --allow-private-networks to allow it", host)
-	}
-	ip, err := netip.ParseAddr(host)
+	h, err := ParseHost(u.Hostname())
 	if err != nil {
-		return nil // a name: checked on the address actually dialled
+		return hookline.Errorf(hookline.EINVALID, "url: the host %v", err)
 	}
-	if publicOnly.SafeAddr(ip) != nil {
-		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback, private, link-local or otherwise non-public address; start hookline with --allow-private-networks to allow it", ip)
+	private := !allowPrivate && (h.Name == "localhost" || strings.HasSuffix(h.Name, ".localhost") ||
+		h.Addr.IsValid() && publicOnly.SafeAddr(h.Addr) != nil)
+	switch {
+	case private && h.Name != "":
+		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback host; start hookline with --allow-private-networks to allow it", h.Name)
+	case private:
+		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback, private, link-local or otherwise non-public address; start hookline with --allow-private-networks to allow it", hostAddr(u.Hostname(), h))
+	case h.NonStandard:
+		return hookline.Errorf(hookline.EINVALID, "url: %.100s is the IPv4 address %s in a form resolvers disagree on; write it as %s", u.Hostname(), h.Addr, h.Addr)
 	}
 	return nil
+}
+
+// hostAddr names the address of an IP host for a message: "127.0.0.1", or
+// "0x7f000001 (127.0.0.1)" when it was written in another form.
+func hostAddr(host string, h Host) string {
+	if h.Addr.String() == host {
+		return host
+	}
+	return fmt.Sprintf("%.100s (%s)", host, h.Addr)
 }
 
 // newClient returns the HTTP client that makes deliveries: redirects are not

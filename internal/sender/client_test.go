@@ -15,9 +15,10 @@ import (
 
 func TestCheckURL(t *testing.T) {
 	tests := []struct {
-		url     string
-		private bool // allowed only with --allow-private-networks
-		invalid bool // never allowed
+		url         string
+		private     bool // allowed only with --allow-private-networks
+		invalid     bool // never allowed
+		nonStandard bool // an address in another form: never allowed
 	}{
 		{url: "https://example.com/hook"},
 		{url: "http://93.184.216.34:8080/x"},
@@ -36,6 +37,34 @@ func TestCheckURL(t *testing.T) {
 		{url: "http://[2002:7f00:1::]/x", private: true},
 		{url: "http://[fe80::1]/x", private: true},
 		{url: "http://[fc00::1]/x", private: true},
+		{url: "http://xn--bcher-kva.example/x"},
+		{url: "http://bücher.example/x"},
+		{url: "http://EXAMPLE.com./x"},
+		{url: "http://93.184.216.34:25/x"}, // any port on a public address
+		{url: "http://LOCALHOST/x", private: true},
+		{url: "http://localhost./x", private: true},
+		{url: "http://api.localhost./x", private: true},
+		{url: "http://ｌｏｃａｌｈｏｓｔ/x", private: true},
+		{url: "http://[::ffff:7f00:1]/x", private: true},
+		{url: "http://[fe80::1%25eth0]/x", private: true},
+		{url: "http://2130706433/x", private: true, nonStandard: true},
+		{url: "http://0x7f000001/x", private: true, nonStandard: true},
+		{url: "http://0177.0.0.1/x", private: true, nonStandard: true},
+		{url: "http://0x7f.1/x", private: true, nonStandard: true},
+		{url: "http://127.1/x", private: true, nonStandard: true},
+		{url: "http://127.0.0.1./x", private: true, nonStandard: true},
+		{url: "http://0/x", private: true, nonStandard: true},
+		{url: "http://①②⑦.0.0.1/x", private: true, nonStandard: true},
+		{url: "http://１２７.０.０.１/x", private: true, nonStandard: true},
+		{url: "http://127。0。0。1/x", private: true, nonStandard: true},
+		{url: "http://169.254.43518/x", private: true, nonStandard: true}, // 169.254.169.254
+		{url: "http://1.1/x", invalid: true, nonStandard: true},           // 1.0.0.1: public, but write it so
+		{url: "http://1.2.3.256/x", invalid: true},
+		{url: "http://1.2.3.4.5/x", invalid: true},
+		{url: "http://08.1.2.3/x", invalid: true},
+		{url: "http://a..b/x", invalid: true},
+		{url: "http://example.0x/x", invalid: true},
+		{url: "http://a⒈.com/x", invalid: true}, // ⒈: disallowed by IDNA
 		{url: "ftp://example.com/x", invalid: true},
 		{url: "/relative", invalid: true},
 		{url: "https://", invalid: true},
@@ -53,8 +82,12 @@ func TestCheckURL(t *testing.T) {
 			if tt.private && !strings.Contains(err.Error(), "--allow-private-networks") {
 				t.Fatalf("message %q does not name the flag", err)
 			}
-			if err := CheckURL(tt.url, true); (err != nil) != tt.invalid {
+			err = CheckURL(tt.url, true)
+			if (err != nil) != (tt.invalid || tt.nonStandard) {
 				t.Fatalf("CheckURL(%q, true) = %v", tt.url, err)
+			}
+			if tt.nonStandard && !strings.Contains(err.Error(), "write it as") {
+				t.Fatalf("message %q does not name the usual form", err)
 			}
 		})
 	}
