@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -182,4 +183,18 @@ func TestEndpointPort(t *testing.T) {
 	for _, port := range []string{"1", "8080", "65535"} {
 		b.createEndpoint(t, `{"url":"https://example.com:`+port+`/hook"}`)
 	}
+}
+
+// TestUncleanPath checks that a path ServeMux would redirect to its clean
+// form (307, HTML) is a JSON 404 instead.
+func TestUncleanPath(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, p := range []string{"/v1//endpoints", "/v1/endpoints/.", "/v1/./endpoints", "/x/../v1/endpoints", "/v1/endpoints/ep_x/..", "//healthz", "/healthz/."} {
+		req := b.request(t, "GET", "/", "")
+		req.URL.Path = p
+		b.send(t, req).wantError(t, 404, hookline.ENOTFOUND, "not clean")
+	}
+	b.do(t, "GET", "/v1/endpoints/", "").wantError(t, 404, hookline.ENOTFOUND) // clean, and no route
 }

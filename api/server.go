@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -129,8 +130,9 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("/", s.handleFallback)
 }
 
-// ServeHTTP implements http.Handler: it checks the API key on /v1 paths,
-// routes, recovers from panics and logs the request.
+// ServeHTTP implements http.Handler: it answers 404 to a path that is not
+// clean, checks the API key on /v1 paths, routes, recovers from panics and
+// logs the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -147,6 +149,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logRequest(r, sw.status, time.Since(start))
 	}()
+	if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+		// ServeMux would answer 307 to the clean path, with an HTML body.
+		s.writeError(sw, r, hookline.Errorf(hookline.ENOTFOUND, "no route for %s: the path is not clean (no //, /./ or /../); use %s",
+			clip(r.URL.Path, maxEcho), clip(clean, maxEcho)))
+		return
+	}
 	if isV1(r.URL.Path) {
 		if err := s.authorize(r); err != nil {
 			s.writeError(sw, r, err)
@@ -199,6 +207,23 @@ func clip(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…[" + strconv.Itoa(len(s)) + " bytes]"
+}
+
+// cleanPath returns the canonical form of a URL path, as ServeMux computes
+// it before routing: rooted, without empty, "." or ".." segments, and with
+// a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // isV1 reports whether path is under /v1, where the API key is required.
