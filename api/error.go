@@ -68,6 +68,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			code, msg = hookline.EUNAVAILABLE, "The store is not answering; try again shortly."
 		}
 	}
+	s.setWriteDeadline(w, time.Now())
 	writeErrorResponse(w, code, msg)
 }
 
@@ -115,7 +116,8 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 const maxPooledBuffer = 64 << 10
 
 // writeJSON answers with status and v as JSON. v is encoded before anything
-// is written, so an encoding failure still gets a clean 500. HTML characters
+// is written, so an encoding failure still gets a clean 500. Writing has
+// WriteTimeout from now. HTML characters
 // are not escaped: the body is served as application/json with nosniff.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -134,6 +136,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["X-Content-Type-Options"] = nosniff
+	s.setWriteDeadline(w, time.Now())
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

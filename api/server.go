@@ -27,6 +27,10 @@ import (
 // Config.MaxPayload is zero: 1 MiB.
 const DefaultMaxPayload = 1 << 20
 
+// DefaultWriteTimeout is how long writing an answer may take when
+// Config.WriteTimeout is zero.
+const DefaultWriteTimeout = 30 * time.Second
+
 // Config is what a Server needs. Store, Engine and APIKey are required.
 type Config struct {
 	// Store is read directly for lookups and endpoint changes.
@@ -55,6 +59,16 @@ type Config struct {
 	// Dashboard serves every path outside /v1, /healthz, /readyz and
 	// /metrics. Nil means those paths answer 404.
 	Dashboard http.Handler
+	// WriteTimeout bounds the writing of an answer, so that a client that
+	// does not read its answer holds a connection and its buffers only so
+	// long. The write deadline is set to now + WriteTimeout as each
+	// request arrives, a default for every handler (Metrics and Dashboard
+	// included), and again when the API starts writing an answer, after it
+	// has read the body. A handler that streams, such as Server-Sent
+	// Events, moves or clears its own deadline with
+	// http.ResponseController.SetWriteDeadline. Zero means
+	// DefaultWriteTimeout; negative means none.
+	WriteTimeout time.Duration
 }
 
 // Server is the HTTP handler of the API. Build it with NewServer.
@@ -64,6 +78,7 @@ type Server struct {
 	checkURL   func(string) error
 	log        *slog.Logger
 	maxPayload int64
+	writeTime  time.Duration // 0: no write deadline
 	keyHash    [sha256.Size]byte
 	hasKey     bool
 	dashboard  http.Handler
@@ -80,6 +95,7 @@ func NewServer(c Config) *Server {
 		checkURL:   c.CheckURL,
 		log:        c.Logger,
 		maxPayload: c.MaxPayload,
+		writeTime:  c.WriteTimeout,
 		hasKey:     c.APIKey != "",
 		keyHash:    sha256.Sum256([]byte(c.APIKey)),
 		dashboard:  c.Dashboard,
@@ -90,6 +106,12 @@ func NewServer(c Config) *Server {
 	}
 	if s.maxPayload <= 0 {
 		s.maxPayload = DefaultMaxPayload
+	}
+	switch {
+	case s.writeTime == 0:
+		s.writeTime = DefaultWriteTimeout
+	case s.writeTime < 0:
+		s.writeTime = 0
 	}
 	s.routes(c.Metrics)
 	return s
@@ -135,6 +157,7 @@ func (s *Server) routes(metrics http.Handler) {
 // logs the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	s.setWriteDeadline(w, start)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
@@ -207,6 +230,15 @@ func clip(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…[" + strconv.Itoa(len(s)) + " bytes]"
+}
+
+// setWriteDeadline gives the answer on w until now + WriteTimeout to be
+// written. Writers that cannot take a deadline (a ResponseRecorder) are
+// left alone.
+func (s *Server) setWriteDeadline(w http.ResponseWriter, now time.Time) {
+	if s.writeTime > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(now.Add(s.writeTime))
+	}
 }
 
 // cleanPath returns the canonical form of a URL path, as ServeMux computes
