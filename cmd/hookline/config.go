@@ -31,6 +31,7 @@ type Config struct {
 	LogLevel             string
 	LogFormat            string
 	DebugAddr            string
+	MaxConnections       int
 }
 
 // flagSpec describes one setting for the flag set and the help text.
@@ -97,6 +98,14 @@ func (c *Config) specs() []flagSpec {
 		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
 		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
+		{"max-connections", "HOOKLINE_MAX_CONNECTIONS", "4096", "API connections open at once; more wait to be accepted (0: no cap)", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a non-negative integer")
+			}
+			c.MaxConnections = n
+			return nil
+		}},
 	}
 }
 

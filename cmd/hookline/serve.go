@@ -39,6 +39,9 @@ type Main struct {
 	Config Config
 	Stdout io.Writer
 	Stderr io.Writer
+	// HTTP are the limits of the HTTP server, which have no flags;
+	// NewMain sets DefaultHTTPLimits, tests shorten them.
+	HTTP HTTPLimits
 
 	Store    hookline.Store
 	Engine   *delivery.Engine
@@ -48,9 +51,34 @@ type Main struct {
 	lock     *os.File
 }
 
+// HTTPLimits bound what one client can hold of the HTTP server.
+type HTTPLimits struct {
+	// ReadHeaderTimeout bounds the reading of a request's headers (a
+	// slowloris client is cut off at it); ReadTimeout the whole request,
+	// body included.
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	// WriteTimeout bounds the writing of an answer (api.Config.WriteTimeout);
+	// the server's own write timeout is ReadTimeout + WriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection that sends nothing.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers (net/http
+	// allows 4 KiB more); past it net/http answers 431.
+	MaxHeaderBytes int
+}
+
+// DefaultHTTPLimits are the limits of `hookline serve`.
+var DefaultHTTPLimits = HTTPLimits{
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       60 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       120 * time.Second,
+	MaxHeaderBytes:    64 << 10,
+}
+
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, HTTP: DefaultHTTPLimits}
 	_ = m.Config.parse("serve", nil, func(string) string { return "" })
 	return m
 }
@@ -136,22 +164,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	allowPrivate := c.AllowPrivateNetworks
 	handler := api.NewServer(api.Config{
-		Store:      m.Store,
-		Engine:     m.Engine,
-		APIKey:     c.APIKey,
-		MaxPayload: c.MaxPayload,
-		CheckURL:   func(u string) error { return sender.CheckURL(u, allowPrivate) },
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Logger:     log,
+		Store:        m.Store,
+		Engine:       m.Engine,
+		APIKey:       c.APIKey,
+		MaxPayload:   c.MaxPayload,
+		CheckURL:     func(u string) error { return sender.CheckURL(u, allowPrivate) },
+		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Logger:       log,
+		WriteTimeout: m.HTTP.WriteTimeout,
 	})
-	if m.listener, err = net.Listen("tcp", c.Addr); err != nil {
+	tcp, err := net.Listen("tcp", c.Addr)
+	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	m.listener = api.NewListener(tcp, c.MaxConnections)
 	m.server = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: m.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       m.HTTP.ReadTimeout,
+		WriteTimeout:      m.HTTP.ReadTimeout + m.HTTP.WriteTimeout, // the API sets a tighter one per request
+		IdleTimeout:       m.HTTP.IdleTimeout,
+		MaxHeaderBytes:    m.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	go func() {

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testAPIKey is the API key of the Main of these tests.
+const testAPIKey = "hk_serve-test-3vQ8xK2mZ7pL4nR9tW6yB1cD"
+
+// logBuffer collects what a Main writes, safe for concurrent writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startMain runs a Main on 127.0.0.1:0 with a temp data dir, after opts
+// have adjusted it, and closes it when the test ends. Its stdout and stderr
+// go to the buffers returned.
+func startMain(t *testing.T, opts ...func(*Main)) (m *Main, stdout, stderr *logBuffer) {
+	t.Helper()
+	m = NewMain()
+	stdout, stderr = &logBuffer{}, &logBuffer{}
+	m.Stdout, m.Stderr = stdout, stderr
+	m.Config.Addr = "127.0.0.1:0"
+	m.Config.DataDir = t.TempDir()
+	m.Config.APIKey = testAPIKey
+	for _, o := range opts {
+		o(m)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return m, stdout, stderr
+}
+
+// TestSlowloris checks that a client that sends its headers slowly is cut
+// off at ReadHeaderTimeout, without an answer.
+func TestSlowloris(t *testing.T) {
+	t.Parallel()
+	m, _, _ := startMain(t, func(m *Main) { m.HTTP.ReadHeaderTimeout = 300 * time.Millisecond })
+	c, err := net.Dial("tcp", m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // one header byte every 50 ms, as a slowloris client does
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		req := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 1000)
+		for i := 0; i < len(req); i++ {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if _, err := c.Write([]byte{req[i]}); err != nil {
+				return
+			}
+		}
+	}()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// net/http closes the connection, answering 400 when part of a
+	// request came: JSON, like every error.
+	got, err := io.ReadAll(c)
+	if err != nil && !isReset(err) {
+		t.Fatalf("read %q, %v; want the connection closed", got, err)
+	}
+	if len(got) > 0 && (!bytes.HasPrefix(got, []byte("HTTP/1.1 400 ")) || !bytes.Contains(got, []byte(`{"error":"invalid"`))) {
+		t.Fatalf("answer %q, want none or a JSON 400", got)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("closed after %s, before ReadHeaderTimeout", d)
+	}
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && strings.Contains(op.Err.Error(), "reset")
+}
+
+// TestMaxHeaderBytes checks that the headers are capped at 64 KiB (not
+// net/http's 1 MiB), with a JSON 431.
+func TestMaxHeaderBytes(t *testing.T) {
+	t.Parallel()
+	m, _, _ := startMain(t)
+	get := func(header int) (*http.Response, []byte) {
+		c, err := net.Dial("tcp", m.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		go func() {
+			_, _ = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", header)+"\r\n\r\n")
+		}()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	if resp, b := get(60 << 10); resp.StatusCode != 200 {
+		t.Fatalf("60 KiB of headers: %d %s", resp.StatusCode, b)
+	}
+	resp, b := get(100 << 10)
+	var e struct{ Error, Message string }
+	if resp.StatusCode != 431 || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(b, &e) != nil || e.Error != "invalid" {
+		t.Fatalf("100 KiB of headers: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+}
+
+// TestMaxConnections checks --max-connections: past the cap a connection
+// is served only once another closes.
+func TestMaxConnections(t *testing.T) {
+	t.Parallel()
+	m, _, _ := startMain(t, func(m *Main) { m.Config.MaxConnections = 1 })
+	idle, err := net.Dial("tcp", m.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// Make sure the idle connection is the one accepted first.
+	if _, err := io.WriteString(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(idle), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	done := make(chan error, 1)
+	go func() {
+		resp, err := client.Get("http://" + m.Addr() + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("a second connection was served while the first was open: %v", err)
+	case <-time.After(300 * time.Millisecond): // long enough to be served if it could be
+	}
+	idle.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second connection was not served after the first closed")
+	}
+}
+
+// TestHTTPServerLimits checks that the server has the limits that keep one
+// client from holding it: timeouts on reading and writing, small headers.
+func TestHTTPServerLimits(t *testing.T) {
+	t.Parallel()
+	m, _, _ := startMain(t)
+	s := m.server
+	if s.ReadHeaderTimeout != 10*time.Second || s.ReadTimeout <= 0 || s.WriteTimeout <= s.ReadTimeout || s.IdleTimeout <= 0 || s.MaxHeaderBytes != 64<<10 {
+		t.Fatalf("limits: read header %s, read %s, write %s, idle %s, headers %d",
+			s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout, s.MaxHeaderBytes)
+	}
+	if os.Getenv("HOOKLINE_MAX_CONNECTIONS") == "" && m.Config.MaxConnections != 4096 {
+		t.Fatalf("default --max-connections %d", m.Config.MaxConnections)
+	}
+}
