@@ -104,8 +104,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	slog.SetDefault(log)
 
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	if err := secureDataDir(c.DataDir, c.DatabaseURL == "", log); err != nil {
+		return err
 	}
 	if c.APIKey == "" {
 		if c.APIKey, err = loadOrCreateKey(c.DataDir, m.Stdout); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -200,5 +201,110 @@ func TestHTTPServerLimits(t *testing.T) {
 	}
 	if os.Getenv("HOOKLINE_MAX_CONNECTIONS") == "" && m.Config.MaxConnections != 4096 {
 		t.Fatalf("default --max-connections %d", m.Config.MaxConnections)
+	}
+}
+
+// TestDataDirModes checks that the data dir, which holds the API key and
+// every signing secret, is readable by its owner only, and so is every file
+// in it, whatever the modes before and the umask.
+func TestDataDirModes(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("%s: data dir mode %v, %v; want 0700", when, fi.Mode().Perm(), err)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]bool{}
+		for _, e := range entries {
+			fi, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			names[e.Name()] = true
+			if fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s: %s has mode %v, want 0600", when, e.Name(), fi.Mode().Perm())
+			}
+		}
+		for _, n := range []string{"hookline.db", "hookline.db-wal", "hookline.db-shm", "api-key"} {
+			if !names[n] {
+				t.Errorf("%s: no %s in the data dir (%v)", when, n, names)
+			}
+		}
+	}
+	run := func() {
+		m := NewMain()
+		m.Stdout, m.Stderr = io.Discard, io.Discard
+		m.Config.Addr, m.Config.DataDir = "127.0.0.1:0", dir
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		// Write, so that the WAL and its index exist.
+		req, _ := http.NewRequest("POST", "http://"+m.Addr()+"/v1/events", strings.NewReader(`{"type":"a","data":1}`))
+		key, _ := os.ReadFile(filepath.Join(dir, "api-key"))
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("ingest: %d", resp.StatusCode)
+		}
+		check("running")
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+
+	// Files left readable by an older version are made private again.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if err := os.Chmod(filepath.Join(dir, e.Name()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run()
+}
+
+// TestSharedDataDirRefused checks that a data dir shared with other users
+// (sticky and world-writable, like /tmp) is refused rather than changed.
+func TestSharedDataDirRefused(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain()
+	m.Stdout, m.Stderr = io.Discard, io.Discard
+	m.Config.Addr, m.Config.DataDir, m.Config.APIKey = "127.0.0.1:0", dir, testAPIKey
+	err := m.Run(context.Background())
+	if err == nil {
+		m.Close()
+		t.Fatal("served from a shared directory")
+	}
+	if !strings.Contains(err.Error(), "other users") {
+		t.Fatalf("error %q does not say why", err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o777 {
+		t.Fatalf("the shared directory was changed to %v", fi.Mode())
 	}
 }
