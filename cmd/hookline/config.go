@@ -17,6 +17,8 @@ type Config struct {
 	DataDir              string
 	DatabaseURL          string
 	APIKey               string
+	APIKeyFile           string
+	PrintAPIKey          bool
 	AllowPrivateNetworks bool
 	RetrySchedule        []time.Duration
 	DeliveryTimeout      time.Duration
@@ -32,6 +34,8 @@ type Config struct {
 	LogFormat            string
 	DebugAddr            string
 	MaxConnections       int
+
+	apiKeyFlag bool // the key was given as --api-key, which ps shows
 }
 
 // flagSpec describes one setting for the flag set and the help text.
@@ -66,12 +70,10 @@ func (c *Config) specs() []flagSpec {
 		{"addr", "HOOKLINE_ADDR", "127.0.0.1:8080", "address to listen on", str(&c.Addr)},
 		{"data-dir", "HOOKLINE_DATA_DIR", "./hookline-data", "directory of the SQLite database and the generated API key", str(&c.DataDir)},
 		{"database-url", "HOOKLINE_DATABASE_URL", "", "postgres://… to use PostgreSQL (shared by many nodes) instead of SQLite", str(&c.DatabaseURL)},
-		{"api-key", "HOOKLINE_API_KEY", "", "API key for /v1 (default: generated on first start, saved in the data dir, printed once)", str(&c.APIKey)},
-		{"allow-private-networks", "HOOKLINE_ALLOW_PRIVATE_NETWORKS", "false", "allow endpoints on loopback, private and link-local addresses", func(v string) error {
-			b, err := strconv.ParseBool(v)
-			c.AllowPrivateNetworks = b
-			return err
-		}},
+		{"api-key", "HOOKLINE_API_KEY", "", "API key for /v1, at least 32 random characters (default: generated on first start and saved in the data dir)", str(&c.APIKey)},
+		{"api-key-file", "HOOKLINE_API_KEY_FILE", "", "file holding the API key (e.g. a container secret), instead of --api-key, which ps shows", str(&c.APIKeyFile)},
+		{"print-api-key", "HOOKLINE_PRINT_API_KEY", "false", "print a generated API key even when standard output is not a terminal", boolean(&c.PrintAPIKey)},
+		{"allow-private-networks", "HOOKLINE_ALLOW_PRIVATE_NETWORKS", "false", "allow endpoints on loopback, private and link-local addresses", boolean(&c.AllowPrivateNetworks)},
 		{"retry-schedule", "HOOKLINE_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h", "delay before each attempt (±20% jitter); its length is the number of attempts", func(v string) (err error) {
 			c.RetrySchedule, err = delivery.ParseSchedule(v)
 			return err
@@ -136,17 +138,30 @@ func (c *Config) parse(name string, args []string, getenv func(string) string) e
 		fs.Func(s.name, s.help, s.set)
 	}
 	// Boolean flags may be given without a value.
-	fs.Lookup("allow-private-networks").Value = boolValue{c}
-	return fs.Parse(args)
+	fs.Lookup("allow-private-networks").Value = boolValue{&c.AllowPrivateNetworks}
+	fs.Lookup("print-api-key").Value = boolValue{&c.PrintAPIKey}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) { c.apiKeyFlag = c.apiKeyFlag || f.Name == "api-key" })
+	return nil
 }
 
-// boolValue lets --allow-private-networks stand alone.
-type boolValue struct{ c *Config }
+// boolean parses a true or false setting into p.
+func boolean(p *bool) func(string) error {
+	return func(v string) (err error) {
+		*p, err = strconv.ParseBool(v)
+		return err
+	}
+}
+
+// boolValue lets a boolean flag stand alone (--allow-private-networks).
+type boolValue struct{ p *bool }
 
 func (b boolValue) String() string   { return "" }
 func (b boolValue) IsBoolFlag() bool { return true }
 func (b boolValue) Set(v string) (err error) {
-	b.c.AllowPrivateNetworks, err = strconv.ParseBool(v)
+	*b.p, err = strconv.ParseBool(v)
 	return err
 }
 

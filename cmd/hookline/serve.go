@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -107,10 +104,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := secureDataDir(c.DataDir, c.DatabaseURL == "", log); err != nil {
 		return err
 	}
-	if c.APIKey == "" {
-		if c.APIKey, err = loadOrCreateKey(c.DataDir, m.Stdout); err != nil {
-			return err
-		}
+	if c.APIKey, err = m.apiKey(); err != nil {
+		return err
+	}
+	if c.apiKeyFlag {
+		log.Warn("--api-key on the command line can be read by every local user (ps, /proc); prefer HOOKLINE_API_KEY or --api-key-file")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -240,27 +238,6 @@ func storeName(c *Config) string {
 		return "postgres"
 	}
 	return "sqlite"
-}
-
-// loadOrCreateKey returns the API key saved in the data dir, making and
-// printing one on first start.
-func loadOrCreateKey(dir string, out io.Writer) (string, error) {
-	path := filepath.Join(dir, "api-key")
-	if b, err := os.ReadFile(path); err == nil {
-		if k := strings.TrimSpace(string(b)); k != "" {
-			return k, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read api key: %w", err)
-	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	key := "hk_" + base64.RawURLEncoding.EncodeToString(b[:])
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("save api key: %w", err)
-	}
-	fmt.Fprintf(out, "Generated an API key (saved in %s; shown only this once):\n\n    %s\n\n", path, key)
-	return key, nil
 }
 
 // lockDataDir takes an exclusive lock on the data dir, so two processes never
