@@ -45,9 +45,9 @@ type Config struct {
 	// Zero or negative means DefaultMaxPayload.
 	MaxPayload int64
 	// CheckURL validates the destination of an endpoint URL after the API's
-	// own checks (absolute http or https with a host). It returns an
-	// *hookline.Error with code EINVALID whose message names the field, and
-	// the --allow-private-networks flag when the literal host is loopback,
+	// own checks (absolute http or https with a host and a valid port). It
+	// returns an *hookline.Error with code EINVALID whose message names the
+	// field, and the flags that would allow the host when it is loopback,
 	// private, link-local or unspecified. Nil means no further check.
 	CheckURL func(rawURL string) error
 	// Metrics is served at GET /metrics without the API key. Nil means

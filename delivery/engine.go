@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,8 @@ type Config struct {
 	// AllowPrivateNetworks lets deliveries go to loopback and private
 	// addresses.
 	AllowPrivateNetworks bool
+	// AllowDestinations lists the non-public prefixes deliveries may go to.
+	AllowDestinations []netip.Prefix
 	// Retention is how long events and their deliveries are kept (default
 	// 720 h); pending deliveries are never pruned.
 	Retention time.Duration
@@ -166,6 +169,7 @@ func New(cfg Config) *Engine {
 	}
 	e.sender = sender.New(sender.Options{
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		AllowDestinations:    cfg.AllowDestinations,
 		Timeout:              cfg.DeliveryTimeout,
 		IdleConnsPerHost:     cfg.Workers,
 		UserAgent:            "Hookline/" + hookline.Version,

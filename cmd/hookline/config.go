@@ -3,11 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/sender"
 )
 
 // Config is the configuration of `hookline serve`. Every field has a flag
@@ -20,6 +22,7 @@ type Config struct {
 	APIKeyFile           string
 	PrintAPIKey          bool
 	AllowPrivateNetworks bool
+	AllowDestinations    []netip.Prefix
 	RetrySchedule        []time.Duration
 	DeliveryTimeout      time.Duration
 	MaxPayload           int64
@@ -73,7 +76,11 @@ func (c *Config) specs() []flagSpec {
 		{"api-key", "HOOKLINE_API_KEY", "", "API key for /v1, at least 32 random characters (default: generated on first start and saved in the data dir)", str(&c.APIKey)},
 		{"api-key-file", "HOOKLINE_API_KEY_FILE", "", "file holding the API key (e.g. a container secret), instead of --api-key, which ps shows", str(&c.APIKeyFile)},
 		{"print-api-key", "HOOKLINE_PRINT_API_KEY", "false", "print a generated API key even when standard output is not a terminal", boolean(&c.PrintAPIKey)},
-		{"allow-private-networks", "HOOKLINE_ALLOW_PRIVATE_NETWORKS", "false", "allow endpoints on loopback, private and link-local addresses", boolean(&c.AllowPrivateNetworks)},
+		{"allow-private-networks", "HOOKLINE_ALLOW_PRIVATE_NETWORKS", "false", "allow endpoints on every loopback, private and link-local address (prefer --allow-destinations)", boolean(&c.AllowPrivateNetworks)},
+		{"allow-destinations", "HOOKLINE_ALLOW_DESTINATIONS", "", "non-public CIDR prefixes endpoints may be on besides public addresses, e.g. 127.0.0.1/32,10.1.0.0/16", func(v string) (err error) {
+			c.AllowDestinations, err = sender.ParsePrefixes(v)
+			return err
+		}},
 		{"retry-schedule", "HOOKLINE_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h", "delay before each attempt (±20% jitter); its length is the number of attempts", func(v string) (err error) {
 			c.RetrySchedule, err = delivery.ParseSchedule(v)
 			return err

@@ -145,6 +145,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RetrySchedule:          c.RetrySchedule,
 		DeliveryTimeout:        c.DeliveryTimeout,
 		AllowPrivateNetworks:   c.AllowPrivateNetworks,
+		AllowDestinations:      c.AllowDestinations,
 		Retention:              c.Retention,
 		Partitioned:            partitioned,
 		NodeID:                 c.NodeID,
@@ -160,13 +161,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	allowPrivate := c.AllowPrivateNetworks
+	dest := sender.Destinations{AllowPrivate: c.AllowPrivateNetworks, Allow: c.AllowDestinations}
 	handler := api.NewServer(api.Config{
 		Store:        m.Store,
 		Engine:       m.Engine,
 		APIKey:       c.APIKey,
 		MaxPayload:   c.MaxPayload,
-		CheckURL:     func(u string) error { return sender.CheckURL(u, allowPrivate) },
+		CheckURL:     dest.CheckURL,
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Logger:       log,
 		WriteTimeout: m.HTTP.WriteTimeout,

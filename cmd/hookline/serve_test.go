@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,5 +307,66 @@ func TestSharedDataDirRefused(t *testing.T) {
 	}
 	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o777 {
 		t.Fatalf("the shared directory was changed to %v", fi.Mode())
+	}
+}
+
+// do sends an API request to m with the test key and returns the status and
+// the body.
+func do(t *testing.T, m *Main, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+m.Addr()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+m.Config.APIKey)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestAllowDestinations checks --allow-destinations end to end: an allowed
+// prefix is accepted at creation and delivered to; others, the cloud
+// metadata address among them, are refused naming the flag.
+func TestAllowDestinations(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 10)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("webhook-id")
+	}))
+	defer recv.Close()
+	var c Config
+	if err := c.parse("serve", []string{"--allow-destinations", "127.0.0.1/32,10.1.0.0/16"}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Config{}).parse("serve", []string{"--allow-destinations", "10.1.2.3/16"}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "10.1.0.0/16") {
+		t.Fatalf("a prefix with host bits: %v", err)
+	}
+	m, _, _ := startMain(t, func(m *Main) { m.Config.AllowDestinations = c.AllowDestinations })
+
+	if code, body := do(t, m, "POST", "/v1/endpoints", `{"url":"`+recv.URL+`/hook"}`); code != 201 {
+		t.Fatalf("create an endpoint on 127.0.0.1: %d %s", code, body)
+	}
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data", "http://10.2.0.1/", "http://127.0.0.2/", "http://[::1]/", "http://0x7f000002/"} {
+		code, body := do(t, m, "POST", "/v1/endpoints", `{"url":"`+u+`"}`)
+		if code != 400 || !strings.Contains(body, "--allow-destinations") {
+			t.Fatalf("create an endpoint on %s: %d %s", u, code, body)
+		}
+	}
+	code, body := do(t, m, "POST", "/v1/events", `{"type":"a","data":1}`)
+	var ev struct{ ID string }
+	if code != 202 || json.Unmarshal([]byte(body), &ev) != nil {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	select {
+	case id := <-got:
+		if id != ev.ID {
+			t.Fatalf("delivered %s, want %s", id, ev.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("not delivered to the allowed destination")
 	}
 }

@@ -98,8 +98,8 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 	defer srv.Close()
 	// A host name that resolves to loopback passes CheckURL but not the dial.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localtest.invalid", 1)
-	c := newClient(false, 5*time.Second, 4)
-	c.Transport.(*http.Transport).DialContext = guardedDialer(false, "127.0.0.1")
+	c := newClient(Destinations{}, 5*time.Second, 4)
+	c.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{}, "127.0.0.1")
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	_, err := c.Do(req)
 	if err == nil {
@@ -109,8 +109,8 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 		t.Fatalf("classified as %q %q", r.Kind, r.Err)
 	}
 
-	ok := newClient(true, 5*time.Second, 4)
-	ok.Transport.(*http.Transport).DialContext = guardedDialer(true, "127.0.0.1")
+	ok := newClient(Destinations{AllowPrivate: true}, 5*time.Second, 4)
+	ok.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{AllowPrivate: true}, "127.0.0.1")
 	req, _ = http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	resp, err := ok.Do(req)
 	if err != nil {
@@ -126,7 +126,7 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	}))
 	defer srv.Close()
-	c := newClient(true, 5*time.Second, 4)
+	c := newClient(Destinations{AllowPrivate: true}, 5*time.Second, 4)
 	resp, err := c.Post(srv.URL, "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,8 +139,8 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 
 // guardedDialer resolves every host to ip, as a DNS answer (or a rebinding
 // one) would, and dials through the real guard.
-func guardedDialer(allowPrivate bool, ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second, Control: newGuard(allowPrivate)}
+func guardedDialer(dest Destinations, ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: dest.newGuard()}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		_, port, err := net.SplitHostPort(addr)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,9 @@ type Options struct {
 	// AllowPrivateNetworks lets requests go to loopback and private
 	// addresses.
 	AllowPrivateNetworks bool
+	// AllowDestinations lists the non-public prefixes requests may go to
+	// besides public addresses (see Destinations.Allow).
+	AllowDestinations []netip.Prefix
 	// Timeout bounds one request, from dial to the end of the body read.
 	Timeout time.Duration
 	// IdleConnsPerHost is how many idle connections are kept per host.
@@ -69,7 +73,8 @@ type Sender struct {
 func New(o Options) *Sender {
 	s := &Sender{client: o.Client, timeout: o.Timeout, userAgent: []string{o.UserAgent}}
 	if s.client == nil {
-		s.client = newClient(o.AllowPrivateNetworks, o.Timeout, o.IdleConnsPerHost)
+		dest := Destinations{AllowPrivate: o.AllowPrivateNetworks, Allow: o.AllowDestinations}
+		s.client = newClient(dest, o.Timeout, o.IdleConnsPerHost)
 	}
 	return s
 }
@@ -152,12 +157,15 @@ func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
 
 // classifyError turns a transport error into a short message for a person.
 func classifyError(err error, timeout time.Duration) Result {
-	var dnsErr *net.DNSError
+	var (
+		dnsErr  *net.DNSError
+		refused *RefusedError
+	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return Result{Err: fmt.Sprintf("timeout after %s", timeout), Kind: KindTimeout, Timeout: true}
-	case errors.Is(err, errPrivate):
-		return Result{Err: errPrivate.Error(), Kind: KindRefused}
+	case errors.As(err, &refused):
+		return Result{Err: refused.Error(), Kind: KindRefused}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Result{Err: "connection refused", Kind: KindNetwork}
 	case errors.Is(err, syscall.ECONNRESET):
