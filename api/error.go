@@ -31,6 +31,8 @@ func errorStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case hookline.EMEDIATYPE:
 		return http.StatusUnsupportedMediaType
+	case hookline.ERATELIMIT:
+		return http.StatusTooManyRequests
 	case hookline.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:
@@ -48,8 +50,8 @@ type errorResponse struct {
 // errors are logged, and their text is not shown to the client. An internal
 // error while the store does not answer a ping (it is closed or down) is
 // answered as unavailable: the client should try again, not report a bug.
-// A 401 carries WWW-Authenticate and a 503 carries Retry-After. The caller
-// sets Allow on a 405.
+// A 401 carries WWW-Authenticate; a 429 and a 503 carry Retry-After (1 s
+// unless the caller set it). The caller sets Allow on a 405.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := hookline.ErrorCode(err)
 	msg := hookline.ErrorMessage(err)
@@ -91,8 +93,10 @@ func writeErrorResponse(w http.ResponseWriter, code, msg string) {
 	switch code {
 	case hookline.EUNAUTHORIZED:
 		h.Set("WWW-Authenticate", `Bearer realm="hookline"`)
-	case hookline.EUNAVAILABLE:
-		h.Set("Retry-After", "1")
+	case hookline.EUNAVAILABLE, hookline.ERATELIMIT:
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", "1")
+		}
 	}
 	b, _ := json.Marshal(errorResponse{Error: code, Message: msg}) // strings only: cannot fail
 	h["Content-Type"] = jsonContentType

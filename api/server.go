@@ -69,6 +69,15 @@ type Config struct {
 	// http.ResponseController.SetWriteDeadline. Zero means
 	// DefaultWriteTimeout; negative means none.
 	WriteTimeout time.Duration
+	// RateLimit is the most requests per second that one API key may make
+	// on /v1, with bursts of one second's worth; past it requests get 429
+	// rate_limited with Retry-After. Keys are told apart by a hash of the
+	// key sent, so each key of many gets its own limit. Requests with a
+	// wrong key are refused before they are counted. Zero or negative
+	// means no limit.
+	RateLimit float64
+	// Now is the clock of the rate limit. Nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is the HTTP handler of the API. Build it with NewServer.
@@ -81,6 +90,9 @@ type Server struct {
 	writeTime  time.Duration // 0: no write deadline
 	keyHash    [sha256.Size]byte
 	hasKey     bool
+	limiter    *keyLimiter // nil: no rate limit
+	rateLimit  float64
+	now        func() time.Time
 	dashboard  http.Handler
 	mux        *http.ServeMux
 }
@@ -100,6 +112,12 @@ func NewServer(c Config) *Server {
 		keyHash:    sha256.Sum256([]byte(c.APIKey)),
 		dashboard:  c.Dashboard,
 		mux:        http.NewServeMux(),
+		limiter:    newKeyLimiter(c.RateLimit),
+		rateLimit:  c.RateLimit,
+		now:        c.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -179,9 +197,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isV1(r.URL.Path) {
-		if err := s.authorize(r); err != nil {
+		sum, err := s.authorize(r)
+		if err != nil {
 			s.writeError(sw, r, err)
 			return
+		}
+		if s.limiter != nil {
+			if ok, wait := s.limiter.allow(sum, s.now()); !ok {
+				sw.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+				s.writeError(sw, r, hookline.Errorf(hookline.ERATELIMIT,
+					"too many requests with this API key: the limit is %g per second; retry after %d s", s.rateLimit, retryAfter(wait)))
+				return
+			}
 		}
 		if longSegment(r.URL.Path) {
 			s.writeError(sw, r, hookline.Errorf(hookline.ENOTFOUND,
@@ -264,22 +291,23 @@ func isV1(path string) bool {
 }
 
 // authorize checks the Authorization header against the API key in constant
-// time. It compares SHA-256 digests so that neither the content nor the
-// length of the key leaks through timing.
-func (s *Server) authorize(r *http.Request) error {
+// time, and returns the SHA-256 of the key sent, which names the key to the
+// rate limit. It compares SHA-256 digests so that neither the content nor
+// the length of the key leaks through timing.
+func (s *Server) authorize(r *http.Request) (sum [sha256.Size]byte, err error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: missing; send \"Authorization: Bearer <API key>\"")
+		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: missing; send \"Authorization: Bearer <API key>\"")
 	}
 	scheme, key, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: must be \"Bearer <API key>\"")
+		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: must be \"Bearer <API key>\"")
 	}
-	sum := sha256.Sum256([]byte(strings.TrimLeft(key, " ")))
+	sum = sha256.Sum256([]byte(strings.TrimLeft(key, " ")))
 	if subtle.ConstantTimeCompare(sum[:], s.keyHash[:]) != 1 || !s.hasKey {
-		return hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: the API key is not valid")
+		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: the API key is not valid")
 	}
-	return nil
+	return sum, nil
 }
 
 // probeMethods are the methods the API routes use, in the order an Allow

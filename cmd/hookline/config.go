@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type Config struct {
 	LogFormat            string
 	DebugAddr            string
 	MaxConnections       int
+	APIRateLimit         float64
 
 	apiKeyFlag bool // the key was given as --api-key, which ps shows
 }
@@ -107,6 +109,14 @@ func (c *Config) specs() []flagSpec {
 		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
 		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
+		{"api-rate-limit", "HOOKLINE_API_RATE_LIMIT", "0", "requests per second one API key may make on /v1, in bursts of a second's worth; past it 429 (0: no limit)", func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+				return fmt.Errorf("want a non-negative number such as 50 or 0.5")
+			}
+			c.APIRateLimit = f
+			return nil
+		}},
 		{"max-connections", "HOOKLINE_MAX_CONNECTIONS", "4096", "API connections open at once; more wait to be accepted (0: no cap)", func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

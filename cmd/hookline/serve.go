@@ -171,6 +171,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Logger:       log,
 		WriteTimeout: m.HTTP.WriteTimeout,
+		RateLimit:    c.APIRateLimit,
 	})
 	tcp, err := net.Listen("tcp", c.Addr)
 	if err != nil {

@@ -370,3 +370,33 @@ func TestAllowDestinations(t *testing.T) {
 		t.Fatal("not delivered to the allowed destination")
 	}
 }
+
+// TestAPIRateLimit checks --api-rate-limit on the real server: 429 with
+// Retry-After, as JSON, once a key is over its rate.
+func TestAPIRateLimit(t *testing.T) {
+	t.Parallel()
+	var c Config
+	if err := c.parse("serve", []string{"--api-rate-limit", "0.001"}, func(string) string { return "" }); err != nil || c.APIRateLimit != 0.001 {
+		t.Fatalf("parse: %v %v", c.APIRateLimit, err)
+	}
+	for _, bad := range []string{"-1", "x", "Inf"} {
+		if err := (&Config{}).parse("serve", []string{"--api-rate-limit", bad}, func(string) string { return "" }); err == nil {
+			t.Errorf("--api-rate-limit %s accepted", bad)
+		}
+	}
+	m, _, _ := startMain(t, func(m *Main) { m.Config.APIRateLimit = c.APIRateLimit })
+	if code, body := do(t, m, "GET", "/v1/stats", ""); code != 200 {
+		t.Fatalf("first request: %d %s", code, body)
+	}
+	req, _ := http.NewRequest("GET", "http://"+m.Addr()+"/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+m.Config.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct{ Error, Message string }
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != 429 || e.Error != "rate_limited" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second request: %d %+v Retry-After %q (%v)", resp.StatusCode, e, resp.Header.Get("Retry-After"), err)
+	}
+}
