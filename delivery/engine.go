@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,8 @@ type Config struct {
 	AllowPrivateNetworks bool
 	// AllowDestinations lists the non-public prefixes deliveries may go to.
 	AllowDestinations []netip.Prefix
+	// Proxy, when set, is the HTTP proxy deliveries go through.
+	Proxy *url.URL
 	// Retention is how long events and their deliveries are kept (default
 	// 720 h); pending deliveries are never pruned.
 	Retention time.Duration
@@ -170,6 +173,7 @@ func New(cfg Config) *Engine {
 	e.sender = sender.New(sender.Options{
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		AllowDestinations:    cfg.AllowDestinations,
+		Proxy:                cfg.Proxy,
 		Timeout:              cfg.DeliveryTimeout,
 		IdleConnsPerHost:     cfg.Workers,
 		UserAgent:            "Hookline/" + hookline.Version,

@@ -24,6 +24,7 @@ type Config struct {
 	PrintAPIKey          bool
 	AllowPrivateNetworks bool
 	AllowDestinations    []netip.Prefix
+	Proxy                string // checked by Run, so that errors never repeat a password in it
 	RetrySchedule        []time.Duration
 	DeliveryTimeout      time.Duration
 	MaxPayload           int64
@@ -83,6 +84,7 @@ func (c *Config) specs() []flagSpec {
 			c.AllowDestinations, err = sender.ParsePrefixes(v)
 			return err
 		}},
+		{"proxy", "HOOKLINE_PROXY", "", "http://[user:password@]host:port of an HTTP proxy for deliveries (CONNECT to each target once checked); environment proxies are ignored", str(&c.Proxy)},
 		{"retry-schedule", "HOOKLINE_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h", "delay before each attempt (±20% jitter); its length is the number of attempts", func(v string) (err error) {
 			c.RetrySchedule, err = delivery.ParseSchedule(v)
 			return err

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -136,6 +137,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Store = s
 	}
 
+	var proxy *url.URL
+	if c.Proxy != "" {
+		if proxy, err = sender.ParseProxy(c.Proxy); err != nil {
+			return fmt.Errorf("--proxy: %w", err) // not the URL: it may hold a password
+		}
+	}
 	m.Engine = delivery.New(delivery.Config{
 		Store:                  m.Store,
 		Workers:                c.Workers,
@@ -146,6 +153,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		DeliveryTimeout:        c.DeliveryTimeout,
 		AllowPrivateNetworks:   c.AllowPrivateNetworks,
 		AllowDestinations:      c.AllowDestinations,
+		Proxy:                  proxy,
 		Retention:              c.Retention,
 		Partitioned:            partitioned,
 		NodeID:                 c.NodeID,

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -398,5 +399,75 @@ func TestAPIRateLimit(t *testing.T) {
 	var e struct{ Error, Message string }
 	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != 429 || e.Error != "rate_limited" || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("second request: %d %+v Retry-After %q (%v)", resp.StatusCode, e, resp.Header.Get("Retry-After"), err)
+	}
+}
+
+// TestProxy checks --proxy end to end: deliveries go through the proxy, by
+// CONNECT to the checked address of the receiver; a bad --proxy is refused
+// without repeating its password.
+func TestProxy(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 10)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header.Get("webhook-id") }))
+	defer recv.Close()
+	connects := make(chan string, 10)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		connects <- r.Host
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		_, _ = brw.WriteString("HTTP/1.1 200 Connection established\r\n\r\n")
+		_ = brw.Flush()
+		go func() { _, _ = io.Copy(up, brw); up.Close() }()
+		_, _ = io.Copy(c, up)
+		c.Close()
+	}))
+	defer proxy.Close()
+
+	m := NewMain()
+	m.Stdout, m.Stderr = io.Discard, io.Discard
+	m.Config.Addr, m.Config.DataDir, m.Config.APIKey = "127.0.0.1:0", t.TempDir(), testAPIKey
+	m.Config.Proxy = "socks5://user:hunter2-proxy-pw@proxy:1080"
+	if err := m.Run(context.Background()); err == nil {
+		m.Close()
+		t.Fatal("served with a socks5 proxy")
+	} else if !strings.Contains(err.Error(), "--proxy") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %q: does not name the flag, or shows the password", err)
+	}
+
+	m, _, _ = startMain(t, func(m *Main) {
+		m.Config.Proxy = strings.Replace(proxy.URL, "http://", "http://hook:hunter2-proxy-pw@", 1)
+		m.Config.AllowDestinations = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	if code, body := do(t, m, "POST", "/v1/endpoints", `{"url":"`+recv.URL+`/hook"}`); code != 201 {
+		t.Fatalf("create an endpoint: %d %s", code, body)
+	}
+	code, body := do(t, m, "POST", "/v1/events", `{"type":"a","data":1}`)
+	if code != 202 {
+		t.Fatalf("ingest: %d %s", code, body)
+	}
+	select {
+	case target := <-connects:
+		if target != recv.Listener.Addr().String() {
+			t.Fatalf("CONNECT %s, want %s", target, recv.Listener.Addr())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proxy was not asked")
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not delivered through the proxy")
 	}
 }

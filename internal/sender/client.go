@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -14,16 +15,25 @@ func CheckURL(raw string, allowPrivate bool) error {
 
 // newClient returns the HTTP client that makes deliveries: redirects are not
 // followed, every dial is checked by the guard of dest, HTTP/2 stays on, and
-// idle connections are kept for reuse.
-func newClient(dest Destinations, timeout time.Duration, maxConnsPerHost int) *http.Client {
+// idle connections are kept for reuse. Environment proxies (HTTP_PROXY and
+// the like) are ignored: a proxy dials for the client, around the guard.
+// With proxy, every connection is a CONNECT tunnel through it, to an
+// address checked first (see proxyDialer).
+func newClient(dest Destinations, proxy *url.URL, timeout time.Duration, maxConnsPerHost int) *http.Client {
 	d := &net.Dialer{
 		Timeout:   min(timeout, 10*time.Second),
 		KeepAlive: 30 * time.Second,
 		Control:   dest.newGuard(),
 	}
+	dial := d.DialContext
+	if proxy != nil {
+		// The proxy is dialled without the guard: the operator named it.
+		pd := &net.Dialer{Timeout: d.Timeout, KeepAlive: d.KeepAlive}
+		dial = newProxyDialer(proxy, dest, pd).DialContext
+	}
 	t := &http.Transport{
-		Proxy:                  nil, // a proxy would dial for us and bypass the guard
-		DialContext:            d.DialContext,
+		Proxy:                  nil, // never from the environment: see above
+		DialContext:            dial,
 		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked
 		MaxIdleConns:           0,    // no global cap
 		MaxIdleConnsPerHost:    maxConnsPerHost,

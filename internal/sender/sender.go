@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,11 @@ type Options struct {
 	// AllowDestinations lists the non-public prefixes requests may go to
 	// besides public addresses (see Destinations.Allow).
 	AllowDestinations []netip.Prefix
+	// Proxy, when set, is an HTTP proxy every request goes through, by
+	// CONNECT to the target's address once it is checked (see ParseProxy).
+	// Nil means no proxy: environment variables such as HTTPS_PROXY are
+	// never read.
+	Proxy *url.URL
 	// Timeout bounds one request, from dial to the end of the body read.
 	Timeout time.Duration
 	// IdleConnsPerHost is how many idle connections are kept per host.
@@ -74,7 +80,7 @@ func New(o Options) *Sender {
 	s := &Sender{client: o.Client, timeout: o.Timeout, userAgent: []string{o.UserAgent}}
 	if s.client == nil {
 		dest := Destinations{AllowPrivate: o.AllowPrivateNetworks, Allow: o.AllowDestinations}
-		s.client = newClient(dest, o.Timeout, o.IdleConnsPerHost)
+		s.client = newClient(dest, o.Proxy, o.Timeout, o.IdleConnsPerHost)
 	}
 	return s
 }
