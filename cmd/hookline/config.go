@@ -40,6 +40,8 @@ type Config struct {
 	DebugAddr            string
 	MaxConnections       int
 	APIRateLimit         float64
+	TLSCert              string
+	TLSKey               string
 
 	apiKeyFlag bool // the key was given as --api-key, which ps shows
 }
@@ -111,6 +113,8 @@ func (c *Config) specs() []flagSpec {
 		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
 		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
+		{"tls-cert", "HOOKLINE_TLS_CERT", "", "PEM certificate chain: serve HTTPS (HTTP/2 on) with --tls-key", str(&c.TLSCert)},
+		{"tls-key", "HOOKLINE_TLS_KEY", "", "PEM private key of --tls-cert", str(&c.TLSKey)},
 		{"api-rate-limit", "HOOKLINE_API_RATE_LIMIT", "0", "requests per second one API key may make on /v1, in bursts of a second's worth; past it 429 (0: no limit)", func(v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {

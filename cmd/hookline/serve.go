@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -102,6 +103,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	slog.SetDefault(log)
 
+	scheme, tlsConfig := "http", (*tls.Config)(nil)
+	if c.TLSCert != "" || c.TLSKey != "" {
+		if tlsConfig, err = loadTLS(c.TLSCert, c.TLSKey); err != nil {
+			return err
+		}
+		scheme = "https"
+	}
 	if err := secureDataDir(c.DataDir, c.DatabaseURL == "", log); err != nil {
 		return err
 	}
@@ -195,8 +203,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxHeaderBytes:    m.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	m.server.TLSConfig = tlsConfig
 	go func() {
-		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if scheme == "https" {
+			err = m.server.ServeTLS(m.listener, "", "") // the certificate is in TLSConfig; HTTP/2 is on
+		} else {
+			err = m.server.Serve(m.listener)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	}()
@@ -212,7 +227,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		runtime.SetMutexProfileFraction(100)
 		runtime.SetBlockProfileRate(100_000)
 	}
-	log.Info("hookline serving", "addr", m.Addr(), "version", hookline.Version, "store", storeName(c))
+	log.Info("hookline serving", "addr", m.Addr(), "scheme", scheme, "version", hookline.Version, "store", storeName(c))
 	return nil
 }
 
@@ -248,6 +263,19 @@ func storeName(c *Config) string {
 		return "postgres"
 	}
 	return "sqlite"
+}
+
+// loadTLS returns the TLS configuration of the API server: the certificate
+// chain and key of the PEM files certFile and keyFile, TLS 1.2 at least.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both, or neither to serve plain HTTP")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
 // lockDataDir takes an exclusive lock on the data dir, so two processes never

@@ -4,9 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -469,5 +477,104 @@ func TestProxy(t *testing.T) {
 	case <-got:
 	case <-time.After(10 * time.Second):
 		t.Fatal("not delivered through the proxy")
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key as
+// PEM files and returns their paths and the certificate.
+func selfSigned(t *testing.T) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "hookline test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalPKCS8PrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// TestTLS checks --tls-cert and --tls-key: HTTPS with HTTP/2, a JSON 400 to
+// plain HTTP on the port, and clear errors for a missing half or bad files.
+func TestTLS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, cert := selfSigned(t)
+	m, _, stderr := startMain(t, func(m *Main) { m.Config.TLSCert, m.Config.TLSKey = certFile, keyFile })
+	if !strings.Contains(stderr.String(), "scheme=https") {
+		t.Fatalf("the log does not say https:\n%s", stderr)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", "https://"+m.Addr()+"/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+testAPIKey)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Proto != "HTTP/2.0" || resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
+		t.Fatalf("HTTPS: %d %s, TLS %v", resp.StatusCode, resp.Proto, resp.TLS != nil)
+	}
+	// HTTP/1.1 over TLS works too.
+	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
+	if resp, err := h1.Get("https://" + m.Addr() + "/healthz"); err != nil || resp.Proto != "HTTP/1.1" {
+		t.Fatalf("HTTP/1.1 over TLS: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	h1.CloseIdleConnections()
+	// Plain HTTP on the TLS port: a JSON 400.
+	resp, err = http.Get("http://" + m.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(b), "https://") {
+		t.Fatalf("plain HTTP to the TLS port: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+
+	for _, tt := range []struct{ cert, key, want string }{
+		{certFile, "", "go together"},
+		{"", keyFile, "go together"},
+		{certFile, certFile, "--tls-cert"},
+		{filepath.Join(t.TempDir(), "missing.pem"), keyFile, "missing.pem"},
+	} {
+		m := NewMain()
+		m.Stdout, m.Stderr = io.Discard, io.Discard
+		m.Config.Addr, m.Config.DataDir, m.Config.APIKey = "127.0.0.1:0", t.TempDir(), testAPIKey
+		m.Config.TLSCert, m.Config.TLSKey = tt.cert, tt.key
+		err := m.Run(context.Background())
+		if err == nil {
+			m.Close()
+			t.Fatalf("served with cert %q key %q", tt.cert, tt.key)
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Fatalf("error %q, want %q", err, tt.want)
+		}
 	}
 }
