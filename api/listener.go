@@ -21,16 +21,22 @@ import (
 // the JSON error body of every other answer: 400 Bad Request (a malformed
 // request line or header, a missing or bad Host), 431 Request Header
 // Fields Too Large (over http.Server.MaxHeaderBytes), 501 (an unsupported
-// Transfer-Encoding), 505 (an unsupported HTTP version), and the 400 to
-// plain HTTP on a TLS port. Their status stays net/http's and their code is
+// Transfer-Encoding), 505 (an unsupported HTTP version), 417 (an Expect
+// header other than 100-continue), and the 400 to plain HTTP on a TLS port. Their status stays net/http's and their code is
 // EINVALID: the request was malformed. It recognises them by their exact
 // bytes (a status line, then "Content-Type: text/plain; charset=utf-8" and
 // "Connection: close" and no other header, in one write), which an answer
 // through a handler never has: net/http writes a handler's headers sorted,
-// with Date, so Connection would come first. Inside TLS, net/http writes
-// these to the *tls.Conn, which must not be wrapped for HTTP/2 to work:
-// there they stay plain text. The HTTP/2 server answers malformed requests
-// with stream or connection errors, which have no body.
+// with Date, so Connection would come first.
+//
+// What stays as net/http writes it, because it is written where no wrapper
+// can reach: inside TLS, the same HTTP/1 errors are written to the
+// *tls.Conn, which the server must see unwrapped (for HTTP/2 and
+// Request.TLS), so they stay plain text; the HTTP/2 server answers a
+// malformed request with a stream or connection error, which has no body,
+// and headers over the limit with its own 431 and a short HTML body,
+// without calling the handler. A client that sends its headers too slowly
+// or nothing at all is disconnected without an answer.
 //
 // net.Conn's CloseWrite is kept, which net/http uses to close gracefully
 // (netutil.LimitListener hides it).
@@ -121,6 +127,10 @@ func (c *conn) Write(p []byte) (int, error) {
 var (
 	plainErrorHeaders = []byte("\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
 	plainHTTPSError   = []byte("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+	// An Expect other than 100-continue: net/http answers 417 with no body
+	// before the handler runs; no handler of the API answers 417.
+	expectationFailed = []byte("HTTP/1.1 417 Expectation Failed\r\n")
+	emptyBody         = []byte("\r\nContent-Length: 0\r\n\r\n")
 )
 
 // jsonProtocolError returns the JSON form of p when p is a whole answer
@@ -128,6 +138,9 @@ var (
 func jsonProtocolError(p []byte) []byte {
 	if bytes.Equal(p, plainHTTPSError) {
 		return protocolAnswer("HTTP/1.0", http.StatusBadRequest, "plain HTTP sent to the HTTPS port; use https://")
+	}
+	if bytes.HasPrefix(p, expectationFailed) && bytes.HasSuffix(p, emptyBody) {
+		return protocolAnswer("HTTP/1.1", http.StatusExpectationFailed, "Expect: only 100-continue is supported")
 	}
 	if !bytes.HasPrefix(p, []byte("HTTP/1.1 ")) {
 		return nil

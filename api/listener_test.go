@@ -93,6 +93,7 @@ func TestProtocolErrorsAreJSON(t *testing.T) {
 		{"BadRequestLine", "GARBAGE\r\n\r\n", 400, "malformed HTTP request"},
 		{"Version", "GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 505, "unsupported protocol version"},
 		{"TransferEncoding", "POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "Transfer-Encoding"},
+		{"Expect", "POST /v1/events HTTP/1.1\r\nHost: x\r\nExpect: something\r\nContent-Length: 1\r\n\r\n", 417, "100-continue"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantJSONError(t, rawRequest(t, addr, tt.req), tt.status, hookline.EINVALID, tt.part)
