@@ -35,8 +35,9 @@ import (
 // Request.TLS), so they stay plain text; the HTTP/2 server answers a
 // malformed request with a stream or connection error, which has no body,
 // and headers over the limit with its own 431 and a short HTML body,
-// without calling the handler. A client that sends its headers too slowly
-// or nothing at all is disconnected without an answer.
+// without calling the handler. A client that sends nothing within
+// ReadHeaderTimeout is disconnected without an answer (one that sent part
+// of a request gets the JSON 400).
 //
 // net.Conn's CloseWrite is kept, which net/http uses to close gracefully
 // (netutil.LimitListener hides it).
