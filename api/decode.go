@@ -91,6 +91,7 @@ func (s *Server) decodeOptionalBody(w http.ResponseWriter, r *http.Request, v an
 // object (not null).
 func decodeJSON(rd io.Reader, v any, at string) error {
 	dec := json.NewDecoder(rd)
+	dec.DisallowUnknownFields() // for structs nested in a field's value
 	if err := decodeObject(dec, v, at); err != nil {
 		return err
 	}
