@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -66,6 +68,10 @@ type Config struct {
 	// AllowPrivateNetworks lets deliveries go to loopback and private
 	// addresses.
 	AllowPrivateNetworks bool
+	// AllowDestinations lists the non-public prefixes deliveries may go to.
+	AllowDestinations []netip.Prefix
+	// Proxy, when set, is the HTTP proxy deliveries go through.
+	Proxy *url.URL
 	// Retention is how long events and their deliveries are kept (default
 	// 720 h); pending deliveries are never pruned.
 	Retention time.Duration
@@ -198,6 +204,8 @@ func New(cfg Config) *Engine {
 	}
 	e.sender = sender.New(sender.Options{
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		AllowDestinations:    cfg.AllowDestinations,
+		Proxy:                cfg.Proxy,
 		Timeout:              cfg.DeliveryTimeout,
 		IdleConnsPerHost:     cfg.MaxInFlightPerEndpoint,
 		UserAgent:            "Hookline/" + hookline.Version,
