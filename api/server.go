@@ -52,6 +52,8 @@ type Config struct {
 	// Dashboard serves every path outside /v1, /healthz, /readyz and
 	// /metrics. Nil means those paths answer 404.
 	Dashboard http.Handler
+	// Portal makes the links of POST /v1/portal-links; nil means 404.
+	Portal PortalLinker
 }
 
 // Server is the HTTP handler of the API. Build it with NewServer.
@@ -64,6 +66,7 @@ type Server struct {
 	keyHash    [sha256.Size]byte
 	hasKey     bool
 	dashboard  http.Handler
+	portal     PortalLinker
 	mux        *http.ServeMux
 }
 
@@ -80,6 +83,7 @@ func NewServer(c Config) *Server {
 		hasKey:     c.APIKey != "",
 		keyHash:    sha256.Sum256([]byte(c.APIKey)),
 		dashboard:  c.Dashboard,
+		portal:     c.Portal,
 		mux:        http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -123,6 +127,7 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("POST /v1/deliveries/{id}/retry", s.handleRetryDelivery)
 
 	m.HandleFunc("GET /v1/stats", s.handleStats)
+	m.HandleFunc("POST /v1/portal-links", s.handleCreatePortalLink)
 
 	m.HandleFunc("/", s.handleFallback)
 }
@@ -146,6 +151,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, sw.status, time.Since(start))
 	}()
 	if isV1(r.URL.Path) {
+		if tenant, ok := scopedTenant(r.Context()); ok {
+			s.serveScoped(sw, r, tenant)
+			return
+		}
 		if err := s.authorize(r); err != nil {
 			s.writeError(sw, r, err)
 			return
