@@ -31,6 +31,7 @@ type Config struct {
 	LogLevel             string
 	LogFormat            string
 	DebugAddr            string
+	PublicURL            string
 }
 
 // flagSpec describes one setting for the flag set and the help text.
@@ -97,6 +98,13 @@ func (c *Config) specs() []flagSpec {
 		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
 		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
+		{"public-url", "HOOKLINE_PUBLIC_URL", "", "base URL Hookline is reached at, for portal links (default: http://<addr>)", func(v string) error {
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return fmt.Errorf("want an http:// or https:// URL")
+			}
+			c.PublicURL = strings.TrimRight(v, "/")
+			return nil
+		}},
 	}
 }
 

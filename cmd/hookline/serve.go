@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -29,6 +30,7 @@ import (
 	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/internal/sender"
 	"github.com/hookline/hookline/sqlite"
+	"github.com/hookline/hookline/web"
 )
 
 var flagErrHelp = flag.ErrHelp
@@ -134,6 +136,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
+	dash, err := m.dashboard()
+	if err != nil {
+		return err
+	}
 	allowPrivate := c.AllowPrivateNetworks
 	handler := api.NewServer(api.Config{
 		Store:      m.Store,
@@ -143,10 +149,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		CheckURL:   func(u string) error { return sender.CheckURL(u, allowPrivate) },
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Logger:     log,
+		Dashboard:  dash,
+		Portal:     dash,
 	})
+	dash.Attach(handler)
+	m.closers = append(m.closers, func() error { dash.Close(); return nil })
 	if m.listener, err = net.Listen("tcp", c.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	dash.SetPublicURL(cmp.Or(c.PublicURL, "http://"+m.Addr()))
 	m.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -154,6 +165,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	m.server.RegisterOnShutdown(dash.Close) // ends the live streams, which never go idle
 	go func() {
 		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -200,6 +212,22 @@ func (m *Main) Close() error {
 		errs = append(errs, m.lock.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// dashboard returns the dashboard and portal of `hookline serve`. Portal
+// links are signed with a secret saved in the data dir, or, with
+// PostgreSQL, derived from the API key that every node shares, so that each
+// node accepts the others' links.
+func (m *Main) dashboard() (*web.Handler, error) {
+	c := &m.Config
+	secret := web.DeriveSecret(c.APIKey)
+	if c.DatabaseURL == "" {
+		var err error
+		if secret, err = web.LoadOrCreateSecret(c.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	return web.New(web.Config{APIKey: c.APIKey, Secret: secret, PublicURL: c.PublicURL, Logger: slog.Default()}), nil
 }
 
 func storeName(c *Config) string {
