@@ -76,6 +76,9 @@ var funcs = template.FuncMap{
 		if p == nil {
 			return "—"
 		}
+		if *p < 10 {
+			return strconv.FormatFloat(*p, 'f', 2, 64) + "/s"
+		}
 		return strconv.FormatFloat(*p, 'f', 1, 64) + "/s"
 	},
 	"pct": func(p *float64) string {

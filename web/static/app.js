@@ -18,7 +18,7 @@
 
   // ---- Figures and charts of the overview -------------------------------
 
-  function fmtRate(v) { return v == null ? "—" : v.toFixed(1) + "/s"; }
+  function fmtRate(v) { return v == null ? "—" : v.toFixed(v < 10 ? 2 : 1) + "/s"; }
   function fmtPct(v) { return v == null ? "—" : (v * 100).toFixed(1) + "%"; }
   function fmtMS(v) {
     if (v == null) return "—";
