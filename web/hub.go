@@ -20,7 +20,7 @@ type Update struct {
 
 // Hub is the one registry of live streams: one subscriber per browser tab,
 // each with a buffer of StreamBuffer updates. Publish never blocks: a tab
-// whose buffer is full drops that update, and only it.
+// whose buffer is full drops its oldest update, and only it.
 type Hub struct {
 	mu      sync.Mutex
 	subs    map[*Subscriber]struct{}
@@ -63,16 +63,27 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	delete(h.subs, s)
 }
 
-// Publish offers u to every subscriber without waiting on any.
+// Publish offers u to every subscriber without waiting on any. A
+// subscriber whose buffer is full drops its oldest update to make room, so
+// that the newest state always reaches it.
 func (h *Hub) Publish(u Update) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
 		select {
 		case s.C <- u:
+			continue
 		default:
-			s.dropped.Add(1)
-			h.dropped.Add(1)
+		}
+		select {
+		case <-s.C: // the oldest
+		default:
+		}
+		s.dropped.Add(1)
+		h.dropped.Add(1)
+		select {
+		case s.C <- u:
+		default: // only Publish sends, under h.mu: cannot happen
 		}
 	}
 }

@@ -29,8 +29,10 @@ func TestHub(t *testing.T) {
 		if slow.Dropped() != 100-StreamBuffer || fast.Dropped() != 0 || h.Dropped() != 100-StreamBuffer {
 			t.Fatalf("dropped: slow %d, fast %d, hub %d", slow.Dropped(), fast.Dropped(), h.Dropped())
 		}
-		if u := <-slow.C; u.Version != 0 {
-			t.Fatalf("slow's first update %d, want 0", u.Version)
+		for want := uint64(100 - StreamBuffer); want < 100; want++ {
+			if u := <-slow.C; u.Version != want {
+				t.Fatalf("slow got %d, want %d: the newest updates are kept", u.Version, want)
+			}
 		}
 	})
 	t.Run("Bounded", func(t *testing.T) {
