@@ -102,7 +102,6 @@ func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request, p *page) 
 // signOut ends the session of p and deletes its cookie.
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, p *page) {
 	h.sessions.remove(p.sid)
-	flashes.Delete(p.sess)
 	if p.portal {
 		h.setCookie(w, r, portalCookie, "", "/portal", -1)
 	} else {

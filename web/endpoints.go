@@ -171,7 +171,9 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, p *page
 	if secret != "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	h.render(w, r, http.StatusOK, "endpoint", p.view(ep.URL, "endpoints", d))
+	v := p.view(ep.URL, "endpoints", d)
+	v.Live = r.Method == http.MethodGet // a page answering a POST cannot be fetched again
+	h.render(w, r, http.StatusOK, "endpoint", v)
 }
 
 // handleEndpoint is GET /endpoints/{id}.

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 )
 
 // page is a request of a signed-in session: who it is, which site (the
@@ -19,20 +18,21 @@ type page struct {
 	api    *client
 }
 
-// flashes holds the one-time messages of sessions, shown on the next page.
-var flashes sync.Map // *session → string
-
 // view returns the view of a page of this session.
 func (p *page) view(title, nav string, data any) *view {
 	v := &view{Title: title, Nav: nav, Base: p.base, Portal: p.portal, Tenant: p.sess.tenant, CSRF: p.sess.csrf, Data: data, SignedIn: true}
-	if f, ok := flashes.LoadAndDelete(p.sess); ok {
-		v.Flash = f.(string)
-	}
+	p.sess.mu.Lock()
+	v.Flash, p.sess.flash = p.sess.flash, ""
+	p.sess.mu.Unlock()
 	return v
 }
 
 // flash sets the message the next page of the session shows.
-func (p *page) flash(msg string) { flashes.Store(p.sess, msg) }
+func (p *page) flash(msg string) {
+	p.sess.mu.Lock()
+	p.sess.flash = msg
+	p.sess.mu.Unlock()
+}
 
 // maxForm bounds the body of a form.
 const maxForm = 1 << 20

@@ -30,6 +30,9 @@ type session struct {
 	csrf    string
 	created time.Time
 	expires time.Time
+
+	mu    sync.Mutex
+	flash string // the one-time message of the next page
 }
 
 // sessions is the bounded, expiring, server-side session store. Sessions are
