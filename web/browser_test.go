@@ -104,6 +104,19 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible("#api_key", chromedp.ByID),
 	)
 	screenshot(t, ctx, dir, "login")
+	// Keyboard: the key field has focus; Tab reaches the button, which
+	// shows it has focus.
+	var start, focused, outline string
+	run(t, ctx, "keyboard",
+		chromedp.Evaluate(`document.activeElement.id`, &start),
+		chromedp.KeyEvent("\t"),
+		chromedp.Evaluate(`document.activeElement.textContent`, &focused),
+		chromedp.Evaluate(`getComputedStyle(document.activeElement).outlineStyle`, &outline),
+		chromedp.Evaluate(`document.getElementById("api_key").focus()`, nil),
+	)
+	if start != "api_key" || focused != "Sign in" || outline == "none" {
+		t.Fatalf("focus on %q, then Tab to %q with outline %q; want api_key, then Sign in with a visible outline", start, focused, outline)
+	}
 	run(t, ctx, "submit key",
 		chromedp.SendKeys("#api_key", operatorKey, chromedp.ByID),
 		chromedp.Submit("#api_key", chromedp.ByID),
@@ -156,6 +169,29 @@ func TestBrowser(t *testing.T) {
 		t.Fatal("the page was reloaded to show the delivery")
 	}
 	screenshot(t, ctx, dir, "deliveries")
+
+	// While the person uses the table, an update waits; it lands when they
+	// stop.
+	run(t, ctx, "focus the table",
+		chromedp.Evaluate(`document.querySelector("#live-region tbody a").focus()`, nil),
+	)
+	s.call(t, "POST", "/v1/events", map[string]any{"type": "order.paused", "tenant": "acme", "data": 1}, nil)
+	var text string
+	run(t, ctx, "paused while focused",
+		chromedp.WaitVisible(`//span[@id="live-status"][text()="Paused while you use the table"]`),
+		chromedp.Text("#live-region", &text, chromedp.ByQuery),
+	)
+	if strings.Contains(text, "order.paused") {
+		t.Fatal("the table was refreshed while focus was in it")
+	}
+	run(t, ctx, "applied when the person stops",
+		chromedp.Evaluate(`document.activeElement.blur()`, nil),
+		chromedp.WaitVisible(`//td[text()="order.paused"]`),
+		chromedp.Evaluate(`window.__noReload || 0`, &marker),
+	)
+	if marker != 1 {
+		t.Fatal("the page was reloaded")
+	}
 
 	// Its attempts.
 	run(t, ctx, "open attempts",
