@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -50,10 +51,16 @@ func scopedTenant(ctx context.Context) (string, bool) {
 // and new objects to tenant, and refuses routes that cover every tenant.
 func (s *Server) serveScoped(w http.ResponseWriter, r *http.Request, tenant string) {
 	_, pattern := s.mux.Handler(r)
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v1/"), "/")
+	// Segments as the mux sees them: split before unescaping, so that the ID
+	// checked here is the {id} the handler gets.
+	parts := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/v1/"), "/")
 	id := ""
 	if len(parts) > 1 {
-		id = parts[1]
+		var err error
+		if id, err = url.PathUnescape(parts[1]); err != nil {
+			s.writeError(w, r, hookline.Errorf(hookline.ENOTFOUND, "no route for %s", r.URL.Path))
+			return
+		}
 	}
 	var err error
 	switch {

@@ -97,6 +97,8 @@ func TestScopedTenant(t *testing.T) {
 			{"POST", "/v1/deliveries/" + gDelivery + "/retry", ""},
 			{"GET", "/v1/events/" + gEvent.ID, ""},
 			{"POST", "/v1/events/" + gEvent.ID + "/replay", ""},
+			{"GET", "/v1/endpoints/" + globex.ID + "%2Fsecret", ""},
+			{"GET", "/v1/endpoints/" + acme1.ID + "%2F..%2F" + globex.ID, ""},
 		} {
 			t.Run(c.method+c.path, func(t *testing.T) {
 				s.as(t, "acme", c.method, c.path, c.body).wantError(t, 404, hookline.ENOTFOUND)

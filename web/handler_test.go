@@ -411,6 +411,11 @@ func TestPortal(t *testing.T) {
 			}
 			a.want(t, 404, "not found")
 		}
+		// A bulk form naming another tenant's endpoint or event selects nothing.
+		b.get("/portal/deliveries")
+		b.post("/portal/deliveries/bulk", url.Values{"endpoint_id": {globex.ID}}).want(t, 200, "Retry 0 dead letters?")
+		b.post("/portal/deliveries/bulk", url.Values{"event_id": {gev.ID}, "confirm": {"yes"}}).want(t, 303)
+		b.get("/portal/deliveries").want(t, 200, "Retried 0 dead letters")
 		var ep apiEndpoint
 		if s.call(t, "GET", "/v1/endpoints/"+globex.ID, nil, &ep) != 200 || ep.URL != globex.URL {
 			t.Fatal("acme's portal changed globex's endpoint")
