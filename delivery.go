@@ -26,6 +26,7 @@ type Delivery struct {
 	EndpointID string         `json:"endpoint_id"`
 	Tenant     string         `json:"tenant"`
 	EventType  string         `json:"event_type"`
+	Priority   int            `json:"priority"`
 	Status     DeliveryStatus `json:"status"`
 	// Attempts is how many attempts were made, across retries and replays.
 	Attempts int `json:"attempts"`
@@ -77,11 +78,31 @@ type Task struct {
 	// EventCreatedAt is when the event was accepted, for end-to-end latency.
 	EventCreatedAt time.Time
 	Partition      int
+	// Priority is the event's; Due is when the delivery became due (its
+	// ingest, or its retry time).
+	Priority int
+	Due      time.Time
+	// OrderingKey and Seq place a delivery to a fifo endpoint in its key's
+	// line: Seq is the accepted order of its event among the endpoint's
+	// deliveries.
+	OrderingKey string
+	Seq         int64
+	// BatchID is the batch the delivery was last sent in, kept while it is
+	// retried, so that a batch is retried whole under the same webhook-id.
+	BatchID string
 }
 
 // Outcome is the result of one attempt, written back to the store in
 // batches.
 type Outcome struct {
+	// EndpointID is the delivery's endpoint, and Ordered whether it orders
+	// its deliveries, for the dispatcher's bookkeeping; stores do not need
+	// them.
+	EndpointID string
+	Ordered    bool
+	// BatchID is the batch the attempt was sent in ("" when alone); a
+	// delivery left pending keeps it, so its batch is retried whole.
+	BatchID string
 	Attempt Attempt
 	// Status is the delivery's new state. When pending, NextAttemptAt says
 	// when the next attempt is due.

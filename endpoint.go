@@ -19,11 +19,72 @@ type Endpoint struct {
 	EventTypes []string `json:"event_types"`
 	// Secret is "whsec_" followed by the base64 signing key. It is never
 	// serialised with the endpoint; GET /v1/endpoints/{id}/secret shows it.
-	Secret    string    `json:"-"`
-	Disabled  bool      `json:"disabled"`
+	Secret   string `json:"-"`
+	Disabled bool   `json:"disabled"`
+	// DisabledReason says why a disabled endpoint is: DisabledFailing,
+	// DisabledGone or DisabledManual; "" while enabled.
+	DisabledReason string `json:"disabled_reason"`
+	// RateLimit is the most requests per second sent to the endpoint, from 0
+	// to MaxRateLimit; 0 means no static limit (the adaptive one still
+	// applies when the receiver pushes back).
+	RateLimit float64 `json:"rate_limit"`
+	// MaxInFlight caps concurrent requests to the endpoint, from 1 to
+	// MaxMaxInFlight; 0 means the server's default.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// Ordering is OrderingNone or OrderingFIFO ("" reads as none).
+	Ordering string `json:"ordering"`
+	// Batch, when not nil, sends deliveries together, up to MaxEvents per
+	// request, waiting at most MaxWaitMS for a batch to fill.
+	Batch     *Batch    `json:"batch"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// The orderings of an endpoint's deliveries.
+const (
+	// OrderingNone attempts deliveries as they come, in parallel.
+	OrderingNone = "none"
+	// OrderingFIFO attempts the deliveries of one ordering key one at a
+	// time, in the order their events were accepted; a failing delivery
+	// holds back the later ones of its key until it succeeds or is
+	// dead-lettered. Different keys go in parallel.
+	OrderingFIFO = "fifo"
+)
+
+// FIFO reports whether the endpoint orders its deliveries by key.
+func (e *Endpoint) FIFO() bool { return e.Ordering == OrderingFIFO }
+
+// Batch is an endpoint's batched delivery: a request carries up to
+// MaxEvents deliveries, as a JSON array, sent once MaxEvents are queued or
+// the oldest has waited MaxWaitMS.
+type Batch struct {
+	MaxEvents int `json:"max_events"`
+	MaxWaitMS int `json:"max_wait_ms"`
+}
+
+// Limits of batched delivery.
+const (
+	MinBatchEvents = 2
+	MaxBatchEvents = 1000
+	MaxBatchWaitMS = 60_000
+)
+
+// Limits of the per-endpoint controls.
+const (
+	MaxRateLimit   = 100_000 // requests per second
+	MaxMaxInFlight = 1000    // concurrent requests
+)
+
+// Why an endpoint is disabled.
+const (
+	// DisabledFailing: no attempt succeeded for the server's --disable-after
+	// while the endpoint kept failing.
+	DisabledFailing = "failing"
+	// DisabledGone: the receiver answered 410 Gone.
+	DisabledGone = "gone"
+	// DisabledManual: disabled through the API.
+	DisabledManual = "manual"
+)
 
 // Partition returns the partition the endpoint hashes into.
 func (e *Endpoint) Partition() int { return PartitionOf(e.ID) }
@@ -66,7 +127,16 @@ type EndpointUpdate struct {
 	Description *string
 	EventTypes  *[]string
 	Secret      *string
-	Disabled    *bool
+	// Disabled and DisabledReason change together: enabling clears the
+	// reason whatever DisabledReason says.
+	Disabled       *bool
+	DisabledReason *string
+	RateLimit      *float64
+	MaxInFlight    *int
+	Ordering       *string
+	// Batch, when SetBatch, replaces the batch settings (nil: off).
+	SetBatch bool
+	Batch    *Batch
 }
 
 // EndpointFilter selects endpoints. Results are ordered newest first.

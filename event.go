@@ -17,6 +17,13 @@ type Event struct {
 	// Deliveries is how many deliveries the event fanned out to when it was
 	// accepted (replays are not counted).
 	Deliveries int `json:"deliveries"`
+	// Priority orders work, 0 to 9, higher first (DefaultPriority when not
+	// given); see PriorityStep.
+	Priority int `json:"priority"`
+	// OrderingKey groups the deliveries that an endpoint with ordering
+	// "fifo" attempts one at a time, in the order the events were accepted;
+	// "" is one shared key. At most MaxOrderingKey bytes.
+	OrderingKey string `json:"ordering_key"`
 
 	// IdempotencyKey, when set, makes ingest return the first answer for the
 	// same (Tenant, IdempotencyKey) within IdempotencyWindow.
@@ -60,6 +67,22 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// Priorities, and the longest ordering key.
+const (
+	MinPriority     = 0
+	MaxPriority     = 9
+	DefaultPriority = 5
+	MaxOrderingKey  = 256
+)
+
+// PriorityStep is how much sooner each level of priority makes a delivery
+// come, in the order work is taken: a delivery of priority p due at t is
+// taken as if it were due at t − p×PriorityStep. A priority-9 delivery thus
+// goes before priority-1 deliveries that became due up to 8 steps (4
+// minutes) before it, and no lower-priority delivery waits more than that
+// behind a flood of higher ones: the aging that bounds starvation.
+const PriorityStep = 30 * time.Second
+
 // IngestRequest is one API request's events, written in one transaction
 // shared with other requests (group commit). The store fills Results and
 // Tasks, or sets Err; a request with Err set wrote nothing.
@@ -72,14 +95,30 @@ type IngestRequest struct {
 	// with Owned[p] set: a node of a cluster claims only what it owns and
 	// leaves the rest to the owners. Tasks still lists every delivery.
 	Owned []bool
+	// Hold, when not nil, names endpoints whose deliveries are not claimed
+	// even when Claim and Owned say so: the dispatcher has no room for them
+	// (a full queue, an open circuit). They wait in the store.
+	Hold map[string]struct{}
 
 	Results []IngestResult
 	Tasks   []*Task
 	Err     error
 }
 
-// Claims reports whether the delivery of partition p is claimed.
-func (r *IngestRequest) Claims(p int) bool { return r.Claim && (r.Owned == nil || r.Owned[p]) }
+// Claims reports whether a delivery to the endpoint, of partition p, is
+// claimed. Deliveries to ordered (fifo) endpoints never are: the store
+// hands them out one key at a time, when their turn comes (ClaimDue).
+func (r *IngestRequest) Claims(ep *Endpoint, p int) bool {
+	if !r.Claim || (r.Owned != nil && !r.Owned[p]) || ep.FIFO() {
+		return false
+	}
+	if r.Hold != nil {
+		if _, held := r.Hold[ep.ID]; held {
+			return false
+		}
+	}
+	return true
+}
 
 // IngestResult is the answer for one ingested event.
 type IngestResult struct {

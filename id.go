@@ -12,6 +12,7 @@ const (
 	EndpointPrefix = "ep_"
 	EventPrefix    = "evt_"
 	DeliveryPrefix = "dlv_"
+	BatchPrefix    = "bat_" // the webhook-id of a batched request
 )
 
 // crockford is Crockford's base32 alphabet, which sorts in byte order.

@@ -30,3 +30,29 @@ type NodeStats struct {
 	InMemory   int    `json:"in_memory"`  // deliveries queued or in flight here
 	InFlight   int    `json:"in_flight"`  // HTTP requests under way here
 }
+
+// EndpointStats is the answer of GET /v1/endpoints/{id}/stats. The rate,
+// success rate and latency cover the last minute; attempts and failures the
+// last hour; pending and failed are counts now.
+type EndpointStats struct {
+	// DeliveriesPerSecond is the rate of successful attempts over the last
+	// minute.
+	DeliveriesPerSecond float64 `json:"deliveries_per_second"`
+	// SuccessRate is the share of attempts over the last minute that
+	// succeeded, from 0 to 1; 1 when there were none.
+	SuccessRate float64 `json:"success_rate"`
+	// LatencyMS holds percentiles of the time from an event's acceptance to
+	// its successful delivery to this endpoint, over the last minute.
+	LatencyMS Percentiles `json:"latency_ms"`
+	// Attempts and Failures count the attempts of the last hour.
+	Attempts int64 `json:"attempts"`
+	Failures int64 `json:"failures"`
+	// Pending and Failed count the endpoint's deliveries now.
+	Pending int64 `json:"pending"`
+	Failed  int64 `json:"failed"`
+	// Node is the node that answered; Live reports whether it dispatches
+	// the endpoint (with PostgreSQL, the partition owner keeps the rates and
+	// latencies; another node reports zeros for them).
+	Node string `json:"node"`
+	Live bool   `json:"live"`
+}

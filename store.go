@@ -22,6 +22,8 @@ type Store interface {
 	// of the next page ("" on the last page).
 	FindEndpoints(ctx context.Context, f EndpointFilter) ([]*Endpoint, string, error)
 	// UpdateEndpoint applies u to an endpoint at time now and returns it.
+	// Enabling a disabled endpoint clears its DisabledReason and its saved
+	// health (the circuit closes).
 	UpdateEndpoint(ctx context.Context, id string, u EndpointUpdate, now time.Time) (*Endpoint, error)
 	// DeleteEndpoint deletes an endpoint with its deliveries and attempts.
 	DeleteEndpoint(ctx context.Context, id string) error
@@ -50,19 +52,32 @@ type Store interface {
 	// It returns ENOTFOUND when the delivery does not exist.
 	FindAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
 
-	// ClaimDue marks up to limit pending, unclaimed deliveries due at or
-	// before now, in the given partitions (nil means all), as claimed and
-	// returns them, earliest due first.
-	ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*Task, error)
+	// ClaimDue claims, for each request, up to Limit pending, unclaimed
+	// deliveries of its endpoint due at or before now, earliest due first,
+	// marking them as held in memory. The results align with reqs; each also
+	// gives the earliest due time of the endpoint's pending deliveries that
+	// are still unclaimed (zero when there are none). An endpoint that does
+	// not exist gets an empty result.
+	ClaimDue(ctx context.Context, reqs []ClaimRequest, now time.Time) ([]ClaimResult, error)
+	// DueEndpoints returns every endpoint of the given partitions (nil means
+	// all) that has pending, unclaimed deliveries, with the earliest due
+	// time among them, in no particular order. Its cost grows with the
+	// number of such endpoints, not with the number of deliveries.
+	DueEndpoints(ctx context.Context, partitions []int) ([]EndpointDue, error)
 	// Unclaim marks deliveries as no longer held in memory, so ClaimDue can
-	// return them again. Unknown IDs are ignored.
+	// return them again. Unknown IDs, and deliveries another store holds,
+	// are ignored.
 	Unclaim(ctx context.Context, deliveryIDs []string) error
 	// ResetClaims unclaims every pending delivery of the given partitions
 	// (nil means all); a node calls it when it starts owning them.
 	ResetClaims(ctx context.Context, partitions []int) error
 	// RecordOutcomes writes a batch of attempt outcomes: each attempt row, and
 	// the delivery's new status, attempt count, last status and error, due
-	// time, and claim released. Outcomes for deleted deliveries are dropped.
+	// time, and claim released. Outcomes for deleted deliveries are dropped,
+	// and so are those of deliveries no longer pending (settled since) or
+	// claimed by another store: only the holder of a claim writes the
+	// outcome, so a node that paused or lost its lease cannot overwrite what
+	// the new owner recorded.
 	RecordOutcomes(ctx context.Context, outcomes []Outcome, now time.Time) error
 
 	// RetryDelivery makes one delivery pending and due now, whatever its
@@ -71,6 +86,19 @@ type Store interface {
 	// RecoverEndpoint does the same for every failed delivery of an endpoint
 	// created at or after since (zero means all) and returns how many.
 	RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error)
+
+	// EndpointCounts returns how many deliveries of one endpoint are pending
+	// and failed, or ENOTFOUND.
+	EndpointCounts(ctx context.Context, endpointID string) (EndpointCounts, error)
+	// SaveHealth stores the health of endpoints, replacing what was saved.
+	// The health of an endpoint that does not exist is dropped.
+	SaveHealth(ctx context.Context, hs []EndpointHealth) error
+	// FindHealth returns the saved health of one endpoint (the zero value
+	// when none was saved), or ENOTFOUND when the endpoint does not exist.
+	FindHealth(ctx context.Context, endpointID string) (EndpointHealth, error)
+	// LoadHealth returns the saved health of every endpoint of the given
+	// partitions (nil means all) that has one.
+	LoadHealth(ctx context.Context, partitions []int) ([]EndpointHealth, error)
 
 	// Stats counts deliveries by status, events and endpoints.
 	Stats(ctx context.Context) (StoreStats, error)
@@ -96,4 +124,44 @@ type StoreStats struct {
 	Failed    int64 `json:"failed"`
 	Events    int64 `json:"events"`
 	Endpoints int64 `json:"endpoints"`
+	// EndpointsByCircuit counts endpoints by the circuit state last saved
+	// with their health.
+	EndpointsByCircuit CircuitCounts `json:"endpoints_by_circuit"`
+	// EndpointsDisabled counts the disabled endpoints.
+	EndpointsDisabled int64 `json:"endpoints_disabled"`
+}
+
+// CircuitCounts count endpoints by circuit state.
+type CircuitCounts struct {
+	Closed   int64 `json:"closed"`
+	Open     int64 `json:"open"`
+	HalfOpen int64 `json:"half_open"`
+}
+
+// ClaimRequest asks ClaimDue for up to Limit due deliveries of one endpoint.
+type ClaimRequest struct {
+	EndpointID string
+	Limit      int
+}
+
+// ClaimResult is what ClaimDue claimed for one ClaimRequest.
+type ClaimResult struct {
+	Tasks []*Task
+	// Next is the earliest due time of the endpoint's pending deliveries
+	// left unclaimed; zero when there are none.
+	Next time.Time
+}
+
+// EndpointDue is an endpoint with pending, unclaimed deliveries, and the
+// earliest due time among them.
+type EndpointDue struct {
+	EndpointID string
+	Partition  int
+	Due        time.Time
+}
+
+// EndpointCounts count the deliveries of one endpoint.
+type EndpointCounts struct {
+	Pending int64 `json:"pending"`
+	Failed  int64 `json:"failed"`
 }

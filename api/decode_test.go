@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -41,20 +43,29 @@ func TestDecodeEvent(t *testing.T) {
 
 func TestRequestHash(t *testing.T) {
 	t.Parallel()
-	h := requestHash("t", "a", []byte(`{"x":1}`))
+	hash := func(tenant, typ, data string, prio int, key string) string {
+		return requestHash(&hookline.Event{Tenant: tenant, Type: typ, Data: []byte(data), Priority: prio, OrderingKey: key})
+	}
+	h := hash("t", "a", `{"x":1}`, hookline.DefaultPriority, "")
 	if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
 		t.Fatalf("hash %q is not hex SHA-256", h)
 	}
+	// The hash of a request without priority or key is the one of old.
+	if old := sha256.Sum256([]byte("t\x00a\x00{\"x\":1}")); h != hex.EncodeToString(old[:]) {
+		t.Fatalf("hash %q of a request without priority or key is not the one keys were stored with", h)
+	}
 	for _, other := range []string{
-		requestHash("", "ta", []byte(`{"x":1}`)),
-		requestHash("t", "a{", []byte(`"x":1}`)),
-		requestHash("t", "a", []byte(`{"x": 1}`)),
+		hash("", "ta", `{"x":1}`, 5, ""),
+		hash("t", "a{", `"x":1}`, 5, ""),
+		hash("t", "a", `{"x": 1}`, 5, ""),
+		hash("t", "a", `{"x":1}`, 6, ""),
+		hash("t", "a", `{"x":1}`, 5, "k"),
 	} {
 		if other == h {
 			t.Fatal("different requests share a hash")
 		}
 	}
-	if requestHash("t", "a", []byte(`{"x":1}`)) != h {
+	if hash("t", "a", `{"x":1}`, 5, "") != h {
 		t.Fatal("the hash is not stable")
 	}
 }

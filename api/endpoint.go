@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,12 +31,55 @@ type endpointRequest struct {
 	Tenant      *string   `json:"tenant"`
 	Secret      *string   `json:"secret"`
 	Disabled    *bool     `json:"disabled"`
+	RateLimit   *float64  `json:"rate_limit"`
+	MaxInFlight *int      `json:"max_in_flight"`
+	Ordering    *string   `json:"ordering"`
+	// Batch is kept raw: absent leaves batching alone, null turns it off.
+	Batch json.RawMessage `json:"batch"`
+
+	batch    *hookline.Batch // Batch, decoded by validate
+	setBatch bool
+}
+
+// batchRequest is the batch field of an endpoint.
+type batchSettings struct {
+	MaxEvents *int `json:"max_events"`
+	MaxWaitMS *int `json:"max_wait_ms"`
+}
+
+// decodeBatch reads the batch field: nil for null.
+func decodeBatch(raw json.RawMessage) (*hookline.Batch, error) {
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	var b batchSettings
+	if err := decodeJSON(bytes.NewReader(raw), &b, "batch"); err != nil {
+		return nil, err
+	}
+	switch {
+	case b.MaxEvents == nil:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_events: required, from %d to %d", hookline.MinBatchEvents, hookline.MaxBatchEvents)
+	case *b.MaxEvents < hookline.MinBatchEvents || *b.MaxEvents > hookline.MaxBatchEvents:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_events: must be an integer from %d to %d", hookline.MinBatchEvents, hookline.MaxBatchEvents)
+	case b.MaxWaitMS == nil:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_wait_ms: required, from 0 to %d", hookline.MaxBatchWaitMS)
+	case *b.MaxWaitMS < 0 || *b.MaxWaitMS > hookline.MaxBatchWaitMS:
+		return nil, hookline.Errorf(hookline.EINVALID, "batch.max_wait_ms: must be an integer from 0 to %d", hookline.MaxBatchWaitMS)
+	}
+	return &hookline.Batch{MaxEvents: *b.MaxEvents, MaxWaitMS: *b.MaxWaitMS}, nil
+}
+
+// endpointResponse is an endpoint as the API shows it: with its health,
+// and without its secret.
+type endpointResponse struct {
+	*hookline.Endpoint
+	Health hookline.EndpointHealth `json:"health"`
 }
 
 // endpointWithSecret is the answer of POST /v1/endpoints, the only one that
 // shows the secret along with the endpoint.
 type endpointWithSecret struct {
-	*hookline.Endpoint
+	endpointResponse
 	Secret string `json:"secret"`
 }
 
@@ -78,6 +124,22 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 		if _, err := signature.ParseSecret(*req.Secret); err != nil {
 			return secretError(err)
 		}
+	}
+	if r := req.RateLimit; r != nil && (*r < 0 || *r > hookline.MaxRateLimit || math.IsNaN(*r)) {
+		return hookline.Errorf(hookline.EINVALID, "rate_limit: must be a number of requests per second from 0 (no limit) to %d", hookline.MaxRateLimit)
+	}
+	if m := req.MaxInFlight; m != nil && (*m < 1 || *m > hookline.MaxMaxInFlight) {
+		return hookline.Errorf(hookline.EINVALID, "max_in_flight: must be an integer from 1 to %d", hookline.MaxMaxInFlight)
+	}
+	if o := req.Ordering; o != nil && *o != hookline.OrderingNone && *o != hookline.OrderingFIFO {
+		return hookline.Errorf(hookline.EINVALID, "ordering: must be %q or %q", hookline.OrderingNone, hookline.OrderingFIFO)
+	}
+	if req.Batch != nil {
+		b, err := decodeBatch(req.Batch)
+		if err != nil {
+			return err
+		}
+		req.batch, req.setBatch = b, true
 	}
 	return nil
 }
@@ -173,9 +235,20 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	if req.Tenant != nil {
 		ep.Tenant = *req.Tenant
 	}
-	if req.Disabled != nil {
-		ep.Disabled = *req.Disabled
+	if req.Disabled != nil && *req.Disabled {
+		ep.Disabled, ep.DisabledReason = true, hookline.DisabledManual
 	}
+	if req.RateLimit != nil {
+		ep.RateLimit = *req.RateLimit
+	}
+	if req.MaxInFlight != nil {
+		ep.MaxInFlight = *req.MaxInFlight
+	}
+	ep.Ordering = hookline.OrderingNone
+	if req.Ordering != nil {
+		ep.Ordering = *req.Ordering
+	}
+	ep.Batch = req.batch
 	if req.Secret != nil {
 		ep.Secret = *req.Secret
 	} else {
@@ -189,7 +262,10 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Location", "/v1/endpoints/"+ep.ID)
 	h["Cache-Control"] = noStore
-	s.writeJSON(w, r, http.StatusCreated, endpointWithSecret{Endpoint: ep, Secret: ep.Secret})
+	s.writeJSON(w, r, http.StatusCreated, endpointWithSecret{
+		endpointResponse: endpointResponse{Endpoint: ep, Health: hookline.EndpointHealth{Circuit: hookline.CircuitClosed}},
+		Secret:           ep.Secret,
+	})
 }
 
 // handleListEndpoints is GET /v1/endpoints?tenant=&limit=&cursor=: a page of
@@ -214,10 +290,14 @@ func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	for _, ep := range eps {
-		normalize(ep)
+	out := make([]endpointResponse, len(eps))
+	for i, ep := range eps {
+		if out[i], err = s.endpointResponse(r, ep); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
-	s.writeJSON(w, r, http.StatusOK, newList(eps, next))
+	s.writeJSON(w, r, http.StatusOK, newList(out, next))
 }
 
 // handleGetEndpoint is GET /v1/endpoints/{id}.
@@ -227,7 +307,31 @@ func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, normalize(ep))
+	out, err := s.endpointResponse(r, ep)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+}
+
+// endpointResponse returns ep as the API shows it, with its health.
+func (s *Server) endpointResponse(r *http.Request, ep *hookline.Endpoint) (endpointResponse, error) {
+	h, err := s.engine.EndpointHealth(r.Context(), ep.ID)
+	if err != nil {
+		return endpointResponse{}, err
+	}
+	return endpointResponse{Endpoint: normalize(ep), Health: h}, nil
+}
+
+// handleEndpointStats is GET /v1/endpoints/{id}/stats.
+func (s *Server) handleEndpointStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.engine.EndpointStats(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, st)
 }
 
 // handleUpdateEndpoint is PATCH /v1/endpoints/{id}: the fields present and
@@ -264,6 +368,15 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		EventTypes:  req.EventTypes,
 		Secret:      req.Secret,
 		Disabled:    req.Disabled,
+		RateLimit:   req.RateLimit,
+		MaxInFlight: req.MaxInFlight,
+		Ordering:    req.Ordering,
+		SetBatch:    req.setBatch,
+		Batch:       req.batch,
+	}
+	if req.Disabled != nil && *req.Disabled {
+		manual := hookline.DisabledManual
+		u.DisabledReason = &manual
 	}
 	ep, err := s.store.UpdateEndpoint(r.Context(), id, u, hookline.Now())
 	if err != nil {
@@ -271,7 +384,12 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.engine.EndpointChanged(id, ep)
-	s.writeJSON(w, r, http.StatusOK, normalize(ep))
+	out, err := s.endpointResponse(r, ep)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
 }
 
 // handleDeleteEndpoint is DELETE /v1/endpoints/{id}: the endpoint goes with
@@ -330,10 +448,14 @@ func (s *Server) handleRecoverEndpoint(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusAccepted, recoverResponse{Requeued: n})
 }
 
-// normalize makes an endpoint's event_types encode as [] rather than null.
+// normalize makes an endpoint's event_types encode as [] rather than null,
+// and its ordering as "none" rather than "".
 func normalize(ep *hookline.Endpoint) *hookline.Endpoint {
 	if ep.EventTypes == nil {
 		ep.EventTypes = []string{}
+	}
+	if ep.Ordering == "" {
+		ep.Ordering = hookline.OrderingNone
 	}
 	return ep
 }

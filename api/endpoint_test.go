@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +25,19 @@ type endpointJSON struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	Secret      string    `json:"secret"`
+
+	DisabledReason string      `json:"disabled_reason"`
+	RateLimit      float64     `json:"rate_limit"`
+	MaxInFlight    *int        `json:"max_in_flight"`
+	Health         *healthJSON `json:"health"`
+}
+
+// healthJSON is an endpoint's health as the API shows it.
+type healthJSON struct {
+	Circuit             string     `json:"circuit"`
+	ConsecutiveFailures *int       `json:"consecutive_failures"`
+	FailingSince        *time.Time `json:"failing_since"`
+	LastSuccessAt       *time.Time `json:"last_success_at"`
 }
 
 // createEndpoint creates an endpoint and returns the answer.
@@ -69,6 +83,52 @@ func TestCreateEndpoint(t *testing.T) {
 		ep := b.createEndpoint(t, `{"url":"http://example.com:8080/x?y=1","secret":"`+secret+`","disabled":true}`)
 		if ep.Secret != secret || !ep.Disabled || ep.EventTypes == nil || len(ep.EventTypes) != 0 {
 			t.Fatalf("created %+v", ep)
+		}
+	})
+	t.Run("Controls", func(t *testing.T) {
+		ep := b.createEndpoint(t, `{"url":"https://example.com/c","rate_limit":20.5,"max_in_flight":4}`)
+		if ep.RateLimit != 20.5 || ep.MaxInFlight == nil || *ep.MaxInFlight != 4 || ep.DisabledReason != "" {
+			t.Fatalf("created %+v", ep)
+		}
+		if ep.Health == nil || ep.Health.Circuit != "closed" || ep.Health.ConsecutiveFailures == nil ||
+			*ep.Health.ConsecutiveFailures != 0 || ep.Health.FailingSince != nil {
+			t.Fatalf("health of a new endpoint %+v", ep.Health)
+		}
+		var got endpointJSON
+		b.do(t, "GET", "/v1/endpoints/"+ep.ID, "").ok(t, 200, &got)
+		if got.RateLimit != 20.5 || got.MaxInFlight == nil || *got.MaxInFlight != 4 || got.Health == nil || got.Health.Circuit != "closed" {
+			t.Fatalf("read back %+v", got)
+		}
+		def := b.createEndpoint(t, `{"url":"https://example.com/d"}`)
+		if def.RateLimit != 0 || def.MaxInFlight != nil {
+			t.Fatalf("defaults: rate_limit %v, max_in_flight %v (absent: the server's)", def.RateLimit, def.MaxInFlight)
+		}
+	})
+	t.Run("OrderingAndBatch", func(t *testing.T) {
+		var ep map[string]any
+		b.do(t, "POST", "/v1/endpoints", `{"url":"https://example.com/o","ordering":"fifo","batch":{"max_events":10,"max_wait_ms":250}}`).ok(t, 201, &ep)
+		if ep["ordering"] != "fifo" || fmt.Sprint(ep["batch"]) != "map[max_events:10 max_wait_ms:250]" {
+			t.Fatalf("created %v", ep)
+		}
+		path := "/v1/endpoints/" + ep["id"].(string)
+		b.do(t, "PATCH", path, `{"description":"x"}`).ok(t, 200, &ep)
+		if ep["batch"] == nil {
+			t.Fatal("a PATCH without batch turned batching off")
+		}
+		b.do(t, "PATCH", path, `{"batch":null,"ordering":"none"}`).ok(t, 200, &ep)
+		if ep["batch"] != nil || ep["ordering"] != "none" {
+			t.Fatalf("after batch null: %v", ep)
+		}
+		var plain map[string]any
+		b.do(t, "POST", "/v1/endpoints", `{"url":"https://example.com/p"}`).ok(t, 201, &plain)
+		if plain["ordering"] != "none" || plain["batch"] != nil {
+			t.Fatalf("defaults: %v", plain)
+		}
+	})
+	t.Run("DisabledIsManual", func(t *testing.T) {
+		ep := b.createEndpoint(t, `{"url":"https://example.com/m","disabled":true}`)
+		if !ep.Disabled || ep.DisabledReason != hookline.DisabledManual {
+			t.Fatalf("created disabled: %+v", ep)
 		}
 	})
 	t.Run("AllTypes", func(t *testing.T) {
@@ -121,6 +181,20 @@ func TestCreateEndpointInvalid(t *testing.T) {
 		{"Trailing", `{"url":"https://example.com/"} {"url":"https://example.com/"}`, []string{"request body: unexpected data after the JSON value"}},
 		{"TrailingGarbage", `{"url":"https://example.com/"}x`, []string{"request body: unexpected data"}},
 		{"Whitespace", "  \n ", []string{"request body: empty"}},
+		{"NegativeRateLimit", `{"url":"https://example.com/","rate_limit":-1}`, []string{"rate_limit:", "0", "100000"}},
+		{"HugeRateLimit", `{"url":"https://example.com/","rate_limit":100001}`, []string{"rate_limit:"}},
+		{"StringRateLimit", `{"url":"https://example.com/","rate_limit":"20"}`, []string{"rate_limit: must be a number"}},
+		{"ZeroMaxInFlight", `{"url":"https://example.com/","max_in_flight":0}`, []string{"max_in_flight:", "1 to 1000"}},
+		{"HugeMaxInFlight", `{"url":"https://example.com/","max_in_flight":1001}`, []string{"max_in_flight:"}},
+		{"FractionalMaxInFlight", `{"url":"https://example.com/","max_in_flight":2.5}`, []string{"max_in_flight: must be an integer"}},
+		{"BadOrdering", `{"url":"https://example.com/","ordering":"lifo"}`, []string{"ordering:", "fifo"}},
+		{"BatchNotObject", `{"url":"https://example.com/","batch":5}`, []string{"batch: must be an object"}},
+		{"BatchMissingEvents", `{"url":"https://example.com/","batch":{"max_wait_ms":10}}`, []string{"batch.max_events: required"}},
+		{"BatchMissingWait", `{"url":"https://example.com/","batch":{"max_events":10}}`, []string{"batch.max_wait_ms: required"}},
+		{"BatchTooSmall", `{"url":"https://example.com/","batch":{"max_events":1,"max_wait_ms":10}}`, []string{"batch.max_events:", "2 to 1000"}},
+		{"BatchTooBig", `{"url":"https://example.com/","batch":{"max_events":1001,"max_wait_ms":10}}`, []string{"batch.max_events:"}},
+		{"BatchWaitTooLong", `{"url":"https://example.com/","batch":{"max_events":10,"max_wait_ms":60001}}`, []string{"batch.max_wait_ms:", "60000"}},
+		{"BatchUnknownField", `{"url":"https://example.com/","batch":{"max_events":10,"max_wait_ms":1,"size":3}}`, []string{"batch.size: unknown field"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b.do(t, "POST", "/v1/endpoints", tt.body).wantError(t, 400, hookline.EINVALID, tt.want...)
@@ -230,7 +304,7 @@ func TestGetEndpoint(t *testing.T) {
 	var ep endpointJSON
 	b.do(t, "GET", "/v1/endpoints/"+created.ID, "").ok(t, 200, &ep)
 	created.Secret = ""
-	if fmt.Sprint(ep) != fmt.Sprint(created) {
+	if !reflect.DeepEqual(ep, created) {
 		t.Fatalf("got %+v, want %+v", ep, created)
 	}
 	b.do(t, "GET", "/v1/endpoints/ep_nope", "").wantError(t, 404, hookline.ENOTFOUND)
@@ -297,9 +371,25 @@ func TestUpdateEndpoint(t *testing.T) {
 	}
 
 	b.do(t, "PATCH", path, `{"event_types":[],"disabled":true,"description":"","tenant":"acme"}`).ok(t, 200, &ep)
-	if ep.EventTypes == nil || len(ep.EventTypes) != 0 || !ep.Disabled || ep.Description != "" || ep.URL != "https://example.org/new" {
+	if ep.EventTypes == nil || len(ep.EventTypes) != 0 || !ep.Disabled || ep.Description != "" || ep.URL != "https://example.org/new" ||
+		ep.DisabledReason != hookline.DisabledManual {
 		t.Fatalf("patched types: %+v", ep)
 	}
+
+	b.do(t, "PATCH", path, `{"rate_limit":5,"max_in_flight":3}`).ok(t, 200, &ep)
+	if ep.RateLimit != 5 || ep.MaxInFlight == nil || *ep.MaxInFlight != 3 || !ep.Disabled {
+		t.Fatalf("patched controls: %+v", ep)
+	}
+	b.do(t, "PATCH", path, `{"rate_limit":0}`).ok(t, 200, &ep)
+	if ep.RateLimit != 0 || ep.MaxInFlight == nil || *ep.MaxInFlight != 3 {
+		t.Fatalf("rate_limit 0 (none): %+v", ep)
+	}
+	b.do(t, "PATCH", path, `{"max_in_flight":0}`).wantError(t, 400, hookline.EINVALID, "max_in_flight:")
+	b.do(t, "PATCH", path, `{"disabled":false}`).ok(t, 200, &ep)
+	if ep.Disabled || ep.DisabledReason != "" {
+		t.Fatalf("enabled again: %+v", ep)
+	}
+	b.do(t, "PATCH", path, `{"disabled":true}`).ok(t, 200, &ep)
 
 	secret := signature.GenerateSecret()
 	b.do(t, "PATCH", path, `{"secret":"`+secret+`"}`).ok(t, 200, &ep)
@@ -333,7 +423,7 @@ func TestUpdateEndpoint(t *testing.T) {
 		}
 		var after endpointJSON
 		b.do(t, "GET", path, "").ok(t, 200, &after)
-		if fmt.Sprint(after) != fmt.Sprint(ep) {
+		if !reflect.DeepEqual(after, ep) {
 			t.Fatalf("invalid patches changed %+v to %+v", ep, after)
 		}
 	})
@@ -374,9 +464,21 @@ func (b *bundle) fail(t *testing.T) []*hookline.Task {
 	t.Helper()
 	ctx := context.Background()
 	now := hookline.Now()
-	tasks, err := b.store.ClaimDue(ctx, nil, now.Add(time.Hour), 1000)
+	due, err := b.store.DueEndpoints(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var reqs []hookline.ClaimRequest
+	for _, d := range due {
+		reqs = append(reqs, hookline.ClaimRequest{EndpointID: d.EndpointID, Limit: 1000})
+	}
+	res, err := b.store.ClaimDue(ctx, reqs, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []*hookline.Task
+	for _, r := range res {
+		tasks = append(tasks, r.Tasks...)
 	}
 	var outs []hookline.Outcome
 	for _, task := range tasks {
@@ -441,4 +543,24 @@ func TestRecoverEndpoint(t *testing.T) {
 	t.Run("NotFound", func(t *testing.T) {
 		b.do(t, "POST", "/v1/endpoints/ep_nope/recover", "").wantError(t, 404, hookline.ENOTFOUND)
 	})
+}
+
+func TestEndpointStats(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ep := b.createEndpoint(t, `{"url":"https://example.com/hook"}`)
+	b.do(t, "POST", "/v1/events", `{"type":"a","data":{}}`).ok(t, 202, nil)
+	b.fail(t)
+	b.do(t, "POST", "/v1/events", `{"type":"a","data":{}}`).ok(t, 202, nil)
+	var st map[string]any
+	b.do(t, "GET", "/v1/endpoints/"+ep.ID+"/stats", "").ok(t, 200, &st)
+	for _, k := range []string{"deliveries_per_second", "success_rate", "latency_ms", "attempts", "failures", "pending", "failed"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("stats lack %q: %v", k, st)
+		}
+	}
+	if st["pending"] != 1.0 || st["failed"] != 1.0 {
+		t.Fatalf("stats %v, want 1 pending and 1 failed", st)
+	}
+	b.do(t, "GET", "/v1/endpoints/ep_missing/stats", "").wantError(t, 404, hookline.ENOTFOUND)
 }

@@ -28,6 +28,13 @@ type Engine interface {
 	// EndpointChanged tells the engine an endpoint was updated or deleted
 	// (ep is nil then), so queued deliveries use the new URL and secret.
 	EndpointChanged(id string, ep *hookline.Endpoint)
+	// EndpointHealth returns an endpoint's health (circuit, failures),
+	// live from the node that dispatches it, else as last saved; ENOTFOUND
+	// when the endpoint does not exist.
+	EndpointHealth(ctx context.Context, id string) (hookline.EndpointHealth, error)
+	// EndpointStats returns the figures of GET /v1/endpoints/{id}/stats, or
+	// ENOTFOUND.
+	EndpointStats(ctx context.Context, id string) (hookline.EndpointStats, error)
 	// Stats returns the figures of GET /v1/stats.
 	Stats(ctx context.Context) (hookline.Stats, error)
 	// Ready returns nil when the node can serve: the store answers. detail is

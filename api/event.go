@@ -23,9 +23,11 @@ const MaxIdempotencyKey = 255
 // eventRequest is the body of POST /v1/events. Data keeps the bytes of the
 // JSON value as sent.
 type eventRequest struct {
-	Type   string          `json:"type"`
-	Data   json.RawMessage `json:"data"`
-	Tenant string          `json:"tenant"`
+	Type        string          `json:"type"`
+	Data        json.RawMessage `json:"data"`
+	Tenant      string          `json:"tenant"`
+	Priority    *int            `json:"priority"`
+	OrderingKey *string         `json:"ordering_key"`
 }
 
 // batchRequest is the body of POST /v1/events/batch. Each event is decoded
@@ -40,6 +42,28 @@ type batchEventRequest struct {
 	Data           json.RawMessage `json:"data"`
 	Tenant         string          `json:"tenant"`
 	IdempotencyKey string          `json:"idempotency_key"`
+	Priority       *int            `json:"priority"`
+	OrderingKey    *string         `json:"ordering_key"`
+}
+
+// order checks an event's priority and ordering key and returns them, the
+// priority DefaultPriority when absent.
+func order(at string, priority *int, key *string) (int, string, error) {
+	p, k := hookline.DefaultPriority, ""
+	if priority != nil {
+		if *priority < hookline.MinPriority || *priority > hookline.MaxPriority {
+			return 0, "", hookline.Errorf(hookline.EINVALID, "%s: must be an integer from %d to %d (higher first)",
+				join(at, "priority"), hookline.MinPriority, hookline.MaxPriority)
+		}
+		p = *priority
+	}
+	if key != nil {
+		if len(*key) > hookline.MaxOrderingKey {
+			return 0, "", hookline.Errorf(hookline.EINVALID, "%s: at most %d bytes", join(at, "ordering_key"), hookline.MaxOrderingKey)
+		}
+		k = *key
+	}
+	return p, k, nil
 }
 
 // replayResponse is the answer of POST /v1/events/{id}/replay.
@@ -100,15 +124,19 @@ func validateIdempotencyKey(field, k string) error {
 
 // requestHash returns the hex SHA-256 of the canonical form of an event
 // request: tenant, type and the data bytes as sent, NUL-separated (tenants
-// and types cannot hold NUL). An idempotency key reused with a request of
-// another hash is a conflict.
-func requestHash(tenant, typ string, data []byte) string {
+// and types cannot hold NUL), then the priority and ordering key when they
+// are not the defaults (so hashes from before they existed still match). An
+// idempotency key reused with a request of another hash is a conflict.
+func requestHash(ev *hookline.Event) string {
 	h := sha256.New()
-	_, _ = io.WriteString(h, tenant)
+	_, _ = io.WriteString(h, ev.Tenant)
 	_, _ = h.Write([]byte{0})
-	_, _ = io.WriteString(h, typ)
+	_, _ = io.WriteString(h, ev.Type)
 	_, _ = h.Write([]byte{0})
-	_, _ = h.Write(data)
+	_, _ = h.Write(ev.Data)
+	if ev.Priority != hookline.DefaultPriority || ev.OrderingKey != "" {
+		_, _ = fmt.Fprintf(h, "\x00%d\x00%s", ev.Priority, ev.OrderingKey)
+	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0]))
 }
@@ -132,10 +160,15 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ev := &hookline.Event{Tenant: req.Tenant, Type: req.Type, Data: req.Data}
+	prio, okey, err := order("", req.Priority, req.OrderingKey)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ev := &hookline.Event{Tenant: req.Tenant, Type: req.Type, Data: req.Data, Priority: prio, OrderingKey: okey}
 	if key != "" {
 		ev.IdempotencyKey = key
-		ev.RequestHash = requestHash(req.Tenant, req.Type, req.Data)
+		ev.RequestHash = requestHash(ev)
 	}
 	res, err := s.engine.Ingest(r.Context(), []*hookline.Event{ev})
 	if err == nil && len(res) != 1 {
@@ -208,6 +241,10 @@ func batchEvents(req batchRequest, key string) ([]*hookline.Event, error) {
 		if err := validateEvent(at, e.Type, e.Data, e.Tenant); err != nil {
 			return nil, err
 		}
+		prio, okey, err := order(at, e.Priority, e.OrderingKey)
+		if err != nil {
+			return nil, err
+		}
 		k := e.IdempotencyKey
 		if k != "" {
 			if err := validateIdempotencyKey(at+".idempotency_key", k); err != nil {
@@ -216,7 +253,7 @@ func batchEvents(req batchRequest, key string) ([]*hookline.Event, error) {
 		} else if key != "" {
 			k = key + "#" + strconv.Itoa(i)
 		}
-		ev := &hookline.Event{Tenant: e.Tenant, Type: e.Type, Data: e.Data}
+		ev := &hookline.Event{Tenant: e.Tenant, Type: e.Type, Data: e.Data, Priority: prio, OrderingKey: okey}
 		if k != "" {
 			if keys == nil {
 				keys = make(map[string]int)
@@ -226,7 +263,7 @@ func batchEvents(req batchRequest, key string) ([]*hookline.Event, error) {
 			}
 			keys[k] = i
 			ev.IdempotencyKey = k
-			ev.RequestHash = requestHash(e.Tenant, e.Type, e.Data)
+			ev.RequestHash = requestHash(ev)
 		}
 		events[i] = ev
 	}

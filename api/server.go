@@ -115,6 +115,7 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("DELETE /v1/endpoints/{id}", s.handleDeleteEndpoint)
 	m.HandleFunc("GET /v1/endpoints/{id}/secret", s.handleGetEndpointSecret)
 	m.HandleFunc("POST /v1/endpoints/{id}/recover", s.handleRecoverEndpoint)
+	m.HandleFunc("GET /v1/endpoints/{id}/stats", s.handleEndpointStats)
 
 	m.HandleFunc("POST /v1/events", s.handleCreateEvent)
 	m.HandleFunc("POST /v1/events/batch", s.handleCreateEventBatch)

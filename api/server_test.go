@@ -102,6 +102,16 @@ func (e *testEngine) Stats(ctx context.Context) (hookline.Stats, error) {
 	return hookline.Stats{StoreStats: st, SuccessRate: 1}, err
 }
 
+func (e *testEngine) EndpointHealth(ctx context.Context, id string) (hookline.EndpointHealth, error) {
+	h, err := e.store.FindHealth(ctx, id)
+	return h.Normalized(), err
+}
+
+func (e *testEngine) EndpointStats(ctx context.Context, id string) (hookline.EndpointStats, error) {
+	c, err := e.store.EndpointCounts(ctx, id)
+	return hookline.EndpointStats{Pending: c.Pending, Failed: c.Failed, SuccessRate: 1}, err
+}
+
 func (e *testEngine) Ready(ctx context.Context) (any, error) {
 	if e.unavailable.Load() {
 		return map[string]string{"store": "unavailable"}, errors.New("unavailable")

@@ -237,13 +237,130 @@ func TestBacklog(t *testing.T) {
 			r, _ := run(t, c)
 			checkConsistent(t, r)
 			b := r.Backlog
-			if b == nil || b.Deliveries != 2000 || b.Requeued != 2000 || b.DrainSeconds <= 0 || b.DrainAverage <= 0 ||
-				b.PeakRSSDown <= 0 || b.FailSeconds < b.QueueSeconds {
-				t.Errorf("backlog figures: %+v", b)
+			if b == nil || b.Deliveries != 2000 || b.DrainSeconds <= 0 || b.DrainAverage <= 0 ||
+				b.PeakRSSDown <= 0 || b.FirstDeliverySeconds <= 0 || b.FailedDown != 0 {
+				t.Fatalf("backlog figures: %+v", b)
 			}
-			if down == "503" && r.Receivers.Refused < 2000 {
-				t.Errorf("refused %d while down, want every delivery's attempt", r.Receivers.Refused)
+			// The circuits opened: the receivers saw a few failed attempts
+			// and probes per endpoint, not one per delivery.
+			if b.OpenCircuits == 0 || b.RequestsDown >= 2000/4 {
+				t.Errorf("%d circuits open, %d requests while down: want the backlog held behind open circuits", b.OpenCircuits, b.RequestsDown)
 			}
 		})
+	}
+}
+
+// TestBadReceivers runs both phases briefly: in each, the healthy
+// endpoints get every delivery; beside them, the breakers cut the hanging,
+// refusing and failing endpoints off after a few attempts each.
+func TestBadReceivers(t *testing.T) {
+	c := config(t, "bad-receivers")
+	c.Rate, c.Duration, c.Warmup = 20, 3*time.Second, time.Second
+	// Below the scenario's 5s, so that hanging requests time out and their
+	// circuits open within the run; above the slow endpoints' 2 s.
+	c.DeliveryTimeout = 3 * time.Second
+	c.JSON = true
+	c.Markdown = filepath.Join(t.TempDir(), "report.md")
+	r, out := run(t, c)
+
+	if n := r.ErrorCount(); n > 0 {
+		t.Errorf("errors: %v", r.Errors)
+	}
+	if r.Ceiling != nil || r.Settings["delivery-timeout"] != "3s" || r.Endpoints != 100 || r.Rate != 20 {
+		t.Errorf("settings: ceiling %v, delivery timeout %q, %d endpoints, rate %v", r.Ceiling, r.Settings["delivery-timeout"], r.Endpoints, r.Rate)
+	}
+	b := r.BadReceivers
+	if b == nil {
+		t.Fatal("no bad-receivers report")
+	}
+	if b.Healthy != 60 || b.PerKind != 10 {
+		t.Errorf("layout: %d healthy, %d per kind; want 60 and 10", b.Healthy, b.PerKind)
+	}
+	for _, ph := range []bench.BadPhase{b.AllHealthy, b.WithBad} {
+		t.Run(ph.Name, func(t *testing.T) {
+			e, d := ph.Events, ph.Deliveries
+			// The open model sends exactly rate × time events.
+			if e.Sent != 20*4 || e.Accepted != e.Sent {
+				t.Errorf("events: %+v, want 80 sent and accepted", e)
+			}
+			if d.Expected != e.Accepted*60 || d.Received != d.Expected || !d.Drained || d.PerSecond <= 0 {
+				t.Errorf("healthy deliveries: %+v, want accepted × 60 = %d, all received", d, e.Accepted*60)
+			}
+			if ph.Announced != e.Accepted*100 {
+				t.Errorf("202s announced %d deliveries, want accepted × 100 = %d", ph.Announced, e.Accepted*100)
+			}
+			checkLatency(t, "end-to-end", ph.EndToEndLatency)
+			checkLatency(t, "ingest", ph.IngestLatency)
+			if ph.PeakRSS <= 0 || ph.CPUSeconds <= 0 || len(ph.Timeline) < 2 || ph.Seconds < 2.9 {
+				t.Errorf("phase figures missing: RSS %d, CPU %.2f, %d samples, %.2fs", ph.PeakRSS, ph.CPUSeconds, len(ph.Timeline), ph.Seconds)
+			}
+		})
+	}
+	if a := b.AllHealthy; a.Unmeasured <= 0 || a.Unmeasured > a.Events.Accepted*40 ||
+		a.Stats.EndpointsByCircuit.Open+a.Stats.EndpointsByCircuit.HalfOpen != 0 {
+		t.Errorf("all-healthy: %d deliveries to the unmeasured 40 (want some, at most %d), circuits %+v",
+			a.Unmeasured, a.Events.Accepted*40, a.Stats.EndpointsByCircuit)
+	}
+	if b.WithBad.Unmeasured != 0 || r.Deliveries != b.WithBad.Deliveries {
+		t.Errorf("with-bad: %d unmeasured deliveries; report deliveries %+v, phase %+v", b.WithBad.Unmeasured, r.Deliveries, b.WithBad.Deliveries)
+	}
+	if want := b.WithBad.Deliveries.PerSecond / b.AllHealthy.Deliveries.PerSecond; math.Abs(b.DeliveriesRatio-want) > 1e-9 ||
+		b.DeliveriesMet != (want >= bench.BadDeliveriesTarget) {
+		t.Errorf("deliveries ratio %v (met %v), want %v", b.DeliveriesRatio, b.DeliveriesMet, want)
+	}
+	if want := b.WithBad.EndToEndLatency.P99 / b.AllHealthy.EndToEndLatency.P99; math.Abs(b.P99Ratio-want) > 1e-9 ||
+		b.P99Met != (want <= bench.BadP99Target) {
+		t.Errorf("p99 ratio %v (met %v), want %v", b.P99Ratio, b.P99Met, want)
+	}
+	if b.HealthyNotClosed != 0 {
+		t.Errorf("%d healthy endpoints with a circuit not closed", b.HealthyNotClosed)
+	}
+
+	if len(b.Kinds) != len(bench.BadKinds) {
+		t.Fatalf("%d bad kinds, want %d", len(b.Kinds), len(bench.BadKinds))
+	}
+	// A circuit opens after 10 consecutive failures (--breaker-failures),
+	// with at most 16 requests in flight (max_in_flight), and its first
+	// probe is 30 s away: no endpoint may see more than 10 + 16.
+	const most = 10 + 16
+	for i, k := range b.Kinds {
+		if k.Kind != bench.BadKinds[i] || k.Endpoints != 10 || k.First != 60+10*i || k.Due != b.WithBad.Events.Accepted*10 {
+			t.Errorf("kind %d: %+v", i, k)
+			continue
+		}
+		opened := k.Circuits.Open + k.Circuits.HalfOpen
+		switch k.Kind {
+		case bench.BadRefuse:
+			// Nothing listens: nothing is received, but the server tried.
+			if k.Requests != 0 || k.Attempts <= 0 || k.Attempts > most*10 || opened != 10 {
+				t.Errorf("refuse: %d requests, %d attempts, %d circuits open; want 0, 1 to %d, 10", k.Requests, k.Attempts, most*10, opened)
+			}
+		case bench.BadHang, bench.BadFail:
+			if k.Requests <= 0 || k.Requests >= k.Due/2 || k.PerEndpoint > most || opened != 10 {
+				t.Errorf("%s: %d requests for %d due (%.1f per endpoint), %d circuits open; want fewer than half, at most %d per endpoint, 10 open",
+					k.Kind, k.Requests, k.Due, k.PerEndpoint, opened, most)
+			}
+		case bench.BadSlow:
+			// Slow successes keep the circuit closed.
+			if k.Requests <= 0 || k.Requests > k.Due || k.Circuits.Closed != 10 {
+				t.Errorf("slow: %d requests for %d due, circuits %+v; want some, all closed", k.Requests, k.Due, k.Circuits)
+			}
+		}
+	}
+
+	var decoded bench.Report
+	if err := json.Unmarshal([]byte(out), &decoded); err != nil || decoded.BadReceivers == nil ||
+		decoded.BadReceivers.WithBad.Deliveries != b.WithBad.Deliveries {
+		t.Errorf("--json output does not decode to the report: %v", err)
+	}
+	md, err := os.ReadFile(c.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"# hookline bench: bad-receivers", "## Bad receivers", "| deliveries/s (median) |",
+		"## Timeline: all-healthy", "## Timeline: with-bad", "hang requests"} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
 	}
 }

@@ -135,29 +135,55 @@ func (c *apiClient) deleteEndpoints(ctx context.Context, eps []endpoint, paralle
 	wg.Wait()
 }
 
-// recoverEndpoint makes the endpoint's failed deliveries pending again and
-// returns how many.
-func (c *apiClient) recoverEndpoint(ctx context.Context, id string) (int, error) {
-	var res struct {
-		Requeued int `json:"requeued"`
-	}
-	_, err := c.do(ctx, "POST", c.urls[0]+"/v1/endpoints/"+id+"/recover", map[string]any{}, &res)
-	return res.Requeued, err
-}
-
 // ServerStats are the figures of GET /v1/stats that the bench reports.
 type ServerStats struct {
-	Pending             int64   `json:"pending"`
-	Delivered           int64   `json:"delivered"`
-	Failed              int64   `json:"failed"`
-	Events              int64   `json:"events"`
-	Endpoints           int64   `json:"endpoints"`
-	DeliveriesPerSecond float64 `json:"deliveries_per_second"`
+	Pending             int64         `json:"pending"`
+	Delivered           int64         `json:"delivered"`
+	Failed              int64         `json:"failed"`
+	Events              int64         `json:"events"`
+	Endpoints           int64         `json:"endpoints"`
+	DeliveriesPerSecond float64       `json:"deliveries_per_second"`
+	EndpointsByCircuit  CircuitCounts `json:"endpoints_by_circuit"`
+	EndpointsDisabled   int64         `json:"endpoints_disabled"`
+}
+
+// CircuitCounts count endpoints by the state of their circuit breaker.
+type CircuitCounts struct {
+	Closed   int64 `json:"closed"`
+	Open     int64 `json:"open"`
+	HalfOpen int64 `json:"half_open"`
 }
 
 // stats returns GET /v1/stats of node i.
 func (c *apiClient) stats(ctx context.Context, i int) (ServerStats, error) {
 	var s ServerStats
 	_, err := c.do(ctx, "GET", c.urls[i]+"/v1/stats", nil, &s)
+	return s, err
+}
+
+// endpointState is what the bench reads of one endpoint: GET
+// /v1/endpoints/{id} for its health and GET /v1/endpoints/{id}/stats for
+// its attempts.
+type endpointState struct {
+	Health struct {
+		Circuit             string `json:"circuit"`
+		ConsecutiveFailures int    `json:"consecutive_failures"`
+	} `json:"health"`
+	Disabled bool `json:"disabled"`
+	Stats    struct {
+		Attempts int64 `json:"attempts"`
+		Failures int64 `json:"failures"`
+		Pending  int64 `json:"pending"`
+		Failed   int64 `json:"failed"`
+	} `json:"-"`
+}
+
+// endpointState returns the health and attempts of endpoint id, from node i.
+func (c *apiClient) endpointState(ctx context.Context, i int, id string) (endpointState, error) {
+	var s endpointState
+	if _, err := c.do(ctx, "GET", c.urls[i]+"/v1/endpoints/"+id, nil, &s); err != nil {
+		return s, err
+	}
+	_, err := c.do(ctx, "GET", c.urls[i]+"/v1/endpoints/"+id+"/stats", nil, &s.Stats)
 	return s, err
 }

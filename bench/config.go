@@ -14,6 +14,7 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -55,16 +56,20 @@ type Config struct {
 	// deliveries retry within the drain), or 0s for backlog.
 	RetrySchedule string
 	// DeliveryTimeout is passed to started servers as --delivery-timeout.
-	// Zero means the server's default, or 2s when TimeoutRatio is set.
+	// Zero means the scenario's (5s for bad-receivers), else the server's
+	// default, or 2s when TimeoutRatio is set.
 	DeliveryTimeout time.Duration
 
-	// Rate is the arrival rate in events per second. Zero means as fast as
-	// possible: Clients send back to back (closed loop).
+	// Rate is the arrival rate in events per second (open model). Zero
+	// means the scenario's: as fast as possible, or 40 for bad-receivers.
+	// Negative means as fast as possible: Clients send back to back
+	// (closed loop).
 	Rate float64
 	// Clients is how many requests may be in flight at once. Zero: 64, or
 	// 8 for ingest and 4 for backlog.
 	Clients int
-	// Duration is how long load is measured, after Warmup. Zero: 10s.
+	// Duration is how long load is measured, after Warmup. Zero: 10s, or
+	// 20s for bad-receivers.
 	Duration time.Duration
 	// Warmup is how long load runs before measuring. Zero: 2s; negative:
 	// none.
@@ -88,7 +93,7 @@ type Config struct {
 	// 64, the server's default number of workers.
 	CeilingClients int
 	// CeilingDuration is how long the ceiling is measured. Zero: 3s;
-	// negative: no ceiling.
+	// negative: no ceiling. bad-receivers measures none.
 	CeilingDuration time.Duration
 
 	// DrainTimeout bounds the wait for the last deliveries after load stops.
@@ -139,7 +144,7 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	def(&c.CeilingClients, 64)
 	def(&c.Repeat, 3)
 	def(&c.BacklogSize, 1_000_000)
-	defd(&c.Duration, 10*time.Second)
+	defd(&c.Duration, cmp.Or(s.Duration, 10*time.Second))
 	defd(&c.Warmup, 2*time.Second)
 	defd(&c.CeilingDuration, 3*time.Second)
 	defd(&c.DrainTimeout, s.DrainTimeout)
@@ -149,6 +154,16 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	if c.RetrySchedule == "" {
 		c.RetrySchedule = s.RetrySchedule
 	}
+	switch {
+	case c.Rate == 0:
+		c.Rate = s.Rate
+	case c.Rate < 0:
+		c.Rate = 0 // as fast as possible
+	}
+	if s.NoCeiling {
+		c.CeilingDuration = -1
+	}
+	defd(&c.DeliveryTimeout, s.DeliveryTimeout)
 	if c.DeliveryTimeout == 0 && c.Behavior.TimeoutRatio > 0 {
 		c.DeliveryTimeout = 2 * time.Second
 	}
@@ -176,8 +191,16 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	if c.Nodes > 1 && c.DatabaseURL == "" && len(c.Target) == 0 {
 		bad("--nodes %d needs --database-url: SQLite serves one node", c.Nodes)
 	}
-	if c.Rate < 0 {
-		bad("--rate must be positive or max")
+	if s.Name == "bad-receivers" {
+		if len(c.Target) > 0 {
+			bad("bad-receivers starts a fresh server for each phase: --target does not apply")
+		}
+		if c.Rate == 0 {
+			bad("bad-receivers needs an open-model --rate: it compares latency at a fixed load")
+		}
+		if c.Endpoints < 10 {
+			bad("bad-receivers needs at least 10 endpoints: a tenth of them per bad kind")
+		}
 	}
 	if c.Batch < 1 || c.Batch > 1000 {
 		bad("--batch must be 1 to 1000")
@@ -245,6 +268,10 @@ func (c Config) settings() map[string]string {
 	case "backlog":
 		m["backlog-size"] = strconv.Itoa(c.BacklogSize)
 		m["backlog-down"] = c.BacklogDown
+	case "bad-receivers":
+		n := c.Endpoints / 10
+		m["bad-endpoints"] = fmt.Sprintf("%d healthy (measured); %d each hang, slow (200 after %s), refuse, 500",
+			c.Endpoints-4*n, n, slowAnswer)
 	}
 	return m
 }

@@ -35,3 +35,57 @@ func TestRedactArgs(t *testing.T) {
 		t.Fatalf("redactArgs = %q, want %q", got, want)
 	}
 }
+
+func TestResolveBadReceivers(t *testing.T) {
+	t.Parallel()
+	sc, err := findScenario("bad-receivers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Config{Binary: "hookline"}.resolve(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rate != 40 || c.Duration != 20*time.Second || c.DeliveryTimeout != 5*time.Second || c.CeilingDuration >= 0 || c.Endpoints != 100 {
+		t.Errorf("defaults: rate %v, duration %v, delivery timeout %v, ceiling %v, %d endpoints",
+			c.Rate, c.Duration, c.DeliveryTimeout, c.CeilingDuration, c.Endpoints)
+	}
+	if c, _ := (Config{Binary: "hookline", DeliveryTimeout: time.Second, Rate: 10}).resolve(sc); c.DeliveryTimeout != time.Second || c.Rate != 10 {
+		t.Errorf("explicit settings lost: delivery timeout %v, rate %v", c.DeliveryTimeout, c.Rate)
+	}
+	for _, bad := range []Config{
+		{Binary: "hookline", Rate: -1},
+		{Target: []string{"http://127.0.0.1:8080"}, APIKey: "k"},
+		{Binary: "hookline", Endpoints: 9},
+	} {
+		if _, err := bad.resolve(sc); err == nil {
+			t.Errorf("resolve(%+v) accepted", bad)
+		}
+	}
+	if h := healthyEndpoints(100); h != 60 {
+		t.Errorf("healthyEndpoints(100) = %d, want 60", h)
+	}
+	if h := healthyEndpoints(25); h != 17 {
+		t.Errorf("healthyEndpoints(25) = %d, want 17", h)
+	}
+}
+
+// TestResolveDefaults pins the defaults that scenarios without their own
+// rate, duration or delivery timeout keep.
+func TestResolveDefaults(t *testing.T) {
+	t.Parallel()
+	sc, err := findScenario("throughput")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Config{Binary: "hookline"}.resolve(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rate != 0 || c.Duration != 10*time.Second || c.DeliveryTimeout != 0 || c.CeilingDuration != 3*time.Second {
+		t.Errorf("throughput defaults: rate %v, duration %v, delivery timeout %v, ceiling %v", c.Rate, c.Duration, c.DeliveryTimeout, c.CeilingDuration)
+	}
+	if c, _ := (Config{Binary: "hookline", Rate: -1}).resolve(sc); c.Rate != 0 {
+		t.Errorf("rate -1 resolves to %v, want 0 (as fast as possible)", c.Rate)
+	}
+}

@@ -25,8 +25,14 @@ type loader struct {
 	req atomic.Uint64 // next request, for round-robin across nodes
 
 	sent, accepted, rejected atomic.Int64 // events
-	expected                 atomic.Int64 // deliveries promised by 202 answers
-	errs                     *errorCounts
+	announced                atomic.Int64 // deliveries promised by 202 answers
+	// expected is announced, or perEvent per accepted event when perEvent
+	// is set: the deliveries the sink waits for.
+	expected atomic.Int64
+	// perEvent, when not 0, is how many of each event's deliveries the
+	// bench measures (to the first endpoints); set before any send.
+	perEvent int64
+	errs     *errorCounts
 
 	ingest *Histogram // intended send time → 202, per request
 	lag    *Histogram // intended send time → actual send time, open model
@@ -126,6 +132,10 @@ func (l *loader) send(ctx context.Context, buf *[]byte, due time.Time, n int) re
 		if err == nil {
 			lat := time.Since(due)
 			l.accepted.Add(int64(n))
+			l.announced.Add(deliveries)
+			if l.perEvent > 0 {
+				deliveries = int64(n) * l.perEvent
+			}
 			l.expected.Add(deliveries)
 			if record {
 				l.ingest.Record(lat)

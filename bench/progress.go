@@ -22,6 +22,13 @@ type Sample struct {
 	Errors    int64   `json:"errors"`
 	// RSS is the servers' resident memory, in bytes; 0 when not measured.
 	RSS int64 `json:"rss_bytes,omitempty"`
+	// BadRequests counts the requests the misbehaving receivers of
+	// bad-receivers got, by kind (BadHang, …); nil in other scenarios.
+	BadRequests map[string]int64 `json:"bad_requests,omitempty"`
+	// P99 is the end-to-end p99 latency, in milliseconds, of the
+	// deliveries received since the previous sample, warm-up included;
+	// bad-receivers only.
+	P99 float64 `json:"e2e_p99_ms,omitempty"`
 
 	at time.Time
 }

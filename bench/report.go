@@ -61,9 +61,10 @@ type Report struct {
 	// generator and receivers) during the scenario.
 	BenchCPUSeconds float64 `json:"bench_cpu_s"`
 
-	WideFanout []FanoutRound  `json:"wide_fanout,omitempty"`
-	Backlog    *BacklogReport `json:"backlog,omitempty"`
-	Timeline   []Sample       `json:"timeline"`
+	WideFanout   []FanoutRound       `json:"wide_fanout,omitempty"`
+	Backlog      *BacklogReport      `json:"backlog,omitempty"`
+	BadReceivers *BadReceiversReport `json:"bad_receivers,omitempty"`
+	Timeline     []Sample            `json:"timeline"`
 }
 
 // EventCounts count events sent and their answers.
@@ -134,15 +135,17 @@ type BacklogReport struct {
 	// QueueSeconds is how long ingest took, at EventsPerSecond.
 	QueueSeconds    float64 `json:"queue_s"`
 	EventsPerSecond float64 `json:"events_per_second"`
-	// FailSeconds is how long after ingest started every delivery had made
-	// its attempt and failed.
-	FailSeconds float64 `json:"fail_s"`
 	// PeakRSSDown is the servers' peak RSS while the receivers were down.
 	PeakRSSDown int64 `json:"peak_rss_down_bytes"`
-	// Requeued is what POST /v1/endpoints/{id}/recover answered, in total,
-	// taking RecoverSeconds.
-	Requeued       int64   `json:"requeued"`
-	RecoverSeconds float64 `json:"recover_s"`
+	// OpenCircuits, FailedDown and RequestsDown are as the queueing ended:
+	// endpoints whose circuit was open (or probing), deliveries failed (dead
+	// letters), and requests the receivers saw (or refused) while down.
+	OpenCircuits int64 `json:"open_circuits"`
+	FailedDown   int64 `json:"failed_down"`
+	RequestsDown int64 `json:"requests_down"`
+	// FirstDeliverySeconds is from receivers up to the first delivery: the
+	// wait for a probe.
+	FirstDeliverySeconds float64 `json:"first_delivery_s"`
 	// DrainSeconds is from receivers up to the last delivery.
 	DrainSeconds float64 `json:"drain_s"`
 	// DrainPerSecond is the median per-second delivery rate while draining;
@@ -208,10 +211,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.f("  round %d      202 in %.1f ms, last of %d/%d deliveries at %.1f ms\n", i+1, f.Accepted, f.Received, f.Deliveries, f.Last)
 	}
 	if b := r.Backlog; b != nil {
-		p.f("  backlog      %d deliveries queued in %.1fs (%s events/s); all failed at %.1fs with receivers %s; peak RSS %s\n",
-			b.Deliveries, b.QueueSeconds, num(b.EventsPerSecond), b.FailSeconds, b.Down, mib(b.PeakRSSDown))
-		p.f("  drain        recovered %d in %.2fs; drained in %.1fs: %s/s median, %s/s average\n",
-			b.Requeued, b.RecoverSeconds, b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
+		p.f("  backlog      %d deliveries queued in %.1fs (%s events/s) with receivers %s; %d circuits open, %d requests while down, %d failed; peak RSS %s\n",
+			b.Deliveries, b.QueueSeconds, num(b.EventsPerSecond), b.Down, b.OpenCircuits, b.RequestsDown, b.FailedDown, mib(b.PeakRSSDown))
+		p.f("  drain        first delivery %.2fs after the receivers came up; drained in %.1fs: %s/s median, %s/s average\n",
+			b.FirstDeliverySeconds, b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
+	}
+	if b := r.BadReceivers; b != nil {
+		b.writeText(p)
 	}
 	for _, s := range r.Servers {
 		p.f("  server       %s", s.URL)
@@ -246,7 +252,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p.f("\n")
 
-	p.f("## Results\n\n| figure | value |\n|---|---|\n")
+	p.f("## Results\n\n")
+	if r.BadReceivers != nil {
+		p.f("The with-bad-receivers phase; deliveries and latency are the healthy endpoints' (both phases under [Bad receivers](#bad-receivers)).\n\n")
+	}
+	p.f("| figure | value |\n|---|---|\n")
 	p.f("| events sent / accepted / rejected | %d / %d / %d |\n", r.Events.Sent, r.Events.Accepted, r.Events.Rejected)
 	p.f("| events accepted/s (median) | %s |\n", num(r.Events.AcceptedPerSecond))
 	p.f("| deliveries expected / received | %d / %d |\n", r.Deliveries.Expected, r.Deliveries.Received)
@@ -286,10 +296,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if b := r.Backlog; b != nil {
 		p.f("\n## Backlog\n\n| figure | value |\n|---|---|\n")
 		p.f("| deliveries queued (receivers %s) | %d in %.1fs, %s events/s |\n", b.Down, b.Deliveries, b.QueueSeconds, num(b.EventsPerSecond))
-		p.f("| all first attempts failed at | %.1fs |\n", b.FailSeconds)
+		p.f("| while down | %d circuits open, %d requests to the receivers, %d dead letters |\n", b.OpenCircuits, b.RequestsDown, b.FailedDown)
 		p.f("| peak RSS while down | %s |\n", mib(b.PeakRSSDown))
-		p.f("| recover | %d requeued in %.2fs |\n", b.Requeued, b.RecoverSeconds)
+		p.f("| first delivery after the receivers came up | %.2fs |\n", b.FirstDeliverySeconds)
 		p.f("| drain | %.1fs: %s/s median, %s/s average |\n", b.DrainSeconds, num(b.DrainPerSecond), num(b.DrainAverage))
+	}
+	if b := r.BadReceivers; b != nil {
+		b.writeMarkdown(p) // with the phases' timelines
+		return p.err
 	}
 	p.f("\n## Timeline\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Timeline {
@@ -311,6 +325,8 @@ func (r *Report) setup() string {
 		return fmt.Sprintf("%s, %d events one after another", nodes, len(r.WideFanout))
 	case "backlog":
 		return fmt.Sprintf("%s, batch %d, %d clients", nodes, r.Batch, r.Clients)
+	case "bad-receivers":
+		nodes += ", two phases (all healthy, then with bad receivers) on a fresh server each"
 	}
 	load := "max rate (closed loop)"
 	if r.Rate > 0 {

@@ -17,6 +17,7 @@ import (
 // env is one run: its configuration, receivers, servers and counters.
 type env struct {
 	cfg     Config
+	sc      *Scenario
 	report  *Report
 	rs      *receivers
 	servers []*server
@@ -27,7 +28,9 @@ type env struct {
 	loader  *loader
 	errs    *errorCounts
 	prog    *sampler
-	dir     string // temp dir of the started servers
+	dir     string        // temp dir of the started servers
+	started int           // servers started so far, which names their data dirs
+	bad     *badReceivers // bad-receivers' misbehaving receivers while they run
 
 	cpuStart  []time.Duration // per pid, when the scenario began
 	benchCPU0 time.Duration
@@ -44,7 +47,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) (*Report, error) {
 	if cfg, err = cfg.resolve(sc); err != nil {
 		return nil, err
 	}
-	e := &env{cfg: cfg, errs: newErrorCounts()}
+	e := &env{cfg: cfg, sc: sc, errs: newErrorCounts()}
 	e.report = &Report{
 		Scenario: sc.Name, Started: time.Now(), CommandLine: redactArgs(cfg.CommandLine), Machine: thisMachine(),
 		Nodes: cfg.Nodes, Endpoints: cfg.Endpoints, Rate: cfg.Rate, Clients: cfg.Clients, Batch: cfg.Batch,
@@ -74,17 +77,10 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) (*Report, error) {
 // run sets up, runs the scenario and collects the servers' figures.
 func (e *env) run(ctx context.Context, sc *Scenario) error {
 	c := &e.cfg
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	run := hex.EncodeToString(b[:])
-	eventType := "bench." + run
-
 	var err error
 	if e.rs, err = startReceivers(c.Receivers, c.Behavior); err != nil {
 		return err
 	}
-	e.sink = newSink(c.Endpoints)
-	e.rs.route(run, e.sink)
 
 	key, urls := c.APIKey, c.Target
 	e.report.Store = "target"
@@ -98,26 +94,14 @@ func (e *env) run(ctx context.Context, sc *Scenario) error {
 	e.api = newAPIClient(urls, key, c.Clients+16)
 	e.prog = newSampler(e.sample, c.Progress)
 
-	progress := func(n int) {
-		if c.Progress != nil && (n%1000 == 0 || n == c.Endpoints) {
-			fmt.Fprintf(c.Progress, "registered %d/%d endpoints\n", n, c.Endpoints)
-		}
-	}
 	epURLs := make([]string, c.Endpoints)
 	for i := range epURLs {
 		epURLs[i] = e.rs.url(i)
 	}
-	e.eps, err = e.api.createEndpoints(ctx, epURLs, eventType, 16, progress)
+	eventType, keys, err := e.register(ctx, epURLs)
 	if err != nil {
 		return err
 	}
-	keys := make([][]byte, len(e.eps))
-	for i, ep := range e.eps {
-		keys[i] = ep.Key
-	}
-	e.rs.setKeys(keys)
-
-	e.loader = newLoader(e.api, eventType, run, c.PayloadSize, c.Batch, e.errs)
 	if c.CeilingDuration > 0 {
 		if c.Progress != nil {
 			fmt.Fprintf(c.Progress, "measuring the raw net/http ceiling for %s\n", c.CeilingDuration)
@@ -131,13 +115,55 @@ func (e *env) run(ctx context.Context, sc *Scenario) error {
 	return errors.Join(err, e.collect(ctx))
 }
 
-// startServers starts cfg.Nodes servers on a temp dir and returns their
-// URLs and API key.
+// register starts a run of load: a fresh event type, a sink routed to it,
+// one endpoint per URL subscribed to it, and a loader of its events. Of the
+// endpoints, the scenario's measured ones (all, for most) are counted and
+// waited for. It returns the event type and the endpoints' signing keys.
+func (e *env) register(ctx context.Context, urls []string) (string, [][]byte, error) {
+	c := &e.cfg
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	run := hex.EncodeToString(b[:])
+	eventType := "bench." + run
+	e.sink = newSink(len(urls))
+	measured := len(urls)
+	if e.sc.measured != nil {
+		measured = e.sc.measured(len(urls))
+		e.sink.measured = measured
+	}
+	e.rs.route(run, e.sink)
+
+	progress := func(n int) {
+		if c.Progress != nil && (n%1000 == 0 || n == len(urls)) {
+			fmt.Fprintf(c.Progress, "registered %d/%d endpoints\n", n, len(urls))
+		}
+	}
+	var err error
+	e.eps, err = e.api.createEndpoints(ctx, urls, eventType, 16, progress)
+	if err != nil {
+		return "", nil, err
+	}
+	keys := make([][]byte, len(e.eps))
+	for i, ep := range e.eps {
+		keys[i] = ep.Key
+	}
+	e.rs.setKeys(keys)
+	e.loader = newLoader(e.api, eventType, run, c.PayloadSize, c.Batch, e.errs)
+	if measured < len(urls) {
+		e.loader.perEvent = int64(measured)
+	}
+	return eventType, keys, nil
+}
+
+// startServers starts cfg.Nodes servers, each on a fresh data dir in the
+// run's temp dir, and returns their URLs and API key.
 func (e *env) startServers(ctx context.Context) ([]string, string, error) {
 	c := &e.cfg
-	var err error
-	if e.dir, err = os.MkdirTemp("", "hookline-bench-"); err != nil {
-		return nil, "", err
+	if e.dir == "" {
+		var err error
+		if e.dir, err = os.MkdirTemp("", "hookline-bench-"); err != nil {
+			return nil, "", err
+		}
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -148,7 +174,9 @@ func (e *env) startServers(ctx context.Context) ([]string, string, error) {
 	}
 	var urls []string
 	for i := range c.Nodes {
-		dir := filepath.Join(e.dir, fmt.Sprintf("node%d", i))
+		n := e.started
+		e.started++
+		dir := filepath.Join(e.dir, fmt.Sprintf("node%d", n))
 		args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--api-key", key,
 			"--allow-private-networks", "--retry-schedule", c.RetrySchedule}
 		if c.DeliveryTimeout > 0 {
@@ -157,8 +185,9 @@ func (e *env) startServers(ctx context.Context) ([]string, string, error) {
 		if c.DatabaseURL != "" {
 			args = append(args, "--database-url", c.DatabaseURL, "--node-id", fmt.Sprintf("bench-%d", i))
 		}
+		args = append(args, e.sc.ServerArgs...)
 		args = append(args, c.ServerArgs...)
-		logf, err := os.Create(filepath.Join(e.dir, fmt.Sprintf("node%d.log", i)))
+		logf, err := os.Create(filepath.Join(e.dir, fmt.Sprintf("node%d.log", n)))
 		if err != nil {
 			return nil, "", err
 		}
@@ -278,6 +307,12 @@ func (e *env) sample() Sample {
 	if l := e.loader; l != nil {
 		s.Sent, s.Accepted, s.Expected = l.sent.Load(), l.accepted.Load(), l.expected.Load()
 	}
+	if e.bad != nil {
+		s.BadRequests = e.bad.requests()
+	}
+	if sk := e.sink; sk != nil && sk.perSecond.Load() != nil {
+		s.P99 = ms(sk.perSecond.Swap(NewHistogram()).Quantile(0.99))
+	}
 	for _, pid := range e.pids {
 		if u, err := readProc(pid); err == nil {
 			s.RSS += u.RSS
@@ -303,10 +338,11 @@ func (e *env) collect(ctx context.Context) error {
 		return nil
 	}
 	e.report.BenchCPUSeconds = (selfCPU() - e.benchCPU0).Seconds()
-	if e.report.Deliveries.Drained {
+	if e.report.Deliveries.Drained && e.report.BadReceivers == nil {
 		// Outcomes are written after the receivers answer: give the last
 		// ones a moment, so the stats show the final state. A target may
-		// have other work pending: wait less.
+		// have other work pending: wait less. With bad receivers, deliveries
+		// stay pending behind open circuits: no wait.
 		wait := 10 * time.Second
 		if len(e.servers) == 0 {
 			wait = 2 * time.Second
@@ -405,6 +441,15 @@ func (e *env) finish() {
 	}
 	if c := r.Ceiling; c != nil && c.PerSecond > 0 {
 		r.CeilingRatio = r.Deliveries.PerSecond / c.PerSecond
+	}
+	if b := r.BadReceivers; b != nil {
+		b.WithBad.Timeline = r.Timeline
+		b.WithBad.PeakRSS, b.WithBad.CPUSeconds = 0, 0
+		for _, s := range r.Servers {
+			b.WithBad.PeakRSS += s.PeakRSS
+			b.WithBad.CPUSeconds += s.CPUSeconds
+		}
+		b.WithBad.BenchCPUSeconds = r.BenchCPUSeconds
 	}
 	for k, v := range r.Errors {
 		if v == 0 {

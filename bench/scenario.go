@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -20,7 +18,22 @@ type Scenario struct {
 	Batch         int
 	DrainTimeout  time.Duration
 	RetrySchedule string
-	run           func(ctx context.Context, e *env) error
+	// ServerArgs are flags the bench gives the servers it starts for this
+	// scenario, before Config.ServerArgs.
+	ServerArgs []string
+	// Rate, Duration and DeliveryTimeout are the defaults of the Config
+	// fields. A zero Rate means as fast as possible; a zero Duration 10 s;
+	// a zero DeliveryTimeout the server's own default.
+	Rate            float64
+	Duration        time.Duration
+	DeliveryTimeout time.Duration
+	// NoCeiling skips the raw net/http ceiling: the scenario reports no
+	// ratio to it.
+	NoCeiling bool
+	// measured returns how many endpoints, the first ones, the bench counts
+	// deliveries of and waits for, out of n; nil means all n.
+	measured func(n int) int
+	run      func(ctx context.Context, e *env) error
 }
 
 // Scenarios lists the scenarios, the default first.
@@ -61,13 +74,30 @@ the other finished: for each, the time to its 202 and the time until its last de
 		Name: "backlog",
 		Doc: `Receivers down (--backlog-down closed: not listening; 503: answering 503) while
 --backlog-size deliveries (default 1,000,000, over 10 endpoints) are queued through the batch
-API. A server the bench starts gets --retry-schedule 0s: each delivery makes one attempt, fails,
-and waits as failed, so there is no retry storm while down and none dead-letters early. Once all
-have failed, the receivers come up and the bench recovers every endpoint (POST
-/v1/endpoints/{id}/recover), making all of them pending and due at once; it reports the drain
-rate and the server's peak RSS. A --target server must run with --retry-schedule 0s too.`,
-		Endpoints: 10, Clients: 4, Batch: 1000, DrainTimeout: 10 * time.Minute, RetrySchedule: "0s",
-		run: runBacklog,
+API. The first failed attempts open each endpoint's circuit; the rest wait in the store behind
+it, without attempts (no retry storm: the report counts the requests the receivers saw while
+down). Then the receivers come up; each endpoint's next probe succeeds, its circuit closes and
+its backlog drains. A server the bench starts gets --breaker-cooldown 1s --breaker-max-cooldown
+2s, so the drain starts within about 2 s; the report gives the time to the first delivery and
+the drain rate, and the server's peak RSS.`,
+		Endpoints: 10, Clients: 4, Batch: 1000, DrainTimeout: 10 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		ServerArgs: []string{"--breaker-cooldown", "1s", "--breaker-max-cooldown", "2s"},
+		run:        runBacklog,
+	},
+	{
+		Name: "bad-receivers",
+		Doc: `100 endpoints (--endpoints; a tenth of them per bad kind), every event to all of them,
+at --rate 40 events/s for --duration 20s after a 2 s warm-up, in two phases against a fresh
+server each: all healthy, then 60 healthy beside 10 that hang (never answer), 10 that answer
+200 after 2 s, 10 that refuse connections and 10 that answer 500. Only the 60 healthy
+endpoints are measured and waited for: their deliveries/s and end-to-end p99 with the bad
+ones beside them, as ratios of the all-healthy phase (targets ≥ 0.9 and ≤ 2×); the requests
+the bad receivers got (breaker probes, not storms), their circuits, and each phase's peak RSS.
+A server the bench starts gets --delivery-timeout 5s unless --delivery-timeout says otherwise.`,
+		Endpoints: 100, Clients: 64, Batch: 1, DrainTimeout: 2 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		Rate: 40, Duration: 20 * time.Second, DeliveryTimeout: 5 * time.Second, NoCeiling: true,
+		measured: healthyEndpoints,
+		run:      runBadReceivers,
 	},
 }
 
@@ -101,14 +131,25 @@ func findScenario(name string) (*Scenario, error) {
 // runLoad is throughput, fanout-100 and ingest: warm-up, then load for the
 // measured window, then the drain.
 func runLoad(ctx context.Context, e *env) error {
-	c, l := &e.cfg, e.loader
+	_, err := e.load(ctx, "")
+	return err
+}
+
+// span is when a run of load started and its measured window.
+type span struct{ start, from, to time.Time }
+
+// load runs the warm-up, then load for the measured window, then the
+// drain, and computes the window's rates. Its progress phases are named
+// after prefix.
+func (e *env) load(ctx context.Context, prefix string) (span, error) {
+	c, l, p := &e.cfg, e.loader, e.prog
 	start := time.Now()
 	warmEnd := start.Add(c.Warmup)
 	end := warmEnd.Add(c.Duration)
 	l.recordFrom = warmEnd
 	e.sink.e2eFromNS.Store(warmEnd.UnixNano())
-	e.begin(start, "warm-up")
-	t := time.AfterFunc(c.Warmup, func() { e.prog.mark(); e.prog.setPhase("load") })
+	e.begin(start, prefix+"warm-up")
+	t := time.AfterFunc(c.Warmup, func() { p.mark(); p.setPhase(prefix + "load") })
 	defer t.Stop()
 	if c.Rate > 0 {
 		l.runOpen(ctx, c.Rate, c.Clients, start, end)
@@ -116,11 +157,11 @@ func runLoad(ctx context.Context, e *env) error {
 		l.runClosed(ctx, c.Clients, end)
 	}
 	loadEnd := time.Now()
-	e.prog.mark()
-	e.prog.setPhase("drain")
+	p.mark()
+	p.setPhase(prefix + "drain")
 	err := e.drain(ctx, loadEnd)
 	e.window(warmEnd, loadEnd)
-	return err
+	return span{start: start, from: warmEnd, to: loadEnd}, err
 }
 
 // runWideFanout sends one event at a time to every endpoint and waits for
@@ -159,23 +200,20 @@ func runWideFanout(ctx context.Context, e *env) error {
 	return nil
 }
 
-// runBacklog queues deliveries while the receivers are down, waits until
-// each has failed its attempt, brings the receivers up, recovers the
-// endpoints and measures the drain.
+// runBacklog queues deliveries while the receivers are down, brings them
+// up and measures the drain. Nothing is recovered by hand: the deliveries
+// wait behind open circuits, unattempted, and flow once a probe succeeds.
 func runBacklog(ctx context.Context, e *env) error {
 	c, l := &e.cfg, e.loader
 	br := &BacklogReport{Down: c.BacklogDown}
 	e.report.Backlog = br
-	base, err := e.api.stats(ctx, 0)
-	if err != nil {
-		return err
-	}
 	if c.BacklogDown == "closed" {
 		e.rs.close()
 	} else {
 		e.rs.down.Store(true)
 	}
 	e.sink.e2eFromNS.Store(noE2E) // latency from the send includes the outage
+	requests0 := e.rs.requests.Load() + e.rs.refused.Load()
 	start := time.Now()
 	l.recordFrom = start
 	e.begin(start, "queue")
@@ -188,27 +226,30 @@ func runBacklog(ctx context.Context, e *env) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-
-	e.prog.setPhase("failing")
-	deadline := time.Now().Add(c.DrainTimeout)
+	// The outage goes on until every endpoint's circuit has opened (or for
+	// at most a minute), and 3 s more, so that probes fail too.
+	e.prog.setPhase("down")
+	deadline := time.Now().Add(time.Minute)
+	var st ServerStats
 	for {
-		s, err := e.api.stats(ctx, 0)
-		if err != nil {
+		var err error
+		if st, err = e.api.stats(ctx, 0); err != nil {
 			return err
 		}
-		if s.Failed-base.Failed >= br.Deliveries {
+		if st.EndpointsByCircuit.Open+st.EndpointsByCircuit.HalfOpen >= int64(c.Endpoints) || time.Now().After(deadline) {
 			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("backlog: only %d of %d deliveries failed within %s (is the server's retry schedule 0s?)",
-				s.Failed-base.Failed, br.Deliveries, c.DrainTimeout)
 		}
 		if err := e.alive(); err != nil {
 			return err
 		}
 		sleep(ctx, 100*time.Millisecond)
 	}
-	br.FailSeconds = time.Since(start).Seconds()
+	sleep(ctx, 3*time.Second)
+	if st, err := e.api.stats(ctx, 0); err == nil {
+		br.OpenCircuits = st.EndpointsByCircuit.Open + st.EndpointsByCircuit.HalfOpen
+		br.FailedDown = st.Failed
+	}
+	br.RequestsDown = e.rs.requests.Load() + e.rs.refused.Load() - requests0
 	br.PeakRSSDown = e.peakRSS()
 
 	e.prog.setPhase("drain")
@@ -221,26 +262,10 @@ func runBacklog(ctx context.Context, e *env) error {
 	} else {
 		e.rs.down.Store(false)
 	}
-	var requeued atomic.Int64
-	var wg sync.WaitGroup
-	var recoverErr error
-	var once sync.Once
-	for _, ep := range e.eps {
-		wg.Go(func() {
-			n, err := e.api.recoverEndpoint(ctx, ep.ID)
-			requeued.Add(int64(n))
-			if err != nil {
-				once.Do(func() { recoverErr = err })
-			}
-		})
+	err := e.drain(ctx, up)
+	if t := e.sink.firstAt(); !t.IsZero() {
+		br.FirstDeliverySeconds = t.Sub(up).Seconds()
 	}
-	wg.Wait()
-	br.Requeued = requeued.Load()
-	br.RecoverSeconds = time.Since(up).Seconds()
-	if recoverErr != nil {
-		return fmt.Errorf("backlog: recover: %w", recoverErr)
-	}
-	err = e.drain(ctx, up)
 	drained := e.prog.mark().at
 	br.DrainSeconds = drained.Sub(up).Seconds()
 	br.DrainAverage = float64(e.sink.received.Load()) / br.DrainSeconds

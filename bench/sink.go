@@ -12,20 +12,27 @@ import (
 // end-to-end latency histogram and the time of the latest arrival.
 type sink struct {
 	endpoints int // deliveries are keyed seq·endpoints + endpoint index
+	// measured: deliveries to endpoints from this index on are counted in
+	// unmeasured only (bad-receivers measures its healthy endpoints). Set
+	// before the sink is routed.
+	measured int
 	// raw marks the ceiling's sink: its requests get the receiver latency
 	// but are never failed or left hanging on purpose.
 	raw  bool
 	seen bitset
 
 	received   atomic.Int64
+	unmeasured atomic.Int64
 	duplicates atomic.Int64
 	lastNS     atomic.Int64 // latest arrival, Unix ns
+	firstNS    atomic.Int64 // first arrival, Unix ns
 	e2e        *Histogram
 	// e2eFromNS: deliveries of events scheduled before this Unix ns time
 	// (the warm-up) are counted but left out of the histogram.
 	e2eFromNS atomic.Int64
 
-	// perSecond, when set, also gets the latency of count, for Receive.
+	// perSecond, when set, also gets the latency of count (for Receive)
+	// and of record (for the timeline of bad-receivers).
 	perSecond atomic.Pointer[Histogram]
 
 	mu     sync.Mutex
@@ -34,15 +41,21 @@ type sink struct {
 }
 
 func newSink(endpoints int) *sink {
-	return &sink{endpoints: max(endpoints, 1), e2e: NewHistogram(), reach: make(chan struct{})}
+	n := max(endpoints, 1)
+	return &sink{endpoints: n, measured: n, e2e: NewHistogram(), reach: make(chan struct{})}
 }
 
 // record counts one successful delivery of event seq to endpoint ep that
 // arrived at arrival and was scheduled at sentNS (0 if unknown). It returns
-// false for a duplicate.
+// false for a duplicate. A delivery to an endpoint past measured is only
+// counted in unmeasured.
 func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool {
 	if ep < 0 || ep >= s.endpoints {
 		return false
+	}
+	if ep >= s.measured {
+		s.unmeasured.Add(1)
+		return true
 	}
 	if !s.seen.set(seq*uint64(s.endpoints) + uint64(ep)) {
 		s.duplicates.Add(1)
@@ -52,6 +65,10 @@ func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool 
 	if sentNS > 0 && sentNS >= s.e2eFromNS.Load() {
 		s.e2e.Record(time.Duration(at - sentNS))
 	}
+	if h := s.perSecond.Load(); h != nil && sentNS > 0 {
+		h.Record(time.Duration(at - sentNS))
+	}
+	s.firstNS.CompareAndSwap(0, at)
 	for {
 		m := s.lastNS.Load()
 		if at <= m || s.lastNS.CompareAndSwap(m, at) {
@@ -100,6 +117,14 @@ func (s *sink) waitFor(n int64) <-chan struct{} {
 	s.target.Store(n)
 	s.reached(s.received.Load())
 	return s.reach
+}
+
+// firstAt returns the time of the first arrival, or the zero time.
+func (s *sink) firstAt() time.Time {
+	if ns := s.firstNS.Load(); ns > 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // last returns the time of the latest arrival, or the zero time.

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,16 +88,19 @@ func (c *committer) run() {
 	}
 }
 
-// commit writes one group and hands its deliveries to the dispatcher.
+// commit writes one group and hands its deliveries to the scheduler.
 func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	e := c.e
 	// Claim only with room to spare: tasks that do not fit are unclaimed
 	// again, a second write. Without room they stay in the store and the
-	// poller pages them in as the queue drains.
-	claim := e.dispatcher.free() >= e.cfg.MemoryQueue/8
+	// poller pages them in as the queue drains. Nor are deliveries claimed
+	// for endpoints that cannot take them (a full queue, an open circuit):
+	// they wait in the store, where they cost nothing.
+	claim := e.sched.free() >= e.cfg.MemoryQueue/8
 	owned := e.ownedMask()
+	hold := e.sched.holdSet()
 	for _, r := range reqs {
-		r.Claim, r.Owned = claim, owned
+		r.Claim, r.Owned, r.Hold = claim, owned, hold
 	}
 	start := time.Now()
 	err := e.store.Ingest(context.Background(), reqs, e.now())
@@ -107,8 +111,9 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 			err = hookline.Errorf(hookline.EUNAVAILABLE, "the store could not commit the events; nothing was written")
 		}
 	}
-	var rejected []*hookline.Task
+	var rejected, stored []*hookline.Task
 	var events, deliveries int
+	now := e.now()
 	for _, r := range reqs {
 		if err != nil || r.Err != nil {
 			continue
@@ -119,18 +124,27 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 				deliveries += res.Deliveries
 			}
 		}
-		if r.Claim {
-			tasks := r.Tasks
-			if owned != nil {
-				tasks = make([]*hookline.Task, 0, len(r.Tasks))
-				for _, t := range r.Tasks {
-					if owned[t.Partition] {
-						tasks = append(tasks, t)
+		if !r.Claim {
+			stored = append(stored, r.Tasks...)
+			continue
+		}
+		claimed := r.Tasks
+		for i, t := range r.Tasks {
+			if !r.Claims(t.Endpoint, t.Partition) {
+				// Some were left in the store (not owned, held, or ordered
+				// by key): split the tasks.
+				claimed = slices.Clone(r.Tasks[:i])
+				for _, t := range r.Tasks[i:] {
+					if r.Claims(t.Endpoint, t.Partition) {
+						claimed = append(claimed, t)
+					} else {
+						stored = append(stored, t)
 					}
 				}
+				break
 			}
-			rejected = append(rejected, e.dispatcher.admit(tasks)...)
 		}
+		rejected = append(rejected, e.sched.admit(claimed)...)
 	}
 	e.pending.Add(int64(deliveries))
 	e.metrics.ingested(events, len(reqs))
@@ -141,10 +155,8 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 			j.done <- j.req.Err
 		}
 	}
+	e.markStored(stored, now) // those of other nodes' partitions are skipped
 	if len(rejected) > 0 {
-		e.unclaim(rejected)
-	}
-	if !claim || len(rejected) > 0 {
-		e.poller.poke()
+		e.unclaims.add(rejected)
 	}
 }

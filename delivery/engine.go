@@ -1,7 +1,10 @@
 // Package delivery is Hookline's delivery engine: the group-commit writer of
-// ingest, the dispatcher with its per-endpoint queues and worker pool, the
-// signed HTTP sender, the retry policy, the outcome writer, and the poller
-// that pages due retries and recovered work in from the store.
+// ingest, the scheduler with its per-endpoint queues, limits and circuit
+// breakers, the retry policy, the outcome writer, the poller that pages due
+// retries and recovered work in from the store endpoint by endpoint, the
+// health writer, per-endpoint statistics, and the operational events that
+// tell users about failing endpoints. Requests go out through
+// internal/sender.
 //
 // The engine talks to the store only through hookline.Store, so the same code
 // runs on SQLite and on PostgreSQL.
@@ -22,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/limiter"
 	"github.com/hookline/hookline/internal/sender"
 )
 
@@ -29,11 +33,25 @@ import (
 type Config struct {
 	// Store is the durable record. Required.
 	Store hookline.Store
-	// Workers is the number of deliveries sent at once (default 64).
-	Workers int
-	// MaxInFlightPerEndpoint caps concurrent requests to one endpoint
-	// (default 16).
+	// MaxInFlight bounds the requests in flight at once, all endpoints
+	// together (default 2048). Each costs a goroutine and a connection, not
+	// a worker a healthy endpoint needed: past half of the bound, an endpoint
+	// adds requests only below its fair share.
+	MaxInFlight int
+	// MaxInFlightPerEndpoint caps concurrent requests to an endpoint that
+	// sets no max_in_flight (default 16).
 	MaxInFlightPerEndpoint int
+	// BreakerFailures is how many consecutive failed attempts open an
+	// endpoint's circuit (default 10).
+	BreakerFailures int
+	// BreakerCooldown is how long an open circuit waits before its first
+	// probe (default 30 s); it doubles after each failed probe, up to
+	// BreakerMaxCooldown (default 10 min).
+	BreakerCooldown    time.Duration
+	BreakerMaxCooldown time.Duration
+	// DisableAfter disables an endpoint that has failed with no successful
+	// attempt for this long (default 120 h; negative: never).
+	DisableAfter time.Duration
 	// MemoryQueue caps the deliveries held in memory (default 50,000);
 	// beyond it work waits in the store and is paged in as room frees up.
 	MemoryQueue int
@@ -77,8 +95,19 @@ func (c *Config) setDefaults() {
 			*v = d
 		}
 	}
-	def(&c.Workers, 64)
+	def(&c.MaxInFlight, 2048)
 	def(&c.MaxInFlightPerEndpoint, 16)
+	def(&c.BreakerFailures, 10)
+	if c.BreakerCooldown <= 0 {
+		c.BreakerCooldown = 30 * time.Second
+	}
+	if c.BreakerMaxCooldown <= 0 {
+		c.BreakerMaxCooldown = 10 * time.Minute
+	}
+	c.BreakerMaxCooldown = max(c.BreakerMaxCooldown, c.BreakerCooldown)
+	if c.DisableAfter == 0 {
+		c.DisableAfter = 120 * time.Hour
+	}
 	def(&c.MemoryQueue, 50_000)
 	if c.MaxBacklog == 0 {
 		c.MaxBacklog = 10_000_000
@@ -115,18 +144,22 @@ func (c *Config) setDefaults() {
 // Engine delivers events. Make one with New, start it with Start, stop it
 // with Close.
 type Engine struct {
-	cfg        Config
-	store      hookline.Store
-	log        *slog.Logger
-	now        func() time.Time
-	retry      *RetryPolicy
-	sender     *sender.Sender
-	dispatcher *dispatcher
-	committer  *committer
-	outcomes   *outcomeWriter
-	poller     *poller
-	metrics    *metrics
-	live       live
+	cfg       Config
+	store     hookline.Store
+	log       *slog.Logger
+	now       func() time.Time
+	retry     *RetryPolicy
+	sender    *sender.Sender
+	sched     *scheduler
+	committer *committer
+	outcomes  *outcomeWriter
+	unclaims  *unclaimer
+	poller    *poller
+	healthW   *healthWriter
+	opEvents  *opEvents
+	epStats   *statsRegistry
+	metrics   *metrics
+	live      live
 
 	pending atomic.Int64 // pending deliveries, refreshed from the store
 
@@ -145,7 +178,6 @@ type Engine struct {
 	stopping  chan struct{}
 	hardStop  chan struct{}
 	bg        sync.WaitGroup
-	workers   sync.WaitGroup
 	closeOnce sync.Once
 	started   bool // Start got as far as starting the goroutines
 }
@@ -167,16 +199,30 @@ func New(cfg Config) *Engine {
 	e.sender = sender.New(sender.Options{
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
 		Timeout:              cfg.DeliveryTimeout,
-		IdleConnsPerHost:     cfg.Workers,
+		IdleConnsPerHost:     cfg.MaxInFlightPerEndpoint,
 		UserAgent:            "Hookline/" + hookline.Version,
 		Client:               cfg.Client,
 	})
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
 	e.poller = newPoller(e)
-	e.dispatcher = newDispatcher(cfg.MemoryQueue, cfg.MaxInFlightPerEndpoint, e.poller.poke)
-	e.committer = newCommitter(e, 4*cfg.Workers+1024)
+	e.sched = newScheduler(schedConfig{
+		capacity:    cfg.MemoryQueue,
+		maxInFlight: cfg.MaxInFlight,
+		perEndpoint: cfg.MaxInFlightPerEndpoint,
+		breaker: limiter.Breaker{Threshold: cfg.BreakerFailures, Cooldown: cfg.BreakerCooldown,
+			MaxCooldown: cfg.BreakerMaxCooldown},
+		disableFor: cfg.DisableAfter,
+		now:        cfg.Now,
+		start:      func(j *job) { go e.run(j) },
+		wake:       e.poller.poke,
+	})
+	e.committer = newCommitter(e, 4096)
 	e.outcomes = newOutcomeWriter(e, 4*outcomeBatchSize)
+	e.unclaims = newUnclaimer(e)
+	e.healthW = newHealthWriter(e)
+	e.opEvents = newOpEvents(e)
+	e.epStats = newStatsRegistry()
 	e.metrics = newMetrics(cfg.Registerer, e)
 	return e
 }
@@ -188,6 +234,11 @@ func (e *Engine) Start(ctx context.Context) error {
 		if err := e.store.ResetClaims(ctx, nil); err != nil {
 			return fmt.Errorf("reset claims: %w", err)
 		}
+		hs, err := e.store.LoadHealth(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("load endpoint health: %w", err)
+		}
+		e.sched.restore(hs)
 	}
 	if n, err := e.store.PendingCount(ctx); err != nil {
 		return fmt.Errorf("count pending: %w", err)
@@ -196,16 +247,15 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	_, _ = e.refreshStats(ctx)
 	e.started = true
-	e.bg.Add(3)
+	e.bg.Add(4) // poller, maintain, prune, health writer
 	go e.committer.run()
 	go e.outcomes.run()
+	go e.unclaims.run()
 	go e.poller.run(e.bgCtx)
 	go e.maintain(e.bgCtx)
 	go e.prune(e.bgCtx)
-	for range e.cfg.Workers {
-		e.workers.Add(1)
-		go e.worker()
-	}
+	go e.healthW.run(e.bgCtx)
+	go e.opEvents.run()
 	return nil
 }
 
@@ -222,12 +272,13 @@ func (e *Engine) Close(ctx context.Context) error {
 			e.bgCancel()
 			return
 		}
+		e.opEvents.close()  // what is queued is ingested before the committer closes
 		e.committer.close() // waits for the last group commit
-		e.bgCancel()        // poller, maintenance, pruning
-		e.dispatcher.close()
-		e.unclaim(e.dispatcher.drop(func(*hookline.Task) bool { return false }))
+		e.bgCancel()        // poller, maintenance, pruning, health
+		e.sched.close()
+		e.unclaim(e.sched.drop(func(*hookline.Task) bool { return false }))
 		done := make(chan struct{})
-		go func() { e.workers.Wait(); close(done) }()
+		go func() { e.sched.running.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -239,6 +290,9 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.outcomes.ch)
 		<-e.outcomes.done
 		e.bg.Wait()
+		close(e.unclaims.ch) // after the poller, which adds to it
+		<-e.unclaims.done
+		e.healthW.flush() // after the last outcome, with the final health
 		e.cancel()
 		e.sender.CloseIdleConnections()
 	})
@@ -265,57 +319,72 @@ func (e *Engine) Ingest(ctx context.Context, events []*hookline.Event) ([]hookli
 
 // ReplayEvent implements api.Engine.
 func (e *Engine) ReplayEvent(ctx context.Context, eventID string) (int, error) {
-	claim := e.ownedMask() == nil && e.dispatcher.free() > 0
-	tasks, err := e.store.ReplayEvent(ctx, eventID, claim, e.now())
+	claim := e.ownedMask() == nil && e.sched.free() > 0
+	now := e.now()
+	tasks, err := e.store.ReplayEvent(ctx, eventID, claim, now)
 	if err != nil {
 		return 0, err
 	}
 	e.pending.Add(int64(len(tasks)))
 	if claim {
-		e.unclaim(e.dispatcher.admit(tasks))
+		e.unclaim(e.sched.admit(tasks))
+	} else {
+		e.markStored(tasks, now)
 	}
-	e.poller.poke()
 	return len(tasks), nil
 }
 
 // RetryDelivery implements api.Engine.
 func (e *Engine) RetryDelivery(ctx context.Context, id string) (*hookline.Delivery, error) {
-	d, err := e.store.RetryDelivery(ctx, id, e.now())
+	now := e.now()
+	d, err := e.store.RetryDelivery(ctx, id, now)
 	if err != nil {
 		return nil, err
 	}
-	e.poller.poke()
+	if e.ownsEndpoint(d.EndpointID) {
+		e.sched.markStored([]string{d.EndpointID}, now)
+	}
 	return d, nil
 }
 
 // RecoverEndpoint implements api.Engine.
 func (e *Engine) RecoverEndpoint(ctx context.Context, endpointID string, since time.Time) (int, error) {
-	n, err := e.store.RecoverEndpoint(ctx, endpointID, since, e.now())
+	now := e.now()
+	n, err := e.store.RecoverEndpoint(ctx, endpointID, since, now)
 	if err != nil {
 		return 0, err
 	}
 	e.pending.Add(int64(n))
-	e.poller.poke()
+	if n > 0 && e.ownsEndpoint(endpointID) {
+		e.sched.markStored([]string{endpointID}, now)
+	}
 	return n, nil
 }
 
 // EndpointChanged implements api.Engine.
 func (e *Engine) EndpointChanged(id string, ep *hookline.Endpoint) {
-	e.dispatcher.updateEndpoint(id, ep)
+	e.sched.updateEndpoint(id, ep)
+	if ep == nil {
+		e.epStats.remove(id)
+	}
 }
 
-// disableEndpoint disables an endpoint whose receiver answered 410 Gone.
-func (e *Engine) disableEndpoint(id string) {
+// disableEndpoint disables an endpoint for reason (DisabledGone,
+// DisabledFailing) and tells its tenant.
+func (e *Engine) disableEndpoint(ep *hookline.Endpoint, reason, detail string) {
 	disabled := true
-	ep, err := e.store.UpdateEndpoint(context.Background(), id, hookline.EndpointUpdate{Disabled: &disabled}, e.now())
+	got, err := e.store.UpdateEndpoint(context.Background(), ep.ID,
+		hookline.EndpointUpdate{Disabled: &disabled, DisabledReason: &reason}, e.now())
 	if err != nil {
 		if hookline.ErrorCode(err) != hookline.ENOTFOUND {
-			e.log.Error("disable endpoint after 410", "endpoint", id, "err", err)
+			e.log.Error("disable endpoint", "endpoint", ep.ID, "reason", reason, "err", err)
 		}
 		return
 	}
-	e.log.Info("endpoint disabled: receiver answered 410 Gone", "endpoint", id)
-	e.dispatcher.updateEndpoint(id, ep)
+	e.log.Warn("endpoint disabled", "endpoint", ep.ID, "reason", reason, "detail", detail)
+	e.sched.updateEndpoint(ep.ID, got)
+	e.metrics.disabled.WithLabelValues(reason).Inc()
+	e.opEvents.endpoint(got, hookline.EventEndpointDisabled, reason, detail)
 }
 
 // Stats implements api.Engine.
@@ -330,7 +399,7 @@ func (e *Engine) Stats(ctx context.Context) (hookline.Stats, error) {
 }
 
 func (e *Engine) nodeStats() hookline.NodeStats {
-	held, inFlight := e.dispatcher.counts()
+	held, inFlight := e.sched.counts()
 	return hookline.NodeStats{ID: e.cfg.NodeID, Partitions: e.ownedCount(), InMemory: held, InFlight: inFlight}
 }
 
@@ -388,6 +457,8 @@ func (e *Engine) maintain(ctx context.Context) {
 		}
 		if i%10 == 0 {
 			_, _ = e.refreshStats(ctx)
+			e.sched.sweep(e.now().Add(-time.Minute))
+			e.epStats.sweep(time.Now().Add(-time.Hour))
 		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/pgtest"
+	"github.com/hookline/hookline/postgres"
 	"github.com/hookline/hookline/signature"
 	"github.com/hookline/hookline/sqlite"
 )
@@ -23,25 +25,58 @@ import (
 // bundle is an engine under test with its collaborators.
 type bundle struct {
 	engine *delivery.Engine
-	store  *sqlite.Store
-	path   string
+	store  hookline.Store
+	open   func(t *testing.T) hookline.Store // opens the same store again
 }
 
+// setup starts an engine on a fresh SQLite store.
 func setup(t *testing.T, cfg delivery.Config) *bundle {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "hookline.db")
-	b := &bundle{path: path}
+	b := &bundle{open: func(t *testing.T) hookline.Store {
+		s, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}}
 	b.start(t, cfg)
 	return b
+}
+
+// setupPostgres starts an engine on a fresh PostgreSQL schema.
+func setupPostgres(t *testing.T, cfg delivery.Config) *bundle {
+	t.Helper()
+	url, schema := pgtest.Schema(t)
+	b := &bundle{open: func(t *testing.T) hookline.Store {
+		s, err := postgres.Open(context.Background(), url, postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}}
+	b.start(t, cfg)
+	return b
+}
+
+// stores runs a test against an engine on each store.
+func stores(t *testing.T, cfg delivery.Config, fn func(t *testing.T, b *bundle)) {
+	t.Helper()
+	for _, s := range []struct {
+		name  string
+		setup func(*testing.T, delivery.Config) *bundle
+	}{{"SQLite", setup}, {"PostgreSQL", setupPostgres}} {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, s.setup(t, cfg))
+		})
+	}
 }
 
 // start opens the store and starts an engine on it; cleanup stops both.
 func (b *bundle) start(t *testing.T, cfg delivery.Config) {
 	t.Helper()
-	s, err := sqlite.Open(b.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := b.open(t)
 	cfg.Store = s
 	cfg.AllowPrivateNetworks = true
 	if cfg.RetrySchedule == nil {
@@ -326,7 +361,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 
 func TestSlowEndpointDoesNotStallOthers(t *testing.T) {
 	release := make(chan struct{})
-	b := setup(t, delivery.Config{Workers: 4, MaxInFlightPerEndpoint: 2})
+	b := setup(t, delivery.Config{MaxInFlight: 4, MaxInFlightPerEndpoint: 2})
 	slow := newReceiver(t, func(w http.ResponseWriter, r *received) { <-release })
 	fast := newReceiver(t, nil)
 	b.endpoint(t, slow.URL, "slow")
@@ -348,7 +383,7 @@ func TestSlowEndpointDoesNotStallOthers(t *testing.T) {
 }
 
 func TestMemoryOverflowPagesInFromStore(t *testing.T) {
-	b := setup(t, delivery.Config{MemoryQueue: 5, Workers: 2})
+	b := setup(t, delivery.Config{MemoryQueue: 5, MaxInFlight: 2})
 	rc := newReceiver(t, nil)
 	b.endpoint(t, rc.URL)
 	b.endpoint(t, rc.URL)
@@ -392,7 +427,7 @@ func TestRestartResumesClaimedDeliveries(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(block) }) // runs before the receiver closes
-	b := setup(t, delivery.Config{Workers: 2, MaxInFlightPerEndpoint: 1})
+	b := setup(t, delivery.Config{MaxInFlight: 2, MaxInFlightPerEndpoint: 1})
 	b.endpoint(t, rc.URL)
 	var ids []string
 	for range 5 {

@@ -20,6 +20,13 @@ type metrics struct {
 	claims         prometheus.Counter
 	ingestWrite    prometheus.Observer
 	outcomeWrite   prometheus.Observer
+
+	circuitOpened   prometheus.Counter
+	circuitClosed   prometheus.Counter
+	pauses          prometheus.Counter
+	disabled        *prometheus.CounterVec
+	opEvents        *prometheus.CounterVec
+	opEventsDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
@@ -47,6 +54,24 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Name: "hookline_deliveries_claimed_total", Help: "Deliveries paged in from the store (retries, overflow, recovery).",
 		}),
 		attempts: map[string]prometheus.Counter{},
+		circuitOpened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookline_circuit_opened_total", Help: "Endpoint circuits opened (consecutive failures reached --breaker-failures).",
+		}),
+		circuitClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookline_circuit_closed_total", Help: "Endpoint circuits closed again by a successful attempt.",
+		}),
+		pauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookline_retry_after_pauses_total", Help: "Endpoints paused by a receiver's Retry-After (429 or 503).",
+		}),
+		disabled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookline_endpoints_auto_disabled_total", Help: "Endpoints disabled by Hookline, by reason (failing, gone).",
+		}, []string{"reason"}),
+		opEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookline_operational_events_total", Help: "Operational events raised, by type.",
+		}, []string{"type"}),
+		opEventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookline_operational_events_dropped_total", Help: "Operational events dropped: queue full or store unavailable.",
+		}),
 	}
 	writes := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "hookline_store_write_seconds", Help: "Duration of batched store writes, commit included.",
@@ -64,14 +89,16 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	}
 	reg.MustRegister(m.eventsIngested, m.ingestGroups, m.attemptSeconds, m.latencySeconds,
 		m.outcomeBatches, m.claims, attempts, writes,
+		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped,
+		&schedCollector{s: e.sched},
 		gauge("hookline_deliveries_pending", "Pending deliveries (the durable backlog, cluster-wide).",
 			func() float64 { return float64(e.pending.Load()) }),
 		gauge("hookline_deliveries_dead_letter", "Failed deliveries (the dead-letter state), refreshed every 10 s.",
 			func() float64 { return float64(e.cachedStats().Failed) }),
 		gauge("hookline_deliveries_in_memory", "Deliveries queued or in flight on this node.",
-			func() float64 { h, _ := e.dispatcher.counts(); return float64(h) }),
+			func() float64 { h, _ := e.sched.counts(); return float64(h) }),
 		gauge("hookline_deliveries_in_flight", "HTTP requests under way on this node.",
-			func() float64 { _, f := e.dispatcher.counts(); return float64(f) }),
+			func() float64 { _, f := e.sched.counts(); return float64(f) }),
 		gauge("hookline_partitions_owned", "Partitions this node owns.",
 			func() float64 { return float64(e.ownedCount()) }),
 	)
@@ -93,3 +120,45 @@ func (m *metrics) delivered(latency time.Duration) { m.latencySeconds.Observe(la
 func (m *metrics) outcomeBatch(n int) { m.outcomeBatches.Observe(float64(n)) }
 
 func (m *metrics) claimed(n int) { m.claims.Add(float64(n)) }
+
+// schedCollector reports the scheduler's per-endpoint state at scrape time:
+// endpoints by circuit state, those paused, and the adaptive limits of the
+// endpoints whose limits are lowered (one series each, so the cardinality
+// is that of the endpoints in trouble, not of all endpoints).
+type schedCollector struct{ s *scheduler }
+
+var (
+	circuitDesc = prometheus.NewDesc("hookline_endpoints_circuit",
+		"Endpoints held by this node, by circuit state.", []string{"state"}, nil)
+	pausedDesc = prometheus.NewDesc("hookline_endpoints_paused",
+		"Endpoints held back by a receiver's Retry-After now.", nil, nil)
+	concDesc = prometheus.NewDesc("hookline_endpoint_adaptive_concurrency",
+		"Adaptive limit on requests in flight, for endpoints below their max_in_flight.", []string{"endpoint"}, nil)
+	rateDesc = prometheus.NewDesc("hookline_endpoint_adaptive_rate",
+		"Adaptive send rate (requests/s), for endpoints whose receiver pushed back.", []string{"endpoint"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *schedCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- circuitDesc
+	ch <- pausedDesc
+	ch <- concDesc
+	ch <- rateDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *schedCollector) Collect(ch chan<- prometheus.Metric) {
+	counts, paused := c.s.circuitCounts()
+	ch <- prometheus.MustNewConstMetric(circuitDesc, prometheus.GaugeValue, float64(counts.Closed), "closed")
+	ch <- prometheus.MustNewConstMetric(circuitDesc, prometheus.GaugeValue, float64(counts.Open), "open")
+	ch <- prometheus.MustNewConstMetric(circuitDesc, prometheus.GaugeValue, float64(counts.HalfOpen), "half_open")
+	ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, float64(paused))
+	for _, l := range c.s.limitedEndpoints() {
+		if l.concurrency < l.max {
+			ch <- prometheus.MustNewConstMetric(concDesc, prometheus.GaugeValue, float64(l.concurrency), l.id)
+		}
+		if l.rate > 0 {
+			ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, l.rate, l.id)
+		}
+	}
+}

@@ -88,20 +88,31 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 		backoff = min(2*backoff, 5*time.Second)
 	}
 	e.metrics.outcomeBatch(len(batch))
-	var next time.Time
+	// The retries scheduled are in the store now: tell the scheduler, one
+	// mark per endpoint with its earliest retry. For a fifo endpoint, a
+	// delivery settled makes the next of its key due: it is marked now.
 	var settled int64
+	var retries map[string]time.Time
+	now := e.now()
 	for i := range batch {
 		o := &batch[i]
-		if o.Status == hookline.StatusPending {
-			if next.IsZero() || o.NextAttemptAt.Before(next) {
-				next = o.NextAttemptAt
-			}
-		} else {
+		due := o.NextAttemptAt
+		if o.Status != hookline.StatusPending {
 			settled++
+			if !o.Ordered {
+				continue
+			}
+			due = now
+		}
+		if retries == nil {
+			retries = make(map[string]time.Time)
+		}
+		if at, ok := retries[o.EndpointID]; !ok || due.Before(at) {
+			retries[o.EndpointID] = due
 		}
 	}
 	e.pending.Add(-settled)
-	if !next.IsZero() {
-		e.poller.wakeAt(next)
+	for id, at := range retries {
+		e.sched.markStored([]string{id}, at)
 	}
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,24 +12,40 @@ import (
 // claimPage is the most deliveries claimed from the store at once.
 const claimPage = 1000
 
-// poller pages due deliveries in from the store: retries whose time has
-// come, deliveries that did not fit in memory when they were ingested, and
-// everything pending after a restart or a change of partition ownership.
-// Fresh deliveries never wait for it: ingest hands them to the dispatcher.
+// discoverEvery bounds how often a signal from other nodes makes the poller
+// ask the store which endpoints have work.
+const discoverEvery = 20 * time.Millisecond
+
+// poller pages due deliveries in from the store, endpoint by endpoint:
+// retries whose time has come, deliveries that did not fit in memory or
+// whose endpoint was held when they were ingested, and everything pending
+// after a restart or a change of partition ownership. Fresh deliveries never
+// wait for it: ingest hands them to the scheduler.
+//
+// The scheduler knows which endpoints have work in the store (every write
+// of this node that leaves work there marks its endpoint once it commits),
+// so the poller claims only for endpoints that have work and room, and an
+// endpoint with a huge backlog or an open circuit never stands in front of
+// the others. To learn of work it did not write (at start, when it gains
+// partitions, when another node signals, and every PollInterval as a
+// backstop) it asks the store which endpoints have any (DueEndpoints, one
+// index seek per endpoint).
 type poller struct {
 	e    *Engine
 	kick chan struct{}
 
-	mu   sync.Mutex
-	due  time.Time // earliest known due time, zero when unknown
-	wake *time.Timer
+	mu       sync.Mutex
+	due      time.Time // earliest known time to look, zero when unknown
+	wake     *time.Timer
+	discover bool // ask the store at the next poll
+	lastAsk  time.Time
 }
 
 func newPoller(e *Engine) *poller {
-	return &poller{e: e, kick: make(chan struct{}, 1)}
+	return &poller{e: e, kick: make(chan struct{}, 1), discover: true}
 }
 
-// poke makes the poller look at the store now.
+// poke makes the poller look now.
 func (p *poller) poke() {
 	select {
 	case p.kick <- struct{}{}:
@@ -36,7 +53,15 @@ func (p *poller) poke() {
 	}
 }
 
-// wakeAt makes the poller look at the store no later than t.
+// rediscover makes the next poll ask the store which endpoints have work.
+func (p *poller) rediscover() {
+	p.mu.Lock()
+	p.discover = true
+	p.mu.Unlock()
+	p.poke()
+}
+
+// wakeAt makes the poller look no later than t.
 func (p *poller) wakeAt(t time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -56,7 +81,8 @@ func (p *poller) wakeAt(t time.Time) {
 }
 
 // run polls until ctx ends. Between polls it waits for a poke, a known due
-// time, or PollInterval, whichever comes first.
+// time, a signal from another node, or PollInterval, whichever comes first;
+// the interval also makes it ask the store for work it was not told of.
 func (p *poller) run(ctx context.Context) {
 	defer p.e.bg.Done()
 	t := time.NewTimer(0)
@@ -67,12 +93,24 @@ func (p *poller) run(ctx context.Context) {
 			return
 		case <-p.kick:
 		case <-t.C:
+			p.mu.Lock()
+			p.discover = true
+			p.mu.Unlock()
 		case <-p.e.storeSignal():
+			p.mu.Lock()
+			p.discover = true
+			p.mu.Unlock()
 		}
 		p.mu.Lock()
 		p.due = time.Time{}
+		discover := p.discover && time.Since(p.lastAsk) >= discoverEvery
+		if discover {
+			p.discover, p.lastAsk = false, time.Now()
+		} else if p.discover {
+			p.wakeAfterLocked(discoverEvery)
+		}
 		p.mu.Unlock()
-		p.poll(ctx)
+		p.poll(ctx, discover)
 		if !t.Stop() {
 			select {
 			case <-t.C:
@@ -83,40 +121,95 @@ func (p *poller) run(ctx context.Context) {
 	}
 }
 
-// poll claims due deliveries while there is room in memory.
-func (p *poller) poll(ctx context.Context) {
+// wakeAfterLocked pokes the poller after d. The caller holds p.mu.
+func (p *poller) wakeAfterLocked(d time.Duration) {
+	if p.wake != nil {
+		p.wake.Stop()
+	}
+	p.wake = time.AfterFunc(d, p.poke)
+}
+
+// poll asks the store which endpoints have work (when discover), then claims
+// for endpoints with due work and room until there is none, and arranges to
+// look again when more becomes due.
+func (p *poller) poll(ctx context.Context, discover bool) {
 	e := p.e
 	parts, any := e.owned()
 	if !any {
 		return
 	}
-	for ctx.Err() == nil {
-		room := e.dispatcher.free()
-		if room <= 0 {
-			if e.dispatcher.waitForRoom() {
-				return // lowWater pokes us
+	if discover {
+		due, err := e.store.DueEndpoints(ctx, parts)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("find endpoints with due deliveries", "err", err)
 			}
-			continue
+		} else {
+			e.sched.discovered(due, e.ownedMask())
 		}
-		tasks, err := e.store.ClaimDue(ctx, parts, e.now(), min(room, claimPage))
+	}
+	for ctx.Err() == nil {
+		now := e.now()
+		reqs, next := e.sched.claimPlan(now, claimPage)
+		if len(reqs) == 0 {
+			if !next.IsZero() {
+				p.wakeAt(next)
+			}
+			return
+		}
+		res, err := e.store.ClaimDue(ctx, reqs, now)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("claim due deliveries", "err", err)
 			}
+			p.wakeAt(now.Add(e.cfg.PollInterval))
 			return
 		}
-		e.metrics.claimed(len(tasks))
-		if rejected := e.dispatcher.admit(tasks); len(rejected) > 0 {
-			e.unclaim(rejected)
-			return
+		n := 0
+		for _, r := range res {
+			n += len(r.Tasks)
 		}
-		if len(tasks) < min(room, claimPage) {
+		e.metrics.claimed(n)
+		if rejected := e.sched.claimed(reqs, res); len(rejected) > 0 {
+			e.unclaims.add(rejected)
+		}
+		if n == 0 {
+			// Nothing came back: the marks were stale, or (PostgreSQL) the
+			// rows were locked by another claim. Look again a little later
+			// rather than spin.
+			if slices.ContainsFunc(res, func(r hookline.ClaimResult) bool { return !r.Next.IsZero() && !r.Next.After(now) }) {
+				next = now.Add(discoverEvery)
+			}
+			if !next.IsZero() {
+				p.wakeAt(next)
+			}
 			return
 		}
 	}
 }
 
-// unclaim gives tasks back to the store so they are claimed again later.
+// markStored tells the scheduler that tasks wait in the store unclaimed,
+// due at due, for the endpoints this node owns.
+func (e *Engine) markStored(tasks []*hookline.Task, due time.Time) {
+	if len(tasks) == 0 {
+		return
+	}
+	owned := e.ownedMask()
+	var ids []string
+	var last string
+	for _, t := range tasks {
+		id := t.Endpoint.ID
+		if id == last || (owned != nil && !owned[t.Partition]) {
+			continue
+		}
+		last = id
+		ids = append(ids, id)
+	}
+	e.sched.markStored(ids, due)
+}
+
+// unclaim gives tasks back to the store, so they are claimed again later,
+// and marks their endpoints' stored work once that is written.
 func (e *Engine) unclaim(tasks []*hookline.Task) {
 	if len(tasks) == 0 {
 		return
@@ -130,5 +223,7 @@ func (e *Engine) unclaim(tasks []*hookline.Task) {
 	if err := e.store.Unclaim(ctx, ids); err != nil {
 		// Not fatal: claims are reset when a node starts owning a partition.
 		e.log.Error("unclaim deliveries", "err", err, "count", len(ids))
+		return
 	}
+	e.markStored(tasks, e.now())
 }

@@ -1,80 +1,173 @@
 package delivery
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/internal/sender"
 )
 
-// worker sends tasks until the dispatcher closes.
-func (e *Engine) worker() {
-	defer e.workers.Done()
-	buf := make([]byte, 0, 64)
-	for {
-		t, q := e.dispatcher.next()
-		if t == nil {
-			return
-		}
-		e.attempt(t, q, &buf)
-		e.dispatcher.done(t, q)
+// run makes the attempt of j, then of every job the scheduler hands this
+// goroutine after it, and returns when there is none.
+func (e *Engine) run(j *job) {
+	sigbuf := make([]byte, 0, 64)
+	for j != nil {
+		next := e.attempt(j, &sigbuf)
+		e.sched.running.Done()
+		j = next
 	}
 }
 
-// attempt makes one delivery attempt and queues its outcome.
-func (e *Engine) attempt(t *hookline.Task, q *endpointQueue, sigbuf *[]byte) {
-	ep := q.ep
+// attempt makes one delivery attempt (one request: one delivery, or a
+// batch of them), feeds its result back to the scheduler, queues the
+// outcomes, and returns the next job for this goroutine.
+func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
+	ep, first := j.ep, j.tasks[0]
 	start := e.now()
+	id, body, batchID := first.EventID, first.Payload, ""
+	if ep.Batch != nil || len(j.tasks) > 1 || first.BatchID != "" {
+		// A batch: a JSON array of the deliveries' messages, under an ID of
+		// its own that its retries keep.
+		batchID = first.BatchID
+		if batchID == "" {
+			batchID = hookline.NewID(hookline.BatchPrefix, start)
+		}
+		if !ep.FIFO() {
+			// In delivery ID order, so that a retry of the batch, however
+			// the store hands it back, sends the same array.
+			slices.SortFunc(j.tasks, func(a, b *hookline.Task) int { return strings.Compare(a.DeliveryID, b.DeliveryID) })
+		}
+		id, body = batchID, batchBody(j.tasks)
+	}
 	var r sender.Result
 	switch {
 	case ep.Disabled:
 		r = sender.Result{Err: "endpoint is disabled", Kind: sender.KindDisabled}
-	case q.signer == nil:
+	case j.signer == nil:
 		r = sender.Result{Err: "endpoint secret is not a valid whsec_ secret", Kind: sender.KindDisabled}
 	default:
 		unix := start.Unix()
-		*sigbuf = q.signer.AppendSignature((*sigbuf)[:0], t.EventID, unix, t.Payload)
-		r = e.sender.Send(e.ctx, &sender.Request{
-			URL: ep.URL, ID: t.EventID, Timestamp: unix, Signature: string(*sigbuf), Body: t.Payload,
-		}, start)
+		*sigbuf = j.signer.AppendSignature((*sigbuf)[:0], id, unix, body)
+		req := &sender.Request{URL: ep.URL, ID: id, Timestamp: unix, Signature: string(*sigbuf), Body: body}
+		if j.mark != 0 {
+			req.Wrote = func(at time.Time) { e.sched.wrote(j, at) }
+		}
+		r = e.sender.Send(e.ctx, req, start)
 	}
-	elapsed := e.now().Sub(start)
-	e.finish(t, ep, r, start, elapsed)
+	end := e.now()
+	outs := e.outcome(j.tasks, ep, &r, start, end.Sub(start), batchID)
+	fb, next := e.sched.complete(j, &r)
+	e.record(j.tasks, ep, &r, outs, fb, end)
+	return next
 }
 
-// finish turns an attempt's result into an outcome: delivered, retried
-// later, or failed (the dead-letter state), records it, and counts it.
-func (e *Engine) finish(t *hookline.Task, ep *hookline.Endpoint, r sender.Result, start time.Time, elapsed time.Duration) {
-	o := hookline.Outcome{
-		Attempt: hookline.Attempt{
-			DeliveryID:   t.DeliveryID,
-			Attempt:      t.Attempts + 1,
-			StartedAt:    start,
-			Duration:     elapsed,
-			StatusCode:   r.StatusCode,
-			Error:        r.Err,
-			ResponseBody: string(r.Body),
-		},
+// batchBody returns the body of a batched request: the deliveries'
+// payloads as a JSON array.
+func batchBody(tasks []*hookline.Task) []byte {
+	n := 2 + len(tasks)
+	for _, t := range tasks {
+		n += len(t.Payload)
 	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, t := range tasks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, t.Payload...)
+	}
+	return append(b, ']')
+}
+
+// outcome turns an attempt's result into the outcome of each of its
+// deliveries: delivered, retried later, or failed (the dead-letter state).
+// The deliveries of a batch share their fate: the first one's retry
+// schedule decides for all, and they are due again together.
+func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sender.Result, start time.Time, elapsed time.Duration, batchID string) []hookline.Outcome {
+	var status hookline.DeliveryStatus
+	var next time.Time
+	first := tasks[0]
 	switch {
 	case r.Success:
-		o.Status = hookline.StatusDelivered
+		status = hookline.StatusDelivered
 	case r.Gone || r.Kind == sender.KindDisabled:
-		o.Status = hookline.StatusFailed
+		status = hookline.StatusFailed
 	default:
-		if d, ok := e.retry.Next(t.Attempts+1-t.ScheduleOffset, r.RetryAfter); ok {
-			o.Status, o.NextAttemptAt = hookline.StatusPending, start.Add(elapsed).Add(d)
+		// A Retry-After pauses the whole endpoint (the scheduler holds it
+		// back); the delivery is due no sooner than the pause ends.
+		if d, ok := e.retry.Next(first.Attempts+1-first.ScheduleOffset, min(r.RetryAfter, maxPause)); ok {
+			status, next = hookline.StatusPending, start.Add(elapsed).Add(d)
 		} else {
-			o.Status = hookline.StatusFailed
+			status = hookline.StatusFailed
 		}
 	}
-	e.metrics.attempt(r.Kind, elapsed)
-	e.live.attempt(start.Add(elapsed), r.Success, start.Add(elapsed).Sub(t.EventCreatedAt))
-	if r.Success {
-		e.metrics.delivered(start.Add(elapsed).Sub(t.EventCreatedAt))
+	outs := make([]hookline.Outcome, len(tasks))
+	for i, t := range tasks {
+		outs[i] = hookline.Outcome{
+			EndpointID: ep.ID,
+			Ordered:    ep.FIFO(),
+			BatchID:    batchID,
+			Status:     status,
+			Attempt: hookline.Attempt{
+				DeliveryID:   t.DeliveryID,
+				Attempt:      t.Attempts + 1,
+				StartedAt:    start,
+				Duration:     elapsed,
+				StatusCode:   r.StatusCode,
+				Error:        r.Err,
+				ResponseBody: string(r.Body),
+			},
+			NextAttemptAt: next,
+		}
 	}
-	if r.Gone {
-		e.disableEndpoint(ep.ID)
+	return outs
+}
+
+// record counts an attempt, queues its outcomes for the store, and acts on
+// what the scheduler reported: operational events, disabling the endpoint,
+// tasks handed back to the store.
+func (e *Engine) record(tasks []*hookline.Task, ep *hookline.Endpoint, r *sender.Result, outs []hookline.Outcome, fb outcome, end time.Time) {
+	st := e.epStats.get(ep.ID)
+	for i, t := range tasks {
+		latency := end.Sub(t.EventCreatedAt)
+		e.metrics.attempt(r.Kind, outs[i].Attempt.Duration)
+		e.live.attempt(end, r.Success, latency)
+		if r.Kind != sender.KindDisabled {
+			st.attempt(end, r.Success, latency)
+		}
+		if r.Success {
+			e.metrics.delivered(latency)
+		}
+		e.outcomes.add(outs[i])
+		if outs[i].Status == hookline.StatusFailed && r.Kind != sender.KindDisabled {
+			e.opEvents.deliveryFailed(ep, t, &outs[i])
+		}
 	}
-	e.outcomes.add(o)
+	if r.RetryAfter > 0 && fb.paused {
+		e.metrics.pauses.Inc()
+	}
+	if len(fb.handBack) > 0 {
+		e.unclaims.add(fb.handBack)
+	}
+	if fb.opened {
+		e.metrics.circuitOpened.Inc()
+		e.log.Warn("endpoint circuit opened", "endpoint", ep.ID, "consecutive_failures", fb.failures, "last_error", r.Err)
+		e.opEvents.endpoint(ep, hookline.EventEndpointFailing,
+			fmt.Sprintf("%d consecutive failed attempts", fb.failures), r.Err)
+	}
+	if fb.recovered {
+		e.metrics.circuitClosed.Inc()
+		e.log.Info("endpoint circuit closed", "endpoint", ep.ID)
+		e.opEvents.endpoint(ep, hookline.EventEndpointRecovered, "an attempt succeeded", "")
+	}
+	if fb.disable != "" && !ep.Disabled {
+		detail := r.Err
+		if fb.disable == hookline.DisabledFailing {
+			detail = fmt.Sprintf("no successful attempt for %s; last error: %s", e.cfg.DisableAfter, r.Err)
+		}
+		go e.disableEndpoint(ep, fb.disable, detail)
+	}
 }

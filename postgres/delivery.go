@@ -17,7 +17,7 @@ import (
 
 // deliveryColumnsSelect are the columns of a hookline.Delivery, from
 // deliveries d joined with events e.
-const deliveryColumnsSelect = `d.id, d.event_id, d.endpoint_id, e.tenant, e.type, d.status,
+const deliveryColumnsSelect = `d.id, d.event_id, d.endpoint_id, e.tenant, e.type, d.priority, d.status,
 	d.attempts, d.schedule_offset, d.next_attempt_at, d.last_status_code, d.last_error,
 	d.created_at, d.updated_at, d.delivered_at`
 
@@ -25,13 +25,13 @@ const deliveryFrom = ` FROM deliveries d JOIN events e ON e.id = d.event_id`
 
 func scanDelivery(row pgx.Row) (*hookline.Delivery, error) {
 	var d hookline.Delivery
-	var status int16
-	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Tenant, &d.EventType, &status,
+	var status, priority int16
+	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Tenant, &d.EventType, &priority, &status,
 		&d.Attempts, &d.ScheduleOffset, &d.NextAttemptAt, &d.LastStatusCode, &d.LastError,
 		&d.CreatedAt, &d.UpdatedAt, &d.DeliveredAt); err != nil {
 		return nil, err
 	}
-	d.Status = statusOf(status)
+	d.Status, d.Priority = statusOf(status), int(priority)
 	d.NextAttemptAt, d.DeliveredAt = utc(d.NextAttemptAt), utc(d.DeliveredAt)
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
 	return &d, nil
@@ -137,103 +137,370 @@ func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hooklin
 	return as, nil
 }
 
-// ClaimDue marks up to limit pending, unclaimed deliveries due at or before
-// now, in the given partitions (nil means all, empty means none), as claimed
-// and returns their tasks, earliest due first.
+// ClaimDue claims, endpoint by endpoint, up to each request's limit of due,
+// pending, unclaimed deliveries, in one transaction, and for each endpoint
+// the earliest due time left.
 //
-// It is one statement: an UPDATE of the rows that a SELECT … FOR UPDATE
-// SKIP LOCKED finds on the partial index deliveries_due (so nodes claiming at
-// once never wait for each other, nor claim a row twice), by primary key (=
-// ANY(ARRAY(…)) keeps the planner from hashing the subquery and scanning the
-// whole table), joined with the
-// events and endpoints of the claimed rows. Each event's data comes once, on
-// its first row; its payload is built once and shared by its tasks, and so is
-// the endpoint snapshot of the tasks of one endpoint.
+// An endpoint's deliveries come in the order work is taken (due time less
+// priority × PriorityStep, on the partial index deliveries_due_order), found
+// with SELECT … FOR UPDATE SKIP LOCKED (so nodes claiming at once never wait
+// for each other, nor claim a row twice), with the rest of any batch they
+// were last sent in (a batch is retried whole). A fifo endpoint gives only
+// the first pending delivery of each ordering key (a run of up to its batch
+// size when batched), and only when nothing of that key is claimed: the
+// keys are found by a loose index scan of deliveries_fifo. Then one UPDATE
+// by primary key marks them claimed, joined with their events and
+// endpoints: each event's data comes once, its payload built once and
+// shared by its tasks, and so is the endpoint snapshot.
 //
 // Claims commit without waiting for their WAL to reach the disk
-// (synchronous_commit off), in one round trip: a claim only notes that a node
-// holds a delivery in memory. Should the database crash and lose the last
-// claims, their deliveries are claimed again and may be sent twice, which
-// at-least-once delivery allows.
-func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*hookline.Task, error) {
-	if limit <= 0 || (partitions != nil && len(partitions) == 0) {
-		return nil, nil
+// (synchronous_commit off): a claim only notes that a node holds a delivery
+// in memory. Should the database crash and lose the last claims, their
+// deliveries are claimed again and may be sent twice, which at-least-once
+// delivery allows.
+func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
+	out := make([]hookline.ClaimResult, len(reqs))
+	if len(reqs) == 0 {
+		return out, nil
 	}
-	filter, args := "", []any{truncate(now), limit}
-	if partitions != nil {
-		filter, args = " AND partition = ANY($3::int[])", append(args, partitions)
+	now = truncate(now)
+	index := make(map[string]int, len(reqs)) // endpoint → its first request
+	for i := len(reqs) - 1; i >= 0; i-- {
+		index[reqs[i].EndpointID] = i
 	}
-	type claim struct {
-		task *hookline.Task
-		due  time.Time
+	err := s.retry(ctx, "claim deliveries", func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			for i := range out {
+				out[i] = hookline.ClaimResult{}
+			}
+			return s.claim(ctx, tx, reqs, index, now, out)
+		})
+	})
+	if err != nil {
+		return nil, err
 	}
-	var claims []claim
-	payloads := make(map[string][]byte)
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	// The plan must walk deliveries_due in order and stop after limit rows,
-	// then find the claimed rows by primary key. On a table whose statistics
-	// lag (new, or just filled), the planner would rather read every due row
-	// into a bitmap and sort them.
-	b.Queue(`SELECT set_config('synchronous_commit', 'off', true), set_config('enable_bitmapscan', 'off', true)`)
-	b.Queue(`WITH c AS (
-			UPDATE deliveries d SET claimed = true
-			WHERE d.id = ANY(ARRAY(
-				SELECT id FROM deliveries
-				WHERE status = 0 AND NOT claimed AND next_attempt_at <= $1`+filter+`
-				ORDER BY next_attempt_at LIMIT $2
-				FOR UPDATE SKIP LOCKED))
-			RETURNING d.id, d.event_id, d.endpoint_id, d.partition, d.attempts, d.schedule_offset, d.next_attempt_at)
-		SELECT c.id, c.event_id, c.partition, c.attempts, c.schedule_offset, c.next_attempt_at,
-			e.type, e.created_at, row_number() OVER ev = 1, CASE WHEN row_number() OVER ev = 1 THEN e.data END,
-			p.id, p.tenant, p.url, p.description, p.event_types, p.secret, p.disabled, p.created_at, p.updated_at
-		FROM c JOIN events e ON e.id = c.event_id JOIN endpoints p ON p.id = c.endpoint_id
-		WINDOW ev AS (PARTITION BY c.event_id)`, args...).Query(func(rows pgx.Rows) error {
-		endpoints := make(map[string]*hookline.Endpoint)
-		for rows.Next() {
-			t := &hookline.Task{}
-			c := claim{task: t}
-			var partition, attempts, offset int32
-			var ev hookline.Event
-			var firstOfEvent bool
-			var data []byte
-			ep := &hookline.Endpoint{}
-			if err := rows.Scan(&t.DeliveryID, &t.EventID, &partition, &attempts, &offset, &c.due,
-				&ev.Type, &ev.CreatedAt, &firstOfEvent, &data,
-				&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret, &ep.Disabled,
-				&ep.CreatedAt, &ep.UpdatedAt); err != nil {
+	return out, nil
+}
+
+// claim is the transaction of ClaimDue.
+func (s *Store) claim(ctx context.Context, tx pgx.Tx, reqs []hookline.ClaimRequest, index map[string]int,
+	now time.Time, out []hookline.ClaimResult) error {
+	if _, err := tx.Exec(ctx, `SELECT set_config('synchronous_commit', 'off', true), set_config('enable_bitmapscan', 'off', true)`); err != nil {
+		return err
+	}
+	ids := make([]string, len(reqs))
+	for i, r := range reqs {
+		ids[i] = r.EndpointID
+	}
+	runs := make(map[string]int) // fifo endpoints → run length
+	rows, err := tx.Query(ctx, `SELECT id, batch_max_events FROM endpoints WHERE id = ANY($1) AND ordering = 'fifo'`, ids)
+	if err != nil {
+		return err
+	}
+	var id string
+	var batch int32
+	if _, err := pgx.ForEachRow(rows, []any{&id, &batch}, func() error {
+		runs[id] = max(1, int(batch))
+		return nil
+	}); err != nil {
+		return err
+	}
+	var plain []string
+	var limits []int32
+	var claim []string
+	for _, r := range reqs {
+		if _, fifo := runs[r.EndpointID]; fifo || r.Limit <= 0 {
+			continue
+		}
+		plain, limits = append(plain, r.EndpointID), append(limits, int32(r.Limit))
+	}
+	if len(plain) > 0 {
+		rows, err := tx.Query(ctx, `SELECT x.id, x.batch_id FROM unnest($1::text[], $2::int[]) AS r (endpoint_id, lim),
+			LATERAL (SELECT id, batch_id FROM deliveries
+				WHERE endpoint_id = r.endpoint_id AND status = 0 AND NOT claimed
+				AND due_order(next_attempt_at, priority) <= $3 AND next_attempt_at <= $3
+				ORDER BY due_order(next_attempt_at, priority) LIMIT r.lim
+				FOR UPDATE SKIP LOCKED) x`, plain, limits, now)
+		if err != nil {
+			return err
+		}
+		var batches []string
+		var bid *string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &bid}, func() error {
+			claim = append(claim, id)
+			if bid != nil && !slices.Contains(batches, *bid) {
+				batches = append(batches, *bid)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(batches) > 0 {
+			rows, err := tx.Query(ctx, `SELECT id FROM deliveries WHERE batch_id = ANY($1) AND status = 0 AND NOT claimed
+				FOR UPDATE SKIP LOCKED`, batches)
+			if err != nil {
 				return err
 			}
-			t.Partition, t.Attempts, t.ScheduleOffset = int(partition), int(attempts), int(offset)
-			t.EventCreatedAt = ev.CreatedAt.UTC()
-			if firstOfEvent {
-				ev.ID, ev.CreatedAt = t.EventID, t.EventCreatedAt
-				if len(data) > 0 {
-					ev.Data = data
+			more, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			for _, m := range more {
+				if !slices.Contains(claim, m) {
+					claim = append(claim, m)
 				}
-				payloads[ev.ID] = ev.Payload()
 			}
-			if t.Endpoint = endpoints[ep.ID]; t.Endpoint == nil {
-				ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
-				endpoints[ep.ID], t.Endpoint = ep, ep
-			}
-			claims = append(claims, c)
 		}
-		return rows.Err()
-	})
-	b.Queue("COMMIT")
-	if err := s.sendTx(ctx, b); err != nil {
-		return nil, s.wrap("claim deliveries", err)
 	}
-	slices.SortFunc(claims, func(a, b claim) int {
-		return cmp.Or(a.due.Compare(b.due), cmp.Compare(a.task.DeliveryID, b.task.DeliveryID))
+	done := make(map[string]bool)
+	for _, r := range reqs {
+		run, fifo := runs[r.EndpointID]
+		if !fifo || done[r.EndpointID] {
+			continue
+		}
+		done[r.EndpointID] = true
+		heads, next, err := s.fifoHeads(ctx, tx, r.EndpointID, run, r.Limit, now)
+		if err != nil {
+			return err
+		}
+		claim = append(claim, heads...)
+		out[index[r.EndpointID]].Next = next
+	}
+	tasks, err := s.claimIDs(ctx, tx, claim)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		i := index[t.Endpoint.ID]
+		out[i].Tasks = append(out[i].Tasks, t)
+	}
+	for i := range out {
+		if _, fifo := runs[reqs[i].EndpointID]; fifo {
+			slices.SortFunc(out[i].Tasks, func(a, b *hookline.Task) int {
+				return cmp.Or(cmp.Compare(a.OrderingKey, b.OrderingKey), cmp.Compare(a.Seq, b.Seq))
+			})
+		} else {
+			slices.SortFunc(out[i].Tasks, func(a, b *hookline.Task) int {
+				return cmp.Or(a.Due.Add(-time.Duration(a.Priority)*hookline.PriorityStep).Compare(
+					b.Due.Add(-time.Duration(b.Priority)*hookline.PriorityStep)), cmp.Compare(a.DeliveryID, b.DeliveryID))
+			})
+		}
+	}
+	if len(plain) == 0 && len(reqs) == len(runs) {
+		return nil
+	}
+	rows, err = tx.Query(ctx, `SELECT r.endpoint_id, (SELECT min(next_attempt_at) FROM deliveries
+			WHERE endpoint_id = r.endpoint_id AND status = 0 AND NOT claimed)
+		FROM unnest($1::text[]) AS r (endpoint_id)`, ids)
+	if err != nil {
+		return err
+	}
+	var next *time.Time
+	nexts := make(map[string]time.Time)
+	if _, err = pgx.ForEachRow(rows, []any{&id, &next}, func() error {
+		if next != nil {
+			nexts[id] = next.UTC()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i, r := range reqs {
+		if _, fifo := runs[r.EndpointID]; !fifo {
+			out[i].Next = nexts[r.EndpointID]
+		}
+	}
+	return nil
+}
+
+// fifoHeads returns the IDs of a fifo endpoint's claimable heads, up to
+// limit: for each key with pending deliveries, its first in accepted order
+// (with a run of up to run deliveries of one batch, or fresh), when nothing
+// of the key is claimed and the first is due; and the earliest due time of
+// a head not due yet (zero when none; now when the limit cut the scan).
+func (s *Store) fifoHeads(ctx context.Context, tx pgx.Tx, endpointID string, run, limit int, now time.Time) ([]string, time.Time, error) {
+	rows, err := tx.Query(ctx, `WITH RECURSIVE k (okey) AS (
+			(SELECT okey FROM deliveries WHERE endpoint_id = $1 AND status = 0 AND okey IS NOT NULL ORDER BY okey LIMIT 1)
+			UNION ALL
+			SELECT (SELECT okey FROM deliveries WHERE endpoint_id = $1 AND status = 0 AND okey > k.okey
+				ORDER BY okey LIMIT 1) FROM k WHERE k.okey IS NOT NULL)
+		SELECT k.okey, h.id, h.claimed, h.next_attempt_at, h.batch_id FROM k,
+			LATERAL (SELECT id, claimed, next_attempt_at, batch_id, seq FROM deliveries
+				WHERE endpoint_id = $1 AND status = 0 AND okey = k.okey ORDER BY seq LIMIT $2) h
+		WHERE k.okey IS NOT NULL ORDER BY k.okey, h.seq`, endpointID, run)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	type row struct {
+		key, id string
+		claimed bool
+		next    time.Time
+		batch   *string
+	}
+	lines, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.key, &x.id, &x.claimed, &x.next, &x.batch)
+		return x, err
 	})
-	tasks := make([]*hookline.Task, len(claims))
-	for i, c := range claims {
-		c.task.Payload = payloads[c.task.EventID]
-		tasks[i] = c.task
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var ids []string
+	var next time.Time
+	for i := 0; i < len(lines); {
+		key, j := lines[i].key, i
+		for j < len(lines) && lines[j].key == key {
+			j++
+		}
+		line := lines[i:j]
+		i = j
+		head := line[0]
+		if head.claimed {
+			continue
+		}
+		if head.next.After(now) {
+			if next.IsZero() || head.next.Before(next) {
+				next = head.next
+			}
+			continue
+		}
+		if len(ids) >= limit {
+			next = now
+			break
+		}
+		for k, x := range line {
+			if x.claimed || x.next.After(now) || (k > 0 && !samePtr(x.batch, head.batch)) {
+				break
+			}
+			ids = append(ids, x.id)
+		}
+	}
+	return ids, next, nil
+}
+
+func samePtr(a, b *string) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+// claimIDs marks deliveries claimed and returns their tasks, with payloads.
+func (s *Store) claimIDs(ctx context.Context, tx pgx.Tx, ids []string) ([]*hookline.Task, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `WITH c AS (
+			UPDATE deliveries d SET claimed = true, claimed_by = $2 WHERE d.id = ANY($1) AND status = 0 AND NOT claimed
+			RETURNING d.id, d.event_id, d.endpoint_id, d.partition, d.attempts, d.schedule_offset, d.next_attempt_at,
+				d.priority, d.seq, d.okey, d.batch_id)
+		SELECT c.id, c.event_id, c.partition, c.attempts, c.schedule_offset, c.next_attempt_at,
+			c.priority, c.seq, c.okey, c.batch_id,
+			e.type, e.created_at, row_number() OVER ev = 1, CASE WHEN row_number() OVER ev = 1 THEN e.data END,
+			`+prefixed("p.", endpointColumns)+`
+		FROM c JOIN events e ON e.id = c.event_id JOIN endpoints p ON p.id = c.endpoint_id
+		WINDOW ev AS (PARTITION BY c.event_id)`, ids, s.owner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	payloads := make(map[string][]byte)
+	endpoints := make(map[string]*hookline.Endpoint)
+	var tasks []*hookline.Task
+	for rows.Next() {
+		t := &hookline.Task{}
+		var partition, attempts, offset int32
+		var priority int16
+		var okey, batch *string
+		var ev hookline.Event
+		var firstOfEvent bool
+		var data []byte
+		ep := &hookline.Endpoint{}
+		fields, finish := endpointFields(ep)
+		if err := rows.Scan(append([]any{&t.DeliveryID, &t.EventID, &partition, &attempts, &offset, &t.Due,
+			&priority, &t.Seq, &okey, &batch, &ev.Type, &ev.CreatedAt, &firstOfEvent, &data}, fields...)...); err != nil {
+			return nil, err
+		}
+		finish()
+		t.Partition, t.Attempts, t.ScheduleOffset, t.Priority = int(partition), int(attempts), int(offset), int(priority)
+		t.Due, t.EventCreatedAt = t.Due.UTC(), ev.CreatedAt.UTC()
+		if okey != nil {
+			t.OrderingKey = *okey
+		}
+		if batch != nil {
+			t.BatchID = *batch
+		}
+		if firstOfEvent {
+			ev.ID, ev.CreatedAt = t.EventID, t.EventCreatedAt
+			if len(data) > 0 {
+				ev.Data = data
+			}
+			payloads[ev.ID] = ev.Payload()
+		}
+		if t.Endpoint = endpoints[ep.ID]; t.Endpoint == nil {
+			endpoints[ep.ID], t.Endpoint = ep, ep
+		}
+		tasks = append(tasks, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		t.Payload = payloads[t.EventID]
 	}
 	return tasks, nil
+}
+
+// prefixed qualifies each of a comma-separated list of columns with p.
+func prefixed(p, columns string) string {
+	fs := strings.Split(columns, ",")
+	for i, f := range fs {
+		fs[i] = p + strings.TrimSpace(f)
+	}
+	return strings.Join(fs, ", ")
+}
+
+// DueEndpoints returns the endpoints of the given partitions (nil means
+// all) with pending, unclaimed deliveries and the earliest due time of
+// each. It is a loose index scan of deliveries_due (a recursive query that
+// seeks from one endpoint to the next), so its cost does not grow with the
+// backlog.
+func (s *Store) DueEndpoints(ctx context.Context, partitions []int) ([]hookline.EndpointDue, error) {
+	if partitions != nil && len(partitions) == 0 {
+		return nil, nil
+	}
+	var mask []bool
+	if partitions != nil {
+		mask = make([]bool, hookline.Partitions)
+		for _, p := range partitions {
+			if p >= 0 && p < hookline.Partitions {
+				mask[p] = true
+			}
+		}
+	}
+	// The scan visits the endpoints of every partition; the partition of an
+	// endpoint follows from its ID, so those of others are skipped here.
+	rows, err := s.pool.Query(ctx, `WITH RECURSIVE ep(id) AS (
+			(SELECT endpoint_id FROM deliveries WHERE status = 0 AND NOT claimed ORDER BY endpoint_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT endpoint_id FROM deliveries WHERE status = 0 AND NOT claimed AND endpoint_id > ep.id
+				ORDER BY endpoint_id LIMIT 1)
+			FROM ep WHERE ep.id IS NOT NULL)
+		SELECT ep.id, (SELECT min(next_attempt_at) FROM deliveries
+			WHERE status = 0 AND NOT claimed AND endpoint_id = ep.id)
+		FROM ep WHERE ep.id IS NOT NULL`)
+	if err != nil {
+		return nil, s.wrap("due endpoints", err)
+	}
+	var out []hookline.EndpointDue
+	var id string
+	var due time.Time
+	_, err = pgx.ForEachRow(rows, []any{&id, &due}, func() error {
+		p := hookline.PartitionOf(id)
+		if mask == nil || mask[p] {
+			out = append(out, hookline.EndpointDue{EndpointID: id, Partition: p, Due: due.UTC()})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap("due endpoints", err)
+	}
+	return out, nil
 }
 
 // Unclaim marks deliveries as no longer held in memory. Unknown IDs are
@@ -242,7 +509,7 @@ func (s *Store) Unclaim(ctx context.Context, deliveryIDs []string) error {
 	if len(deliveryIDs) == 0 {
 		return nil
 	}
-	return s.exec(ctx, "unclaim deliveries", "UPDATE deliveries SET claimed = false WHERE claimed AND id = ANY($1)", deliveryIDs)
+	return s.exec(ctx, "unclaim deliveries", "UPDATE deliveries SET claimed = false WHERE claimed AND claimed_by = $2 AND id = ANY($1)", deliveryIDs, s.owner)
 }
 
 // ResetClaims unclaims every pending delivery of the given partitions (nil
@@ -284,6 +551,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		err       string
 		next      *time.Time
 		delivered bool
+		batch     *string
 	}
 	updates := make(map[string]*update, len(outcomes))
 	n := len(outcomes)
@@ -310,12 +578,17 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		u.status, u.attempt = statusValue(o.Status), max(u.attempt, int32(at.Attempt))
 		u.code, u.err, u.next = int32(at.StatusCode), text(at.Error), nil
 		u.delivered = u.delivered || o.Status == hookline.StatusDelivered
+		u.batch = nil
 		if o.Status == hookline.StatusPending {
 			next := now
 			if !o.NextAttemptAt.IsZero() {
 				next = truncate(o.NextAttemptAt)
 			}
 			u.next = &next
+			if o.BatchID != "" {
+				b := o.BatchID
+				u.batch = &b
+			}
 		}
 		a.id[i], a.attempt[i], a.started[i] = at.DeliveryID, int32(at.Attempt), truncate(at.StartedAt)
 		a.duration[i], a.code[i], a.err[i] = at.Duration.Microseconds(), int32(at.StatusCode), text(at.Error)
@@ -330,18 +603,19 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	slices.Sort(ids)
 	m := len(ids)
 	statuses, attempts, codes := make([]int16, m), make([]int32, m), make([]int32, m)
-	errs, nexts, delivered := make([]string, m), make([]*time.Time, m), make([]bool, m)
+	errs, nexts, delivered, batches := make([]string, m), make([]*time.Time, m), make([]bool, m), make([]*string, m)
 	for i, id := range ids {
 		u := updates[id]
 		statuses[i], attempts[i], codes[i], errs[i], nexts[i], delivered[i] = u.status, u.attempt, u.code, u.err, u.next, u.delivered
+		batches[i] = u.batch
 	}
 	return s.exec(ctx, "record outcomes", `WITH u AS (
 			UPDATE deliveries d SET status = u.status, attempts = greatest(d.attempts, u.attempt),
 				last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, claimed = false,
-				updated_at = $8, delivered_at = CASE WHEN u.delivered THEN $8 ELSE d.delivered_at END
-			FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::boolean[])
-				AS u (id, status, attempt, code, error, next, delivered)
-			WHERE d.id = u.id
+				updated_at = $8, delivered_at = CASE WHEN u.delivered THEN $8 ELSE d.delivered_at END, batch_id = u.batch
+			FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::boolean[], $16::text[])
+				AS u (id, status, attempt, code, error, next, delivered, batch)
+			WHERE d.id = u.id AND d.status = 0 AND (NOT d.claimed OR d.claimed_by = $17)
 			RETURNING d.id)
 		INSERT INTO attempts (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
 		SELECT a.* FROM unnest($9::text[], $10::int[], $11::timestamptz[], $12::bigint[], $13::int[], $14::text[], $15::bytea[])
@@ -349,7 +623,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		WHERE a.delivery_id IN (SELECT id FROM u)
 		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
 		ids, statuses, attempts, codes, errs, nexts, delivered, now,
-		a.id, a.attempt, a.started, a.duration, a.code, a.err, a.responseBody)
+		a.id, a.attempt, a.started, a.duration, a.code, a.err, a.responseBody, batches, s.owner)
 }
 
 // text returns s as PostgreSQL's text takes it: valid UTF-8 without NUL. An
@@ -371,7 +645,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 		var err error
 		d, err = scanDelivery(s.pool.QueryRow(ctx, `WITH d AS (
 				UPDATE deliveries SET status = 0, claimed = CASE WHEN status = 0 THEN claimed ELSE false END,
-					next_attempt_at = $2, schedule_offset = attempts, updated_at = $2, delivered_at = NULL
+					next_attempt_at = $2, schedule_offset = attempts, updated_at = $2, delivered_at = NULL, batch_id = NULL
 				WHERE id = $1 RETURNING *)
 			SELECT `+deliveryColumnsSelect+` FROM d JOIN events e ON e.id = d.event_id`, id, truncate(now)))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -395,7 +669,7 @@ func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, n
 	err := s.retry(ctx, "recover endpoint", func() error {
 		return s.pool.QueryRow(ctx, `WITH u AS (
 				UPDATE deliveries SET status = 0, claimed = false, next_attempt_at = $2,
-					schedule_offset = attempts, updated_at = $2, delivered_at = NULL
+					schedule_offset = attempts, updated_at = $2, delivered_at = NULL, batch_id = NULL
 				WHERE endpoint_id = $1 AND status = 2 AND created_at >= $3
 				RETURNING 1)
 			SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1), (SELECT count(*) FROM u)`,

@@ -15,14 +15,31 @@ import (
 	"github.com/hookline/hookline"
 )
 
-const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, created_at, updated_at`
+const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
+
+// endpointFields returns the destinations of endpointColumns for ep, and a
+// function that finishes ep once they are scanned.
+func endpointFields(ep *hookline.Endpoint) ([]any, func()) {
+	var maxInFlight, batchEvents, batchWait int32
+	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
+			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
+			&ep.CreatedAt, &ep.UpdatedAt}, func() {
+			ep.MaxInFlight = int(maxInFlight)
+			if batchEvents > 0 {
+				ep.Batch = &hookline.Batch{MaxEvents: int(batchEvents), MaxWaitMS: int(batchWait)}
+			}
+			ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+		}
+}
 
 func scanEndpoint(row pgx.Row) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
-	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
-		&ep.Disabled, &ep.CreatedAt, &ep.UpdatedAt); err != nil {
+	fields, finish := endpointFields(&ep)
+	if err := row.Scan(fields...); err != nil {
 		return nil, err
 	}
+	finish()
 	ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
 	return &ep, nil
 }
@@ -35,8 +52,9 @@ func endpointNotFound(id string) error {
 // conflict.
 func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, e.Secret, e.Disabled,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, e.Secret, e.Disabled, e.DisabledReason,
+		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
 		truncate(e.CreatedAt), truncate(e.UpdatedAt))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
@@ -85,19 +103,38 @@ func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([
 }
 
 // UpdateEndpoint applies u to an endpoint at time now and returns it, or
-// ENOTFOUND. The next ingest on any node sees the change.
+// ENOTFOUND. The next ingest on any node sees the change. Enabling a
+// disabled endpoint clears its reason and deletes its saved health, in the
+// same statement.
 func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.EndpointUpdate, now time.Time) (*hookline.Endpoint, error) {
 	// event_types may be set to NULL, so it has a flag of its own.
 	var types []string
 	if u.EventTypes != nil {
 		types = *u.EventTypes
 	}
-	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `UPDATE endpoints SET
-		url = coalesce($2, url), description = coalesce($3, description),
-		event_types = CASE WHEN $4 THEN $5 ELSE event_types END,
-		secret = coalesce($6, secret), disabled = coalesce($7, disabled), updated_at = $8
-		WHERE id = $1 RETURNING `+endpointColumns,
-		id, u.URL, u.Description, u.EventTypes != nil, types, u.Secret, u.Disabled, truncate(now)))
+	var maxInFlight *int32
+	if u.MaxInFlight != nil {
+		m := int32(*u.MaxInFlight)
+		maxInFlight = &m
+	}
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `WITH old AS (
+			SELECT disabled FROM endpoints WHERE id = $1),
+		upd AS (UPDATE endpoints SET
+			url = coalesce($2, url), description = coalesce($3, description),
+			event_types = CASE WHEN $4 THEN $5 ELSE event_types END,
+			secret = coalesce($6, secret), disabled = coalesce($7, disabled),
+			disabled_reason = CASE WHEN coalesce($7, disabled) THEN coalesce($9, disabled_reason) ELSE '' END,
+			rate_limit = coalesce($10, rate_limit), max_in_flight = coalesce($11, max_in_flight),
+			ordering = coalesce($12, ordering),
+			batch_max_events = CASE WHEN $13 THEN $14 ELSE batch_max_events END,
+			batch_max_wait_ms = CASE WHEN $13 THEN $15 ELSE batch_max_wait_ms END,
+			updated_at = $8
+			WHERE id = $1 RETURNING `+endpointColumns+`),
+		reset AS (DELETE FROM endpoint_health WHERE endpoint_id = $1
+			AND (SELECT disabled FROM old) AND NOT (SELECT disabled FROM upd))
+		SELECT `+endpointColumns+` FROM upd`,
+		id, u.URL, u.Description, u.EventTypes != nil, types, u.Secret, u.Disabled, truncate(now),
+		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -122,6 +159,9 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 			return err
 		} else if tag.RowsAffected() == 0 {
 			return endpointNotFound(id)
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM endpoint_health WHERE endpoint_id = $1", id); err != nil {
+			return err
 		}
 		for {
 			n, err := deleteDeliveries(ctx, tx, "endpoint_id = $1", id)
@@ -248,4 +288,28 @@ func (c *subscriptions) lookup(ctx context.Context, tx querier, v int64, tenants
 	}
 	c.mu.Unlock()
 	return out, nil
+}
+
+// ordering returns an endpoint's ordering as stored.
+func ordering(o string) string {
+	if o == "" {
+		return hookline.OrderingNone
+	}
+	return o
+}
+
+// batchEvents and batchWait return an endpoint's batch settings as stored:
+// 0 events for none.
+func batchEvents(b *hookline.Batch) int32 {
+	if b == nil {
+		return 0
+	}
+	return int32(b.MaxEvents)
+}
+
+func batchWait(b *hookline.Batch) int32 {
+	if b == nil {
+		return 0
+	}
+	return int32(b.MaxWaitMS)
 }

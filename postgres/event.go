@@ -120,12 +120,18 @@ type eventRows struct {
 	data            [][]byte
 	created         []time.Time
 	deliveries      []int32
+	priority        []int16
+	orderingKey     []string
 }
 
+// deliveryRows are the new deliveries; okey is nil for deliveries to
+// endpoints that do not order by key.
 type deliveryRows struct {
 	id, eventID, endpointID []string
 	partition               []int32
 	claimed                 []bool
+	priority                []int16
+	okey                    []*string
 }
 
 // prepare locks the endpoints version, and reads the stored idempotency
@@ -227,6 +233,7 @@ func (in *ingest) request(r *hookline.IngestRequest) {
 		e.id, e.tenant, e.typ = append(e.id, ev.ID), append(e.tenant, ev.Tenant), append(e.typ, ev.Type)
 		e.data, e.created = append(e.data, dataArg(ev.Data)), append(e.created, truncate(ev.CreatedAt))
 		e.deliveries = append(e.deliveries, int32(n))
+		e.priority, e.orderingKey = append(e.priority, int16(ev.Priority)), append(e.orderingKey, ev.OrderingKey)
 		if ev.IdempotencyKey != "" {
 			k := idemKey{ev.Tenant, ev.IdempotencyKey}
 			in.keys[k] = &idemEntry{hash: ev.RequestHash, event: &results[i]}
@@ -254,7 +261,7 @@ func conflict(ev *hookline.Event) error {
 
 // fanOut plans one pending delivery of ev to each enabled endpoint of its
 // tenant that matches its type and returns their tasks, appended to tasks.
-func (in *ingest) fanOut(ev *hookline.Event, claims func(partition int) bool, tasks []*hookline.Task) []*hookline.Task {
+func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, partition int) bool, tasks []*hookline.Task) []*hookline.Task {
 	var payload []byte
 	created := truncate(ev.CreatedAt)
 	d := &in.deliveries
@@ -267,8 +274,13 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(partition int) bool, ta
 		}
 		id := hookline.NewID(hookline.DeliveryPrefix, in.now)
 		d.id, d.eventID, d.endpointID = append(d.id, id), append(d.eventID, ev.ID), append(d.endpointID, sub.ep.ID)
-		claim := claims(sub.partition)
+		claim := claims(sub.ep, sub.partition)
 		d.partition, d.claimed = append(d.partition, int32(sub.partition)), append(d.claimed, claim)
+		var okey *string
+		if sub.ep.FIFO() {
+			okey = &ev.OrderingKey
+		}
+		d.priority, d.okey = append(d.priority, int16(ev.Priority)), append(d.okey, okey)
 		in.unclaimed = in.unclaimed || !claim
 		tasks = append(tasks, &hookline.Task{
 			DeliveryID:     id,
@@ -277,6 +289,9 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(partition int) bool, ta
 			Payload:        payload,
 			EventCreatedAt: created,
 			Partition:      sub.partition,
+			Priority:       ev.Priority,
+			Due:            in.now,
+			OrderingKey:    ev.OrderingKey,
 		})
 	}
 	return tasks
@@ -313,11 +328,12 @@ func (in *ingest) write(ctx context.Context) error {
 			tenants, keys, hashes, events, counts, in.now)
 	}
 	if e := &in.events; len(e.id) > 0 {
-		b.Queue(`INSERT INTO events (id, tenant, type, data, created_at, deliveries)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[], $6::int[])`,
-			e.id, e.tenant, e.typ, e.data, e.created, e.deliveries)
+		b.Queue(`INSERT INTO events (id, tenant, type, data, created_at, deliveries, priority, ordering_key)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[], $6::int[],
+				$7::smallint[], $8::text[])`,
+			e.id, e.tenant, e.typ, e.data, e.created, e.deliveries, e.priority, e.orderingKey)
 	}
-	queueDeliveries(b, &in.deliveries, in.now)
+	queueDeliveries(b, &in.deliveries, in.now, false, in.s.owner)
 	b.Queue("COMMIT")
 	if err := in.q.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("write events: %w", err)
@@ -326,14 +342,45 @@ func (in *ingest) write(ctx context.Context) error {
 }
 
 // queueDeliveries queues the INSERT of new pending deliveries, due now.
-func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time) {
+//
+// The deliveries of fifo endpoints (okey not NULL) take their accepted
+// order from their endpoint's row of endpoint_seqs, in the order planned:
+// the upsert locks the row until the transaction ends, so the next ingest
+// of that endpoint, on any node, numbers after this one and commits after
+// it. Rows are locked in endpoint order, so two ingests cannot deadlock. A
+// replayed delivery (replay) takes the number of its event's earlier
+// delivery to the endpoint, its place in line, when there is one.
+func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool, owner int64) {
 	if len(d.id) == 0 {
 		return
 	}
-	b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at)
-		SELECT id, event_id, endpoint_id, partition, claimed, $6, $6, $6
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[]) AS u (id, event_id, endpoint_id, partition, claimed)`,
-		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now)
+	if !slices.ContainsFunc(d.okey, func(k *string) bool { return k != nil }) {
+		b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, next_attempt_at,
+				created_at, updated_at, priority)
+			SELECT id, event_id, endpoint_id, partition, claimed, CASE WHEN claimed THEN $8::bigint END, $6, $6, $6, priority
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[])
+				AS u (id, event_id, endpoint_id, partition, claimed, priority)`,
+			d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, owner)
+		return
+	}
+	b.Queue(`WITH u AS (
+			SELECT u.*, CASE WHEN $9 AND u.okey IS NOT NULL THEN (SELECT max(p.seq) FROM deliveries p
+				WHERE p.event_id = u.event_id AND p.endpoint_id = u.endpoint_id AND p.okey IS NOT NULL) END AS placed
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[], $8::text[])
+				WITH ORDINALITY AS u (id, event_id, endpoint_id, partition, claimed, priority, okey, ord)),
+		need AS (SELECT endpoint_id, count(*) AS n FROM u WHERE okey IS NOT NULL AND placed IS NULL
+			GROUP BY endpoint_id ORDER BY endpoint_id),
+		taken AS (INSERT INTO endpoint_seqs AS s (endpoint_id, seq) SELECT endpoint_id, n FROM need
+			ON CONFLICT (endpoint_id) DO UPDATE SET seq = s.seq + excluded.seq
+			RETURNING endpoint_id, seq - (SELECT n FROM need WHERE need.endpoint_id = s.endpoint_id) AS base),
+		numbered AS (SELECT u.*, row_number() OVER (PARTITION BY u.endpoint_id, u.placed IS NULL ORDER BY u.ord) AS rn FROM u)
+		INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, next_attempt_at, created_at,
+			updated_at, priority, okey, seq)
+		SELECT n.id, n.event_id, n.endpoint_id, n.partition, n.claimed, CASE WHEN n.claimed THEN $10::bigint END,
+			$6, $6, $6, n.priority, n.okey,
+			CASE WHEN n.okey IS NULL THEN 0 WHEN n.placed IS NOT NULL THEN n.placed ELSE t.base + n.rn END
+		FROM numbered n LEFT JOIN taken t ON t.endpoint_id = n.endpoint_id AND n.okey IS NOT NULL`,
+		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, d.okey, replay, owner)
 }
 
 // payloadOf returns the payload of ev as it is rebuilt from the stored event:
@@ -363,8 +410,10 @@ func eventNotFound(id string) error {
 func (s *Store) FindEvent(ctx context.Context, id string) (*hookline.Event, error) {
 	var ev hookline.Event
 	var data []byte
-	err := s.pool.QueryRow(ctx, "SELECT id, tenant, type, data, created_at, deliveries FROM events WHERE id = $1", id).
-		Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &ev.CreatedAt, &ev.Deliveries)
+	var priority int16
+	err := s.pool.QueryRow(ctx, "SELECT id, tenant, type, data, created_at, deliveries, priority, ordering_key FROM events WHERE id = $1", id).
+		Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &ev.CreatedAt, &ev.Deliveries, &priority, &ev.OrderingKey)
+	ev.Priority = int(priority)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, eventNotFound(id)
 	} else if err != nil {
@@ -393,8 +442,10 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		// FOR KEY SHARE: Prune cannot delete the event until we commit.
 		var ev hookline.Event
 		var data []byte
-		err = tx.QueryRow(ctx, "SELECT id, tenant, type, data, created_at FROM events WHERE id = $1 FOR KEY SHARE", eventID).
-			Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &ev.CreatedAt)
+		var priority int16
+		err = tx.QueryRow(ctx, "SELECT id, tenant, type, data, created_at, priority, ordering_key FROM events WHERE id = $1 FOR KEY SHARE", eventID).
+			Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &ev.CreatedAt, &priority, &ev.OrderingKey)
+		ev.Priority = int(priority)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return eventNotFound(eventID)
 		} else if err != nil {
@@ -404,9 +455,9 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		if in.subs, err = s.subs.lookup(ctx, tx, version, []string{ev.Tenant}); err != nil {
 			return err
 		}
-		tasks = in.fanOut(&ev, func(int) bool { return claim }, nil)
+		tasks = in.fanOut(&ev, func(ep *hookline.Endpoint, _ int) bool { return claim && !ep.FIFO() }, nil)
 		b := &pgx.Batch{}
-		queueDeliveries(b, &in.deliveries, now)
+		queueDeliveries(b, &in.deliveries, now, true, s.owner)
 		if b.Len() == 0 {
 			return nil
 		}

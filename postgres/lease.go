@@ -39,6 +39,13 @@ type Leaser struct {
 	// before Run. (Graceful shutdown waits for the engine instead, and
 	// releases at once.)
 	HandoverDelay time.Duration
+	// Renewed, when set, is called after each round that renewed the
+	// leases with the time until which they are surely ours by this node's
+	// clock (the lease timeout from before the round, less two ticks). A
+	// dispatcher stops starting requests past it, so that a node that
+	// paused (GC, SIGSTOP, a frozen VM) past its leases sends nothing more
+	// once it wakes, before it learns it lost them. Set it before Run.
+	Renewed func(until time.Time)
 
 	pool    *pgxpool.Pool
 	nodeID  string
@@ -107,6 +114,9 @@ func (l *Leaser) step(ctx context.Context, set func(context.Context, []int) erro
 	}
 	l.validTil = start.Add(l.timeout)
 	l.apply(ctx, owned, set)
+	if l.Renewed != nil {
+		l.Renewed(l.validTil.Add(-2 * l.tick))
+	}
 	// Release the excess once the deliveries in flight there are done: it
 	// is no longer dispatched from (apply), but still leased (balance).
 	for _, p := range excess {

@@ -29,6 +29,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ type Store struct {
 	schema string // "" when the connection's search_path decides
 	subs   subscriptions
 	notify notifier
+	// owner is this store's number in claim_owners, written with every
+	// claim it makes; only its own claims' outcomes are recorded.
+	owner int64
 }
 
 // Option configures Open.
@@ -69,6 +73,10 @@ func WithSchema(name string) Option { return func(o *options) { o.schema = name 
 // URL's pool_max_conns, or else 4 plus twice the number of CPUs.
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = int32(n) } }
 
+// idleTxTimeout is how long the server lets a transaction of the store sit
+// idle before it ends it (see Open).
+const idleTxTimeout = 5 * time.Second
+
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
 // key=value DSN, as pgx accepts them) and brings its schema up to date.
 // A database that cannot be reached is an EUNAVAILABLE error.
@@ -80,6 +88,14 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	// A node that freezes (SIGSTOP, a paused VM) inside a transaction would
+	// keep its row locks, and the node that takes its partitions over would
+	// skip those rows, or wait on them, for as long: the server ends such a
+	// transaction after idleTxTimeout. Every transaction of the store is a
+	// few statements sent back to back, far shorter. A URL that sets it wins.
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.Itoa(int(idleTxTimeout.Milliseconds()))
 	}
 	if o.schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.schema}.Sanitize()
@@ -98,6 +114,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err := s.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	if err := pool.QueryRow(ctx, "SELECT nextval('claim_owners')").Scan(&s.owner); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: take a claim owner number: %w", err)
 	}
 	return s, nil
 }
@@ -122,12 +142,17 @@ func (s *Store) Ping(ctx context.Context) error {
 // table the triggers keep: a sum over 64 rows, exact for the whole cluster.
 func (s *Store) Stats(ctx context.Context) (hookline.StoreStats, error) {
 	var st hookline.StoreStats
+	c := &st.EndpointsByCircuit
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(pending), 0), coalesce(sum(delivered), 0),
-		coalesce(sum(failed), 0), coalesce(sum(events), 0), coalesce(sum(endpoints), 0) FROM counts`).
-		Scan(&st.Pending, &st.Delivered, &st.Failed, &st.Events, &st.Endpoints)
+		coalesce(sum(failed), 0), coalesce(sum(events), 0), coalesce(sum(endpoints), 0),
+		(SELECT count(*) FILTER (WHERE circuit = 1) FROM endpoint_health),
+		(SELECT count(*) FILTER (WHERE circuit = 2) FROM endpoint_health),
+		(SELECT count(*) FROM endpoints WHERE disabled) FROM counts`).
+		Scan(&st.Pending, &st.Delivered, &st.Failed, &st.Events, &st.Endpoints, &c.Open, &c.HalfOpen, &st.EndpointsDisabled)
 	if err != nil {
 		return hookline.StoreStats{}, s.wrap("stats", err)
 	}
+	c.Closed = st.Endpoints - c.Open - c.HalfOpen
 	return st, nil
 }
 

@@ -403,23 +403,80 @@ func TestPendingCountAcrossNodes(t *testing.T) {
 			t.Errorf("PendingCount = %d, want 3", n)
 		}
 	}
-	tasks, err := b.ClaimDue(t.Context(), nil, epoch, 10)
+	due, err := b.DueEndpoints(t.Context(), nil)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("DueEndpoints = %v, %v", due, err)
+	}
+	res, err := b.ClaimDue(t.Context(), []hookline.ClaimRequest{{EndpointID: due[0].EndpointID, Limit: 10}}, epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tasks := res[0].Tasks
 	var outcomes []hookline.Outcome
 	for _, task := range tasks {
 		outcomes = append(outcomes, hookline.Outcome{Status: hookline.StatusDelivered,
 			Attempt: hookline.Attempt{DeliveryID: task.DeliveryID, Attempt: 1, StartedAt: epoch, StatusCode: 200}})
 	}
-	if err := a.RecordOutcomes(t.Context(), outcomes, epoch); err != nil {
+	if err := b.RecordOutcomes(t.Context(), outcomes, epoch); err != nil {
 		t.Fatal(err)
 	}
-	st, err := b.Stats(t.Context())
+	st, err := a.Stats(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (hookline.StoreStats{Delivered: 3, Events: 3, Endpoints: 1}); st != want {
+	if want := (hookline.StoreStats{Delivered: 3, Events: 3, Endpoints: 1, EndpointsByCircuit: hookline.CircuitCounts{Closed: 1}}); st != want {
 		t.Errorf("Stats = %+v, want %+v", st, want)
+	}
+}
+
+// TestOutcomeOfAStaleHolder is promise 8: node a claims a delivery and
+// pauses; node b takes the partition over (ResetClaims), claims and
+// delivers it. a's late outcome, a failure, must not overwrite b's record,
+// before b's outcome nor after it; and a cannot unclaim what b holds.
+func TestOutcomeOfAStaleHolder(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	a, b := openStore(t, schema), openStore(t, schema)
+	ep := newEndpoint("acme", epoch)
+	mustCreate(t, a, ep)
+	r := mustIngest(t, a, epoch, true, newEvent("acme", "x", epoch)) // claimed by a
+	id := r.Tasks[0].DeliveryID
+	if err := b.ResetClaims(t.Context(), []int{ep.Partition()}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.ClaimDue(t.Context(), []hookline.ClaimRequest{{EndpointID: ep.ID, Limit: 10}}, epoch)
+	if err != nil || len(res[0].Tasks) != 1 {
+		t.Fatalf("b's claim: %v, %v", res, err)
+	}
+	failed := hookline.Outcome{Status: hookline.StatusFailed,
+		Attempt: hookline.Attempt{DeliveryID: id, Attempt: 1, StartedAt: epoch, StatusCode: 500, Error: "stale"}}
+	if err := a.RecordOutcomes(t.Context(), []hookline.Outcome{failed}, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Unclaim(t.Context(), []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.FindDelivery(t.Context(), id)
+	if err != nil || d.Status != hookline.StatusPending || d.Attempts != 0 {
+		t.Fatalf("after a's stale outcome: %+v, %v", d, err)
+	}
+	if again, _ := b.ClaimDue(t.Context(), []hookline.ClaimRequest{{EndpointID: ep.ID, Limit: 10}}, epoch); len(again[0].Tasks) != 0 {
+		t.Fatal("a's Unclaim released b's claim")
+	}
+	ok := hookline.Outcome{Status: hookline.StatusDelivered,
+		Attempt: hookline.Attempt{DeliveryID: id, Attempt: 1, StartedAt: epoch, StatusCode: 200}}
+	if err := b.RecordOutcomes(t.Context(), []hookline.Outcome{ok}, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordOutcomes(t.Context(), []hookline.Outcome{failed}, epoch); err != nil {
+		t.Fatal(err)
+	}
+	d, err = b.FindDelivery(t.Context(), id)
+	if err != nil || d.Status != hookline.StatusDelivered || d.LastStatusCode != 200 {
+		t.Fatalf("after b's outcome and a's stale one: %+v, %v", d, err)
+	}
+	atts, _ := b.FindAttempts(t.Context(), id)
+	if len(atts) != 1 || atts[0].StatusCode != 200 {
+		t.Fatalf("attempts %+v: want only b's", atts)
 	}
 }

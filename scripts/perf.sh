@@ -25,4 +25,5 @@ sel wide-fanout && run wide-fanout 3 --scenario wide-fanout --ceiling-duration 0
 sel ingest && run ingest 3 --scenario ingest --duration 10s --warmup 2s --ceiling-duration 0 --endpoints 10
 sel ingest-single && run ingest-single 3 --scenario ingest --batch 1 --clients 64 --endpoints 100 --duration 3s --warmup 1s --ceiling-duration 0 --drain-timeout 10m
 sel backlog && run backlog 1 --scenario backlog --ceiling-duration 0
+sel bad-receivers && run bad-receivers 3 --scenario bad-receivers
 exit 0

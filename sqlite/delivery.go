@@ -14,7 +14,7 @@ import (
 
 // deliveryColumnsSelect are the columns of a hookline.Delivery, from
 // deliveries d joined with events e.
-const deliveryColumnsSelect = `d.id, d.event_id, d.endpoint_id, e.tenant, e.type, d.status,
+const deliveryColumnsSelect = `d.id, d.event_id, d.endpoint_id, e.tenant, e.type, d.priority, d.status,
 	d.attempts, d.schedule_offset, d.next_attempt_at, d.last_status_code, d.last_error,
 	d.created_at, d.updated_at, d.delivered_at`
 
@@ -26,7 +26,7 @@ func scanDelivery(row scanner) (*hookline.Delivery, error) {
 	var d hookline.Delivery
 	var status, created, updated int64
 	var next, delivered sql.NullInt64
-	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Tenant, &d.EventType, &status,
+	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.Tenant, &d.EventType, &d.Priority, &status,
 		&d.Attempts, &d.ScheduleOffset, &next, &d.LastStatusCode, &d.LastError,
 		&created, &updated, &delivered); err != nil {
 		return nil, err
@@ -164,87 +164,281 @@ func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hooklin
 	return as, nil
 }
 
-// ClaimDue marks up to limit pending, unclaimed deliveries due at or before
-// now, in the given partitions (nil means all, empty means none), as claimed
-// and returns their tasks, earliest due first. It is one UPDATE … RETURNING
-// over the partial index deliveries_due, then one read of the events for
-// their payloads, each built once and shared by the tasks of its event.
-func (s *Store) ClaimDue(ctx context.Context, partitions []int, now time.Time, limit int) ([]*hookline.Task, error) {
-	if limit <= 0 || (partitions != nil && len(partitions) == 0) {
-		return nil, nil
+// ClaimDue claims, endpoint by endpoint, up to each request's limit of due,
+// pending, unclaimed deliveries, in one transaction, and for each endpoint
+// the earliest due time left; then it reads the events for the payloads,
+// each built once and shared by the tasks of its event.
+//
+// An endpoint's deliveries come in the order work is taken (due time less
+// priority × PriorityStep), with the rest of any batch they were last sent
+// in (a batch is retried whole, so a claim may pass the limit by a batch).
+// A fifo endpoint gives only the first pending delivery of each ordering
+// key, and only when nothing of that key is claimed already: its keys go
+// one delivery at a time (a batched one, a run of up to its batch size in
+// accepted order).
+func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
+	out := make([]hookline.ClaimResult, len(reqs))
+	if len(reqs) == 0 {
+		return out, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	type claim struct {
-		task *hookline.Task
-		due  int64
-	}
-	var claims []claim
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		claims = claims[:0]
-		var rows *sql.Rows
-		var err error
-		if partitions == nil {
-			rows, err = tx.StmtContext(ctx, s.stmts.claimDue).QueryContext(ctx, micros(now), limit)
-		} else {
-			rows, err = tx.StmtContext(ctx, s.stmts.claimDueIn).QueryContext(ctx, micros(now), jsonList(partitions), limit)
-		}
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		seen := make(map[string]bool) // event IDs
-		var eventIDs []string
-		for rows.Next() {
-			t := &hookline.Task{}
-			var endpointID string
-			var due int64
-			if err := rows.Scan(&t.DeliveryID, &t.EventID, &endpointID, &t.Partition, &t.Attempts,
-				&t.ScheduleOffset, &due); err != nil {
+		c := claimer{s: s, tx: tx, ctx: ctx, now: micros(now), seen: make(map[string]bool)}
+		for i, r := range reqs {
+			out[i] = hookline.ClaimResult{}
+			ce := s.endpoints.get(r.EndpointID)
+			if ce == nil {
+				continue
+			}
+			var err error
+			if ce.ep.FIFO() {
+				out[i], err = c.fifo(ce, r.Limit)
+			} else {
+				out[i], err = c.due(ce, r.Limit)
+			}
+			if err != nil {
 				return err
 			}
-			ce := s.endpoints.get(endpointID)
-			if ce == nil {
-				return fmt.Errorf("delivery %s: endpoint %s is not in memory", t.DeliveryID, endpointID)
-			}
-			t.Endpoint = ce.ep
-			claims = append(claims, claim{t, due})
-			if !seen[t.EventID] {
-				seen[t.EventID] = true
-				eventIDs = append(eventIDs, t.EventID)
-			}
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		if len(claims) == 0 {
-			return nil
-		}
-		payloads, err := s.payloads(ctx, tx, eventIDs)
-		if err != nil {
-			return err
-		}
-		for _, c := range claims {
-			p, ok := payloads[c.task.EventID]
-			if !ok {
-				return fmt.Errorf("delivery %s: event %s not found", c.task.DeliveryID, c.task.EventID)
-			}
-			c.task.Payload, c.task.EventCreatedAt = p.payload, p.created
-		}
-		return nil
+		return c.fill()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
 	}
-	slices.SortFunc(claims, func(a, b claim) int {
-		return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.task.DeliveryID, b.task.DeliveryID))
-	})
-	tasks := make([]*hookline.Task, len(claims))
-	for i, c := range claims {
-		tasks[i] = c.task
+	return out, nil
+}
+
+// claimer is one ClaimDue transaction.
+type claimer struct {
+	s        *Store
+	tx       *sql.Tx
+	ctx      context.Context
+	now      int64
+	seen     map[string]bool // event IDs
+	eventIDs []string
+	claimed  []*hookline.Task
+}
+
+// scan reads claimed rows into tasks of ce.
+func (c *claimer) scan(ce *cachedEndpoint, rows *sql.Rows) ([]*hookline.Task, error) {
+	defer rows.Close()
+	var tasks []*hookline.Task
+	for rows.Next() {
+		t := &hookline.Task{Endpoint: ce.ep}
+		var due int64
+		var okey, batch sql.NullString
+		if err := rows.Scan(&t.DeliveryID, &t.EventID, &t.Partition, &t.Attempts, &t.ScheduleOffset, &due,
+			&t.Priority, &t.Seq, &okey, &batch); err != nil {
+			return nil, err
+		}
+		t.Due, t.OrderingKey, t.BatchID = fromMicros(due), okey.String, batch.String
+		tasks = append(tasks, t)
+		if !c.seen[t.EventID] {
+			c.seen[t.EventID] = true
+			c.eventIDs = append(c.eventIDs, t.EventID)
+		}
 	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	c.claimed = append(c.claimed, tasks...)
 	return tasks, nil
+}
+
+// due claims up to limit of an endpoint's due deliveries, in the order work
+// is taken, with the rest of their batches.
+func (c *claimer) due(ce *cachedEndpoint, limit int) (hookline.ClaimResult, error) {
+	var res hookline.ClaimResult
+	if limit > 0 {
+		rows, err := c.tx.StmtContext(c.ctx, c.s.stmts.claimDue).QueryContext(c.ctx, ce.ep.ID, c.now, limit)
+		if err != nil {
+			return res, err
+		}
+		if res.Tasks, err = c.scan(ce, rows); err != nil {
+			return res, err
+		}
+		var batches []string
+		for _, t := range res.Tasks {
+			if t.BatchID != "" && !slices.Contains(batches, t.BatchID) {
+				batches = append(batches, t.BatchID)
+			}
+		}
+		if len(batches) > 0 {
+			rows, err := c.tx.StmtContext(c.ctx, c.s.stmts.claimBatches).QueryContext(c.ctx, jsonList(batches))
+			if err != nil {
+				return res, err
+			}
+			more, err := c.scan(ce, rows)
+			if err != nil {
+				return res, err
+			}
+			res.Tasks = append(res.Tasks, more...)
+		}
+		slices.SortFunc(res.Tasks, func(a, b *hookline.Task) int {
+			return cmp.Or(a.Due.Add(-time.Duration(a.Priority)*hookline.PriorityStep).Compare(
+				b.Due.Add(-time.Duration(b.Priority)*hookline.PriorityStep)), cmp.Compare(a.DeliveryID, b.DeliveryID))
+		})
+	}
+	var next sql.NullInt64
+	if err := c.tx.StmtContext(c.ctx, c.s.stmts.nextDue).QueryRowContext(c.ctx, ce.ep.ID).Scan(&next); err != nil {
+		return res, err
+	}
+	if next.Valid {
+		res.Next = fromMicros(next.Int64)
+	}
+	return res, nil
+}
+
+// fifo claims the heads of a fifo endpoint's keys: for each key with
+// pending deliveries, in key order, its first delivery in accepted order
+// (with a batched endpoint, the run of up to its batch size that starts
+// there, or the whole batch the first one was last sent in), if none of
+// the key is claimed and the first is due. Next is the earliest due time of
+// a head not due yet; zero when every head is claimed (their completion
+// brings the next ones).
+func (c *claimer) fifo(ce *cachedEndpoint, limit int) (hookline.ClaimResult, error) {
+	var res hookline.ClaimResult
+	run := 1
+	if b := ce.ep.Batch; b != nil {
+		run = b.MaxEvents
+	}
+	first := c.tx.StmtContext(c.ctx, c.s.stmts.firstKey)
+	nextKey := c.tx.StmtContext(c.ctx, c.s.stmts.nextKey)
+	line := c.tx.StmtContext(c.ctx, c.s.stmts.keyLine)
+	var ids []string
+	var key string
+	err := first.QueryRowContext(c.ctx, ce.ep.ID).Scan(&key)
+	for ; err == nil; err = nextKey.QueryRowContext(c.ctx, ce.ep.ID, key).Scan(&key) {
+		if len(ids) >= limit {
+			res.Next = fromMicros(c.now) // more heads may be due: come back
+			break
+		}
+		head, due, e := c.line(line, ce.ep.ID, key, run)
+		if e != nil {
+			return res, e
+		}
+		if len(head) > 0 {
+			ids = append(ids, head...)
+		} else if due > 0 && (res.Next.IsZero() || due < micros(res.Next)) {
+			res.Next = fromMicros(due)
+		}
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return res, err
+	}
+	if len(ids) == 0 {
+		return res, nil
+	}
+	rows, err := c.tx.StmtContext(c.ctx, c.s.stmts.claimIDs).QueryContext(c.ctx, jsonList(ids))
+	if err != nil {
+		return res, err
+	}
+	if res.Tasks, err = c.scan(ce, rows); err != nil {
+		return res, err
+	}
+	slices.SortFunc(res.Tasks, func(a, b *hookline.Task) int {
+		return cmp.Or(cmp.Compare(a.OrderingKey, b.OrderingKey), cmp.Compare(a.Seq, b.Seq))
+	})
+	return res, nil
+}
+
+// line returns the IDs of a key's claimable head (a run of up to run
+// deliveries), or none and the head's due time when it is not due yet
+// (0 when the key has something claimed).
+func (c *claimer) line(stmt *sql.Stmt, endpointID, key string, run int) (ids []string, due int64, err error) {
+	rows, err := stmt.QueryContext(c.ctx, endpointID, key, run)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	batch := ""
+	for i := 0; rows.Next(); i++ {
+		var id string
+		var claimed int64
+		var next sql.NullInt64
+		var b sql.NullString
+		if err := rows.Scan(&id, &claimed, &next, &b); err != nil {
+			return nil, 0, err
+		}
+		if claimed == 1 {
+			if i == 0 {
+				return nil, 0, rows.Err()
+			}
+			break // the run ends where a claimed one begins
+		}
+		if i == 0 {
+			if next.Int64 > c.now {
+				return nil, next.Int64, rows.Err()
+			}
+			batch = b.String
+		} else if b.String != batch || next.Int64 > c.now {
+			break // a run is one batch, or fresh deliveries, all due
+		}
+		ids = append(ids, id)
+	}
+	return ids, 0, rows.Err()
+}
+
+// fill sets the payload of every claimed task.
+func (c *claimer) fill() error {
+	if len(c.claimed) == 0 {
+		return nil
+	}
+	payloads, err := c.s.payloads(c.ctx, c.tx, c.eventIDs)
+	if err != nil {
+		return err
+	}
+	for _, t := range c.claimed {
+		p, ok := payloads[t.EventID]
+		if !ok {
+			return fmt.Errorf("delivery %s: event %s not found", t.DeliveryID, t.EventID)
+		}
+		t.Payload, t.EventCreatedAt = p.payload, p.created
+	}
+	return nil
+}
+
+// DueEndpoints returns the endpoints of the given partitions (nil means
+// all) with pending, unclaimed deliveries and the earliest due time of
+// each. It skips from endpoint to endpoint through deliveries_due (a loose
+// index scan: one seek per endpoint), so its cost does not grow with the
+// backlog.
+func (s *Store) DueEndpoints(ctx context.Context, partitions []int) ([]hookline.EndpointDue, error) {
+	if partitions != nil && len(partitions) == 0 {
+		return nil, nil
+	}
+	var mask []bool
+	if partitions != nil {
+		mask = make([]bool, hookline.Partitions)
+		for _, p := range partitions {
+			if p >= 0 && p < hookline.Partitions {
+				mask[p] = true
+			}
+		}
+	}
+	rows, err := s.rdb.QueryContext(ctx, queryDueEndpoints)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: due endpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []hookline.EndpointDue
+	for rows.Next() {
+		var id string
+		var due int64
+		if err := rows.Scan(&id, &due); err != nil {
+			return nil, fmt.Errorf("sqlite: due endpoints: %w", err)
+		}
+		p := hookline.PartitionOf(id)
+		if mask != nil && !mask[p] {
+			continue
+		}
+		out = append(out, hookline.EndpointDue{EndpointID: id, Partition: p, Due: fromMicros(due)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: due endpoints: %w", err)
+	}
+	return out, nil
 }
 
 type payload struct {
@@ -338,9 +532,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	nowUS := micros(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var d hookline.StoreStats
+	var d countsDelta
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		d = hookline.StoreStats{}
+		d = countsDelta{}
 		status, err := s.statuses(ctx, tx, ids)
 		if err != nil {
 			return err
@@ -350,9 +544,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		for i := range outcomes {
 			o := &outcomes[i]
 			a := &o.Attempt
-			old, ok := status[a.DeliveryID]
-			if !ok {
-				continue // deleted with its endpoint or event
+			cur, ok := status[a.DeliveryID]
+			if !ok || cur.status != statusPending {
+				continue // deleted with its endpoint or event, or settled since
 			}
 			v := statusValue(o.Status)
 			var next any
@@ -362,13 +556,20 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 					next = micros(o.NextAttemptAt)
 				}
 			}
+			var batch any
+			if v == statusPending && o.BatchID != "" {
+				batch = o.BatchID
+			}
 			if _, err := update.ExecContext(ctx, v, int64(a.Attempt), int64(a.StatusCode), a.Error,
-				next, nowUS, a.DeliveryID); err != nil {
+				next, nowUS, a.DeliveryID, batch); err != nil {
 				return fmt.Errorf("update delivery: %w", err)
 			}
-			addStatus(&d, old, -1)
-			addStatus(&d, v, 1)
-			status[a.DeliveryID] = v
+			d.add(cur.endpointID, cur.status, -1)
+			d.add(cur.endpointID, v, 1)
+			status[a.DeliveryID] = deliveryStatus{cur.endpointID, v, false}
+			if v == statusPending {
+				status[a.DeliveryID] = deliveryStatus{cur.endpointID, v, false}
+			}
 			attempts = append(attempts, a.DeliveryID, int64(a.Attempt), micros(a.StartedAt),
 				a.Duration.Microseconds(), int64(a.StatusCode), a.Error, a.ResponseBody)
 		}
@@ -380,25 +581,33 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	if err != nil {
 		return fmt.Errorf("sqlite: record outcomes: %w", err)
 	}
-	s.addCounts(d)
+	s.counts.apply(&d)
 	return nil
 }
 
-// statuses returns the stored status of each delivery of ids that exists.
-func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]int64, error) {
+// deliveryStatus is the endpoint, stored status and claim of a delivery.
+type deliveryStatus struct {
+	endpointID string
+	status     int64
+	claimed    bool
+}
+
+// statuses returns the endpoint and stored status of each delivery of ids
+// that exists.
+func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]deliveryStatus, error) {
 	rows, err := tx.StmtContext(ctx, s.stmts.statusesByID).QueryContext(ctx, jsonList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[string]int64, len(ids))
+	out := make(map[string]deliveryStatus, len(ids))
 	for rows.Next() {
 		var id string
-		var v int64
-		if err := rows.Scan(&id, &v); err != nil {
+		var st deliveryStatus
+		if err := rows.Scan(&id, &st.endpointID, &st.status, &st.claimed); err != nil {
 			return nil, fmt.Errorf("read deliveries: %w", err)
 		}
-		out[id] = v
+		out[id] = st
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
@@ -416,8 +625,9 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 	defer s.mu.Unlock()
 	var d *hookline.Delivery
 	var old int64
+	var endpointID string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, "SELECT status FROM deliveries WHERE id = ?", id).Scan(&old)
+		err := tx.QueryRowContext(ctx, "SELECT endpoint_id, status FROM deliveries WHERE id = ?", id).Scan(&endpointID, &old)
 		if errors.Is(err, sql.ErrNoRows) {
 			return deliveryNotFound(id)
 		} else if err != nil {
@@ -425,7 +635,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 0,
 			claimed = CASE WHEN status = 0 THEN claimed ELSE 0 END,
-			next_attempt_at = ?, schedule_offset = attempts, updated_at = ?, delivered_at = NULL
+			next_attempt_at = ?, schedule_offset = attempts, updated_at = ?, delivered_at = NULL, batch_id = NULL
 			WHERE id = ?`, nowUS, nowUS, id); err != nil {
 			return err
 		}
@@ -437,10 +647,10 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: retry delivery: %w", err)
 	}
-	var c hookline.StoreStats
-	addStatus(&c, old, -1)
-	addStatus(&c, statusPending, 1)
-	s.addCounts(c)
+	var c countsDelta
+	c.add(endpointID, old, -1)
+	c.add(endpointID, statusPending, 1)
+	s.counts.apply(&c)
 	return d, nil
 }
 
@@ -449,7 +659,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 // deliveries_failed.
 func recoverQuery(since bool) string {
 	q := `UPDATE deliveries SET status = 0, claimed = 0, next_attempt_at = ?,
-	schedule_offset = attempts, updated_at = ?, delivered_at = NULL
+	schedule_offset = attempts, updated_at = ?, delivered_at = NULL, batch_id = NULL
 	WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = ? AND +status = 2`
 	if since {
 		q += " AND created_at >= ?"
@@ -503,6 +713,9 @@ func (s *Store) recoverBatch(ctx context.Context, endpointID, q string, args []a
 	if err != nil {
 		return 0, err
 	}
-	s.addCounts(hookline.StoreStats{Pending: n, Failed: -n})
+	var c countsDelta
+	c.add(endpointID, statusPending, n)
+	c.add(endpointID, statusFailed, -n)
+	s.counts.apply(&c)
 	return int(n), nil
 }

@@ -21,8 +21,9 @@ import (
 // Its *hookline.Endpoint values are immutable snapshots: a change replaces
 // the entry and never modifies it, so a Task may keep pointing at one.
 type endpointCache struct {
-	byID   map[string]*cachedEndpoint
-	tenant map[string][]*cachedEndpoint // enabled endpoints only
+	byID     map[string]*cachedEndpoint
+	tenant   map[string][]*cachedEndpoint // enabled endpoints only
+	disabled int                          // how many are disabled
 }
 
 // cachedEndpoint is an endpoint snapshot with its partition.
@@ -63,7 +64,9 @@ func (c *endpointCache) put(ep *hookline.Endpoint) {
 	c.remove(ep.ID)
 	ce := &cachedEndpoint{ep: ep, partition: ep.Partition()}
 	c.byID[ep.ID] = ce
-	if !ep.Disabled {
+	if ep.Disabled {
+		c.disabled++
+	} else {
 		c.tenant[ep.Tenant] = append(c.tenant[ep.Tenant], ce)
 	}
 }
@@ -76,6 +79,7 @@ func (c *endpointCache) remove(id string) {
 	}
 	delete(c.byID, id)
 	if old.ep.Disabled {
+		c.disabled--
 		return
 	}
 	// Copy on write: a slice handed out by subscribers is never changed.
@@ -92,10 +96,15 @@ func (c *endpointCache) remove(id string) {
 func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 	c := *ep
 	c.EventTypes = slices.Clone(ep.EventTypes)
+	if ep.Batch != nil {
+		b := *ep.Batch
+		c.Batch = &b
+	}
 	return &c
 }
 
-const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, created_at, updated_at`
+const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -103,9 +112,14 @@ func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
 	var types string
 	var created, updated int64
+	var batchEvents, batchWait int
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
-		&ep.Disabled, &created, &updated); err != nil {
+		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
+		&created, &updated); err != nil {
 		return nil, err
+	}
+	if batchEvents > 0 {
+		ep.Batch = &hookline.Batch{MaxEvents: batchEvents, MaxWaitMS: batchWait}
 	}
 	if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
 		return nil, fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
@@ -125,8 +139,9 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	defer s.mu.Unlock()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.Tenant, e.URL, e.Description, string(types), e.Secret, e.Disabled,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Tenant, e.URL, e.Description, string(types), e.Secret, e.Disabled, e.DisabledReason,
+			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
 			micros(e.CreatedAt), micros(e.UpdatedAt))
 		return err
 	})
@@ -138,7 +153,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	snap := cloneEndpoint(e)
 	snap.CreatedAt, snap.UpdatedAt = truncate(e.CreatedAt), truncate(e.UpdatedAt)
 	s.endpoints.put(snap)
-	s.addCounts(hookline.StoreStats{Endpoints: 1})
+	s.counts.apply(&countsDelta{total: hookline.StoreStats{Endpoints: 1}})
 	return nil
 }
 
@@ -192,7 +207,8 @@ func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([
 }
 
 // UpdateEndpoint applies u to an endpoint at time now and returns it, or
-// ENOTFOUND. Later fan-out and tasks see the change.
+// ENOTFOUND. Later fan-out and tasks see the change. Enabling a disabled
+// endpoint clears its reason and resets its saved health.
 func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.EndpointUpdate, now time.Time) (*hookline.Endpoint, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -216,21 +232,55 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if u.Disabled != nil {
 		ep.Disabled = *u.Disabled
 	}
+	if u.DisabledReason != nil {
+		ep.DisabledReason = *u.DisabledReason
+	}
+	if !ep.Disabled {
+		ep.DisabledReason = ""
+	}
+	if u.RateLimit != nil {
+		ep.RateLimit = *u.RateLimit
+	}
+	if u.MaxInFlight != nil {
+		ep.MaxInFlight = *u.MaxInFlight
+	}
+	if u.Ordering != nil {
+		ep.Ordering = *u.Ordering
+	}
+	if u.SetBatch {
+		ep.Batch = nil
+		if u.Batch != nil {
+			b := *u.Batch
+			ep.Batch = &b
+		}
+	}
 	ep.UpdatedAt = truncate(now)
+	reenabled := cur.ep.Disabled && !ep.Disabled
 	types, err := json.Marshal(ep.EventTypes)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
-			secret = ?, disabled = ?, updated_at = ? WHERE id = ?`,
-			ep.URL, ep.Description, string(types), ep.Secret, ep.Disabled, micros(ep.UpdatedAt), id)
+			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
+			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?
+			WHERE id = ?`,
+			ep.URL, ep.Description, string(types), ep.Secret, ep.Disabled, ep.DisabledReason,
+			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
+			micros(ep.UpdatedAt), id)
+		if err != nil || !reenabled {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM endpoint_health WHERE endpoint_id = ?", id)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
 	}
 	s.endpoints.put(ep)
+	if reenabled {
+		s.counts.setCircuit(id, hookline.CircuitClosed)
+	}
 	return cloneEndpoint(ep), nil
 }
 
@@ -269,7 +319,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlite: delete endpoint: %w", err)
 	}
 	s.endpoints.remove(id)
-	s.addCounts(d)
+	s.counts.endpointDeleted(id, d)
 	return nil
 }
 
@@ -294,3 +344,27 @@ func paginate[T any](items []T, limit int, id func(T) string) ([]T, string) {
 
 // truncate returns t in UTC to the microsecond, as the store keeps it.
 func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// ordering returns an endpoint's ordering as stored.
+func ordering(o string) string {
+	if o == "" {
+		return hookline.OrderingNone
+	}
+	return o
+}
+
+// batchEvents and batchWait return an endpoint's batch settings as stored:
+// 0 events for none.
+func batchEvents(b *hookline.Batch) int64 {
+	if b == nil {
+		return 0
+	}
+	return int64(b.MaxEvents)
+}
+
+func batchWait(b *hookline.Batch) int64 {
+	if b == nil {
+		return 0
+	}
+	return int64(b.MaxWaitMS)
+}

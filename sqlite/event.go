@@ -29,7 +29,7 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 	defer s.mu.Unlock()
 	in := ingest{s: s, now: truncate(now), keys: make(map[idemKey]*idemEntry)}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		in.tx = tx
+		in.tx, in.seq = tx, s.seq
 		for _, r := range reqs {
 			if err := in.request(ctx, r); err != nil {
 				return err
@@ -43,7 +43,16 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 		}
 		return fmt.Errorf("sqlite: ingest: %w", err)
 	}
-	s.addCounts(hookline.StoreStats{Pending: int64(in.deliveries), Events: int64(in.events)})
+	s.seq = in.seq
+	var tasks []*hookline.Task
+	if len(reqs) == 1 {
+		tasks = reqs[0].Tasks
+	} else {
+		for _, r := range reqs {
+			tasks = append(tasks, r.Tasks...)
+		}
+	}
+	s.counts.ingested(tasks, in.events)
 	return nil
 }
 
@@ -70,6 +79,7 @@ type ingest struct {
 	putKeys []idemKey // in the order first used
 
 	events, deliveries int    // written
+	seq                int64  // accepted order of the last event planned
 	eventArgs          []any  // rows of insertEvents
 	deliveryArgs       []any  // rows of insertDeliveries
 	lastID             string // of the deliveries
@@ -123,11 +133,12 @@ func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error 
 		if dupOf != nil && dupOf[i] != nil {
 			continue
 		}
-		tasks := in.fanOut(ev, r)
+		in.seq++
+		tasks := in.fanOut(ev, in.seq, r)
 		results[i] = hookline.IngestResult{ID: ev.ID, Type: ev.Type, Deliveries: len(tasks)}
 		r.Tasks = append(r.Tasks, tasks...)
 		in.eventArgs = append(in.eventArgs, ev.ID, ev.Tenant, ev.Type, dataArg(ev.Data),
-			micros(ev.CreatedAt), int64(len(tasks)))
+			micros(ev.CreatedAt), int64(len(tasks)), int64(ev.Priority), ev.OrderingKey, in.seq)
 		in.events++
 		if ev.IdempotencyKey != "" {
 			k := idemKey{ev.Tenant, ev.IdempotencyKey}
@@ -179,10 +190,10 @@ func (in *ingest) lookup(ctx context.Context, k idemKey) (*idemEntry, error) {
 	return &e, nil
 }
 
-// fanOut plans one pending delivery of ev to each enabled endpoint of its
-// tenant that matches its type and returns their tasks, which share one
-// payload.
-func (in *ingest) fanOut(ev *hookline.Event, r *hookline.IngestRequest) []*hookline.Task {
+// fanOut plans one pending delivery of ev, accepted as seq, to each enabled
+// endpoint of its tenant that matches its type and returns their tasks,
+// which share one payload.
+func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestRequest) []*hookline.Task {
 	var tasks []*hookline.Task
 	var payload []byte
 	now := micros(in.now)
@@ -196,10 +207,15 @@ func (in *ingest) fanOut(ev *hookline.Event, r *hookline.IngestRequest) []*hookl
 		}
 		id := in.deliveryID()
 		claimed := int64(0)
-		if r.Claims(ce.partition) {
+		if r.Claims(ce.ep, ce.partition) {
 			claimed = 1
 		}
-		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now)
+		var okey any
+		if ce.ep.FIFO() {
+			okey = ev.OrderingKey
+		}
+		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now,
+			int64(ev.Priority), seq, okey)
 		tasks = append(tasks, &hookline.Task{
 			DeliveryID:     id,
 			EventID:        ev.ID,
@@ -207,6 +223,10 @@ func (in *ingest) fanOut(ev *hookline.Event, r *hookline.IngestRequest) []*hookl
 			Payload:        payload,
 			EventCreatedAt: created,
 			Partition:      ce.partition,
+			Priority:       ev.Priority,
+			Due:            in.now,
+			OrderingKey:    ev.OrderingKey,
+			Seq:            seq,
 		})
 		in.deliveries++
 	}
@@ -289,8 +309,8 @@ func (s *Store) FindEvent(ctx context.Context, id string) (*hookline.Event, erro
 	var ev hookline.Event
 	var data []byte
 	var created int64
-	err := s.rdb.QueryRowContext(ctx, "SELECT id, tenant, type, data, created_at, deliveries FROM events WHERE id = ?", id).
-		Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &created, &ev.Deliveries)
+	err := s.rdb.QueryRowContext(ctx, "SELECT id, tenant, type, data, created_at, deliveries, priority, ordering_key FROM events WHERE id = ?", id).
+		Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &created, &ev.Deliveries, &ev.Priority, &ev.OrderingKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, eventNotFound(id)
 	} else if err != nil {
@@ -319,16 +339,17 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		in.tx = tx
 		var ev hookline.Event
 		var data []byte
-		var created int64
-		err := tx.QueryRowContext(ctx, "SELECT id, tenant, type, data, created_at FROM events WHERE id = ?", eventID).
-			Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &created)
+		var created, seq int64
+		err := tx.QueryRowContext(ctx, "SELECT id, tenant, type, data, created_at, priority, ordering_key, seq FROM events WHERE id = ?", eventID).
+			Scan(&ev.ID, &ev.Tenant, &ev.Type, &data, &created, &ev.Priority, &ev.OrderingKey, &seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return eventNotFound(eventID)
 		} else if err != nil {
 			return err
 		}
 		ev.Data, ev.CreatedAt = data, fromMicros(created)
-		tasks = in.fanOut(&ev, &hookline.IngestRequest{Claim: claim})
+		// A replay takes its event's place in line: its accepted order.
+		tasks = in.fanOut(&ev, seq, &hookline.IngestRequest{Claim: claim})
 		return s.stmts.insertDeliveries.exec(ctx, tx, in.deliveryArgs)
 	})
 	if hookline.ErrorCode(err) == hookline.ENOTFOUND {
@@ -336,6 +357,6 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
-	s.addCounts(hookline.StoreStats{Pending: int64(in.deliveries)})
+	s.counts.ingested(tasks, 0)
 	return tasks, nil
 }

@@ -54,9 +54,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 func (s *Store) pruneEvents(ctx context.Context, before int64, limit int) (events int, done bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var d hookline.StoreStats
+	var d countsDelta
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		events, done, d = 0, false, hookline.StoreStats{}
+		events, done, d = 0, false, countsDelta{}
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM events e INDEXED BY events_created
 			WHERE created_at < ? AND NOT EXISTS (
 				SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 0)
@@ -82,18 +82,19 @@ func (s *Store) pruneEvents(ctx context.Context, before int64, limit int) (event
 		for _, id := range ids {
 			// Deleting a delivery deletes its attempts (ON DELETE CASCADE).
 			rows, err := tx.QueryContext(ctx, `DELETE FROM deliveries WHERE id IN (
-				SELECT id FROM deliveries WHERE event_id = ? LIMIT ?) RETURNING status`, id, budget)
+				SELECT id FROM deliveries WHERE event_id = ? LIMIT ?) RETURNING endpoint_id, status`, id, budget)
 			if err != nil {
 				return err
 			}
 			n := 0
 			for rows.Next() {
+				var endpointID string
 				var v int64
-				if err := rows.Scan(&v); err != nil {
+				if err := rows.Scan(&endpointID, &v); err != nil {
 					rows.Close()
 					return err
 				}
-				addStatus(&d, v, -1)
+				d.add(endpointID, v, -1)
 				n++
 			}
 			rows.Close()
@@ -114,8 +115,8 @@ func (s *Store) pruneEvents(ctx context.Context, before int64, limit int) (event
 	if err != nil {
 		return 0, false, err
 	}
-	d.Events = -int64(events)
-	s.addCounts(d)
+	d.total.Events = -int64(events)
+	s.counts.apply(&d)
 	return events, done, nil
 }
 

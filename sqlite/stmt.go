@@ -23,7 +23,12 @@ type statements struct {
 	putKey  *sql.Stmt
 
 	claimDue      *sql.Stmt
-	claimDueIn    *sql.Stmt // with a partition filter
+	claimBatches  *sql.Stmt
+	claimIDs      *sql.Stmt
+	firstKey      *sql.Stmt
+	nextKey       *sql.Stmt
+	keyLine       *sql.Stmt
+	nextDue       *sql.Stmt
 	eventsByID    *sql.Stmt
 	statusesByID  *sql.Stmt
 	recordOutcome *sql.Stmt
@@ -34,16 +39,17 @@ type statements struct {
 
 // deliveryColumns are the columns a new delivery row is inserted with; the
 // others take their defaults (pending, no attempts).
-const deliveryColumns = 8
+const deliveryColumns = 11
 
 // The multi-row INSERTs are OR ROLLBACK: a constraint violation ends the
 // whole transaction, which the store would roll back anyway, so SQLite keeps
 // no statement journal for them (see schema.sql).
 const (
-	queryInsertEvents = `INSERT OR ROLLBACK INTO events (id, tenant, type, data, created_at, deliveries)`
+	queryInsertEvents = `INSERT OR ROLLBACK INTO events (id, tenant, type, data, created_at, deliveries,
+	priority, ordering_key, seq)`
 
 	queryInsertDeliveries = `INSERT OR ROLLBACK INTO deliveries
-	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at)`
+	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at, priority, seq, okey)`
 
 	// Attempts already written are ignored, so that a batch whose commit
 	// was reported failed after it succeeded can be written again.
@@ -59,31 +65,63 @@ const (
 	ON CONFLICT (tenant, key) DO UPDATE SET request_hash = excluded.request_hash,
 	event_id = excluded.event_id, deliveries = excluded.deliveries, created_at = excluded.created_at`
 
-	// The inner SELECT walks deliveries_due, whose rows are exactly the
-	// pending, unclaimed ones, from the earliest due; claiming a row takes
-	// it out of the index.
+	// The inner SELECT walks deliveries_due_order, whose rows are exactly
+	// the pending, unclaimed ones, for one endpoint in the order work is
+	// taken: due time less priority × PriorityStep (30 s in µs); claiming a
+	// row takes it out of the index. The ones not due yet among them (a
+	// retry of high priority) are skipped.
 	queryClaimDue = `UPDATE deliveries SET claimed = 1
-	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 0 AND claimed = 0 AND next_attempt_at <= ?
-		ORDER BY next_attempt_at LIMIT ?)
-	RETURNING id, event_id, endpoint_id, partition, attempts, schedule_offset, next_attempt_at`
+	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due_order
+		WHERE endpoint_id = ?1 AND status = 0 AND claimed = 0
+		AND next_attempt_at - priority * 30000000 <= ?2 AND next_attempt_at <= ?2
+		ORDER BY next_attempt_at - priority * 30000000 LIMIT ?3)
+	RETURNING id, event_id, partition, attempts, schedule_offset, next_attempt_at, priority, seq, okey, batch_id`
 
-	queryClaimDueIn = `UPDATE deliveries SET claimed = 1
-	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 0 AND claimed = 0 AND next_attempt_at <= ?
-		AND partition IN (SELECT value FROM json_each(?))
-		ORDER BY next_attempt_at LIMIT ?)
-	RETURNING id, event_id, endpoint_id, partition, attempts, schedule_offset, next_attempt_at`
+	// queryClaimBatches claims the rest of the batches named: a batch is
+	// retried whole.
+	queryClaimBatches = `UPDATE deliveries SET claimed = 1
+	WHERE batch_id IN (SELECT value FROM json_each(?1)) AND status = 0 AND claimed = 0
+	RETURNING id, event_id, partition, attempts, schedule_offset, next_attempt_at, priority, seq, okey, batch_id`
+
+	// A fifo endpoint's lines: the first key with pending deliveries after
+	// a key (the loose scan of deliveries_fifo), and a key's first
+	// deliveries in accepted order.
+	queryFirstKey = `SELECT okey FROM deliveries INDEXED BY deliveries_fifo
+	WHERE endpoint_id = ?1 AND status = 0 AND okey IS NOT NULL ORDER BY okey, seq LIMIT 1`
+	queryNextKey = `SELECT okey FROM deliveries INDEXED BY deliveries_fifo
+	WHERE endpoint_id = ?1 AND status = 0 AND okey > ?2 ORDER BY okey, seq LIMIT 1`
+	queryKeyLine = `SELECT id, claimed, next_attempt_at, batch_id FROM deliveries INDEXED BY deliveries_fifo
+	WHERE endpoint_id = ?1 AND status = 0 AND okey = ?2 ORDER BY seq LIMIT ?3`
+	queryClaimIDs = `UPDATE deliveries SET claimed = 1
+	WHERE id IN (SELECT value FROM json_each(?1)) AND status = 0 AND claimed = 0
+	RETURNING id, event_id, partition, attempts, schedule_offset, next_attempt_at, priority, seq, okey, batch_id`
+
+	queryNextDue = `SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
+	WHERE endpoint_id = ? AND status = 0 AND claimed = 0`
+
+	// queryDueEndpoints is a loose index scan of deliveries_due: each step
+	// seeks the first entry of the next endpoint, so it costs one seek per
+	// endpoint with unclaimed work, however many deliveries each has.
+	queryDueEndpoints = `WITH RECURSIVE ep(id) AS (
+		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_due
+			WHERE status = 0 AND claimed = 0)
+		UNION ALL
+		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_due
+			WHERE status = 0 AND claimed = 0 AND endpoint_id > ep.id)
+		FROM ep WHERE ep.id IS NOT NULL)
+	SELECT ep.id, (SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
+		WHERE status = 0 AND claimed = 0 AND endpoint_id = ep.id)
+	FROM ep WHERE ep.id IS NOT NULL`
 
 	queryEventsByID = `SELECT id, type, data, created_at FROM events
 	WHERE id IN (SELECT value FROM json_each(?))`
 
-	queryStatusesByID = `SELECT id, status FROM deliveries
+	queryStatusesByID = `SELECT id, endpoint_id, status, claimed FROM deliveries
 	WHERE id IN (SELECT value FROM json_each(?))`
 
 	queryRecordOutcome = `UPDATE deliveries SET status = ?1, attempts = max(attempts, ?2),
 	last_status_code = ?3, last_error = ?4, next_attempt_at = ?5, claimed = 0, updated_at = ?6,
-	delivered_at = CASE WHEN ?1 = 1 THEN ?6 ELSE delivered_at END
+	delivered_at = CASE WHEN ?1 = 1 THEN ?6 ELSE delivered_at END, batch_id = ?8
 	WHERE id = ?7`
 
 	queryUnclaim = `UPDATE deliveries SET claimed = 0
@@ -117,13 +155,18 @@ func prepare(ctx context.Context, db *sql.DB) (_ *statements, err error) {
 		}
 		return b
 	}
-	st.insertEvents = batch(queryInsertEvents, "", 6)
+	st.insertEvents = batch(queryInsertEvents, "", 9)
 	st.insertDeliveries = batch(queryInsertDeliveries, "", deliveryColumns)
 	st.insertAttempts = batch(queryInsertAttempts, tailInsertAttempts, 7)
 	st.findKey = p(queryFindKey)
 	st.putKey = p(queryPutKey)
 	st.claimDue = p(queryClaimDue)
-	st.claimDueIn = p(queryClaimDueIn)
+	st.claimBatches = p(queryClaimBatches)
+	st.claimIDs = p(queryClaimIDs)
+	st.firstKey = p(queryFirstKey)
+	st.nextKey = p(queryNextKey)
+	st.keyLine = p(queryKeyLine)
+	st.nextDue = p(queryNextDue)
 	st.eventsByID = p(queryEventsByID)
 	st.statusesByID = p(queryStatusesByID)
 	st.recordOutcome = p(queryRecordOutcome)

@@ -32,9 +32,15 @@ var _ hookline.Store = (*Store)(nil)
 //go:embed schema.sql
 var schemaV1 string
 
+//go:embed schema_v2.sql
+var schemaV2 string
+
+//go:embed schema_v3.sql
+var schemaV3 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1}
+var migrations = []string{schemaV1, schemaV2, schemaV3}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.
@@ -49,8 +55,12 @@ type Store struct {
 	mu        sync.Mutex
 	endpoints *endpointCache
 
-	cmu    sync.Mutex
-	counts hookline.StoreStats // exact: only this store writes the file
+	counts *counts // exact: only this store writes the file
+
+	// seq is the accepted order of the last event ingested: the store is
+	// the only writer, so the order it assigns is the commit order. Under
+	// mu.
+	seq int64
 }
 
 // Open opens the database file at path, creating it if it does not exist
@@ -100,7 +110,10 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if s.endpoints, err = loadEndpoints(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if s.counts, err = count(ctx, s.wdb); err != nil {
+	if s.counts, err = loadCounts(ctx, s.wdb); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := s.wdb.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&s.seq); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return nil
@@ -136,33 +149,6 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// count reads the counts behind Stats; Open calls it once.
-func count(ctx context.Context, db *sql.DB) (hookline.StoreStats, error) {
-	var st hookline.StoreStats
-	rows, err := db.QueryContext(ctx, "SELECT status, count(*) FROM deliveries GROUP BY status")
-	if err != nil {
-		return st, fmt.Errorf("count deliveries: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var status, n int64
-		if err := rows.Scan(&status, &n); err != nil {
-			return st, fmt.Errorf("count deliveries: %w", err)
-		}
-		addStatus(&st, status, n)
-	}
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("count deliveries: %w", err)
-	}
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&st.Events); err != nil {
-		return st, fmt.Errorf("count events: %w", err)
-	}
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM endpoints").Scan(&st.Endpoints); err != nil {
-		return st, fmt.Errorf("count endpoints: %w", err)
-	}
-	return st, nil
-}
-
 // Close closes the database. Every write has committed by the time its
 // method returned, so nothing is lost.
 func (s *Store) Close() error {
@@ -192,27 +178,27 @@ func (s *Store) Ping(ctx context.Context) error {
 // Stats returns the counts the store keeps in memory; it does not touch the
 // database.
 func (s *Store) Stats(ctx context.Context) (hookline.StoreStats, error) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.counts, nil
+	s.mu.Lock()
+	disabled := s.endpoints.disabled
+	s.mu.Unlock()
+	return s.counts.stats(disabled), nil
 }
 
 // PendingCount returns the number of pending deliveries from memory.
 func (s *Store) PendingCount(ctx context.Context) (int64, error) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	return s.counts.Pending, nil
+	return s.counts.pending(), nil
 }
 
-// addCounts adds d to the counts; writers call it after their commit.
-func (s *Store) addCounts(d hookline.StoreStats) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
-	s.counts.Pending += d.Pending
-	s.counts.Delivered += d.Delivered
-	s.counts.Failed += d.Failed
-	s.counts.Events += d.Events
-	s.counts.Endpoints += d.Endpoints
+// EndpointCounts returns an endpoint's pending and failed deliveries from
+// memory, or ENOTFOUND.
+func (s *Store) EndpointCounts(ctx context.Context, endpointID string) (hookline.EndpointCounts, error) {
+	s.mu.Lock()
+	known := s.endpoints.get(endpointID) != nil
+	s.mu.Unlock()
+	if !known {
+		return hookline.EndpointCounts{}, endpointNotFound(endpointID)
+	}
+	return s.counts.endpoint(endpointID), nil
 }
 
 // write runs fn in a transaction on the write connection and commits it.

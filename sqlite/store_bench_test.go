@@ -15,9 +15,10 @@ import (
 
 // benchEndpoints creates n endpoints of tenant "acme", subscribed to every
 // type, in one store.
-func benchEndpoints(b *testing.B, s *Store, n int) {
+func benchEndpoints(b *testing.B, s *Store, n int) []*hookline.Endpoint {
 	b.Helper()
 	now := hookline.Now()
+	var eps []*hookline.Endpoint
 	for range n {
 		ep := &hookline.Endpoint{
 			ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: "acme", URL: "https://receiver.example/hook",
@@ -26,7 +27,9 @@ func benchEndpoints(b *testing.B, s *Store, n int) {
 		if err := s.CreateEndpoint(context.Background(), ep); err != nil {
 			b.Fatal(err)
 		}
+		eps = append(eps, ep)
 	}
+	return eps
 }
 
 var benchData = json.RawMessage(`{"invoice":"in_1234567890","amount":4200,"currency":"eur","customer":{"id":"cus_42","email":"a@example.com"}}`)
@@ -119,12 +122,12 @@ func BenchmarkRecordOutcomes(b *testing.B) {
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "outcomes/s")
 }
 
-// BenchmarkClaimDue measures claiming 256 due deliveries, of 16 events, out
-// of a backlog of 16,384.
+// BenchmarkClaimDue measures claiming 256 due deliveries (16 of each of 16
+// endpoints) out of a backlog of 16,384.
 func BenchmarkClaimDue(b *testing.B) {
 	const limit, endpoints, events = 256, 16, 1024
 	s := open(b)
-	benchEndpoints(b, s, endpoints)
+	eps := benchEndpoints(b, s, endpoints)
 	ctx := context.Background()
 	now := hookline.Now()
 	for range events / 64 {
@@ -135,9 +138,17 @@ func BenchmarkClaimDue(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		tasks, err := s.ClaimDue(ctx, nil, now, limit)
+		reqs := make([]hookline.ClaimRequest, len(eps))
+		for j, ep := range eps {
+			reqs[j] = hookline.ClaimRequest{EndpointID: ep.ID, Limit: limit / endpoints}
+		}
+		res, err := s.ClaimDue(ctx, reqs, now)
 		if err != nil {
 			b.Fatal(err)
+		}
+		var tasks []*hookline.Task
+		for _, r := range res {
+			tasks = append(tasks, r.Tasks...)
 		}
 		if len(tasks) != limit {
 			b.Fatalf("%d tasks", len(tasks))

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,13 +42,24 @@ func open(t testing.TB) *Store {
 func checkCounts(t testing.TB, s *Store) {
 	t.Helper()
 	ctx := context.Background()
-	want, err := count(ctx, s.wdb)
+	want, err := loadCounts(ctx, s.wdb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Stats(ctx); got != want {
+	s.mu.Lock()
+	disabled := s.endpoints.disabled
+	s.mu.Unlock()
+	if got, want := s.counts.stats(disabled), want.stats(disabled); got != want {
 		t.Errorf("counts in memory %+v, in the database %+v", got, want)
 	}
+	s.counts.mu.Lock()
+	if !maps.EqualFunc(s.counts.byEndpoint, want.byEndpoint, func(a, b *hookline.EndpointCounts) bool { return *a == *b }) {
+		t.Errorf("endpoint counts in memory %v, in the database %v", s.counts.byEndpoint, want.byEndpoint)
+	}
+	if !maps.Equal(s.counts.circuits, want.circuits) {
+		t.Errorf("circuits in memory %v, in the database %v", s.counts.circuits, want.circuits)
+	}
+	s.counts.mu.Unlock()
 	cache, err := loadEndpoints(ctx, s.wdb)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +109,7 @@ func TestPragmas(t *testing.T) {
 		{"read", "journal_mode", "wal"},
 		{"read", "foreign_keys", "1"},
 		{"read", "query_only", "1"},
-		{"write", "user_version", "1"},
+		{"write", "user_version", strconv.Itoa(len(migrations))},
 	} {
 		db := s.wdb
 		if tc.db == "read" {
@@ -155,15 +168,22 @@ func TestReopen(t *testing.T) {
 		t.Errorf("Stats after reopening = %+v, want %+v", got, want)
 	}
 	// The claim survives the restart until ResetClaims.
-	if tasks, _ := s.ClaimDue(ctx, nil, now, 10); len(tasks) != 0 {
+	claim := func() []*hookline.Task {
+		res, err := s.ClaimDue(ctx, []hookline.ClaimRequest{{EndpointID: ep.ID, Limit: 10}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Tasks
+	}
+	if tasks := claim(); len(tasks) != 0 {
 		t.Errorf("ClaimDue after reopening = %d tasks, want 0", len(tasks))
 	}
 	if err := s.ResetClaims(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	tasks, err := s.ClaimDue(ctx, nil, now, 10)
-	if err != nil || len(tasks) != 1 {
-		t.Fatalf("ClaimDue after ResetClaims = %d tasks, %v", len(tasks), err)
+	tasks := claim()
+	if len(tasks) != 1 {
+		t.Fatalf("ClaimDue after ResetClaims = %d tasks", len(tasks))
 	}
 	if tasks[0].Endpoint.URL != ep.URL || tasks[0].Endpoint.Secret != ep.Secret {
 		t.Errorf("task endpoint after reopening = %+v", tasks[0].Endpoint)
@@ -222,8 +242,9 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		want        []string
 	}{
-		{"ClaimDue", queryClaimDue, []any{0, 10}, []string{"deliveries_due"}},
-		{"ClaimDueIn", queryClaimDueIn, []any{0, "[1,2]", 10}, []string{"deliveries_due"}},
+		{"ClaimDue", queryClaimDue, []any{"e", 0, 10}, []string{"deliveries_due"}},
+		{"NextDue", queryNextDue, []any{"e"}, []string{"deliveries_due"}},
+		{"DueEndpoints", queryDueEndpoints, nil, []string{"deliveries_due (endpoint_id>?)", "deliveries_due (endpoint_id=?)"}},
 		{"DeliveriesByEvent", deliveries(hookline.DeliveryFilter{EventID: "e", Cursor: "c"}), nil, []string{"deliveries_event"}},
 		{"DeliveriesByEventStatus", deliveries(hookline.DeliveryFilter{EventID: "e", Status: hookline.StatusDelivered}),
 			nil, []string{"deliveries_event"}},
@@ -300,7 +321,7 @@ func TestCascades(t *testing.T) {
 	if _, err := s.wdb.ExecContext(ctx, "DELETE FROM events WHERE id = ?", ev.ID); err != nil {
 		t.Fatal(err)
 	}
-	s.addCounts(hookline.StoreStats{Delivered: -1, Events: -1}) // behind the store's back
+	s.counts.apply(&countsDelta{total: hookline.StoreStats{Delivered: -1, Events: -1}}) // behind the store's back
 	for _, table := range []string{"deliveries", "attempts"} {
 		var n int
 		if err := s.wdb.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 0 {

@@ -98,7 +98,7 @@ func testAtomicityCancelledContext(t *testing.T, b *bundle) {
 		stats.Pending += int64(len(r.Tasks))
 	})
 	t.Run("ClaimDue", func(t *testing.T) {
-		tasks, err := b.s.ClaimDue(ctx, nil, b.now, hookline.MaxLimit)
+		tasks, err := claimAll(ctx, b.s, nil, b.now, hookline.MaxLimit)
 		if err == nil {
 			t.Logf("ClaimDue with a cancelled context succeeded")
 			if err := b.s.Unclaim(b.ctx, taskIDs(tasks)); err != nil {

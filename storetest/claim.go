@@ -20,6 +20,11 @@ var claimTests = []test{
 	{"ResetClaims", testClaimResetClaims},
 	{"ResetClaimsPartitions", testClaimResetClaimsPartitions},
 	{"EndpointSnapshot", testClaimEndpointSnapshot},
+	{"PerEndpoint", testClaimPerEndpoint},
+	{"Next", testClaimNext},
+	{"UnknownEndpoint", testClaimUnknownEndpoint},
+	{"DueEndpoints", testClaimDueEndpoints},
+	{"HoldAtIngest", testClaimHoldAtIngest},
 }
 
 func testClaimClaimedAtIngest(t *testing.T, b *bundle) {
@@ -105,7 +110,7 @@ func testClaimLimit(t *testing.T, b *bundle) {
 	at := b.now.Add(time.Minute)
 	var got []string
 	for _, n := range []int{2, 2, 2} {
-		tasks, err := b.s.ClaimDue(b.ctx, nil, at, n)
+		tasks, err := claimAll(b.ctx, b.s, nil, at, n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +123,7 @@ func testClaimLimit(t *testing.T, b *bundle) {
 	if !slices.Equal(got, want) {
 		t.Errorf("claimed in pages of 2: %v, want %v", got, want)
 	}
-	if tasks, err := b.s.ClaimDue(b.ctx, nil, at, 2); err != nil || len(tasks) != 0 {
+	if tasks, err := claimAll(b.ctx, b.s, nil, at, 2); err != nil || len(tasks) != 0 {
 		t.Errorf("ClaimDue when all are claimed = %v, %v", taskIDs(tasks), err)
 	}
 }
@@ -179,9 +184,9 @@ func testClaimPartitions(t *testing.T, b *bundle) {
 	}
 	claim := func(parts []int) []*hookline.Task {
 		t.Helper()
-		tasks, err := b.s.ClaimDue(b.ctx, parts, now, hookline.MaxLimit)
+		tasks, err := claimAll(b.ctx, b.s, parts, now, hookline.MaxLimit)
 		if err != nil {
-			t.Fatalf("ClaimDue(%v): %v", parts, err)
+			t.Fatalf("claim of partitions %v: %v", parts, err)
 		}
 		return tasks
 	}
@@ -286,4 +291,155 @@ func testClaimEndpointSnapshot(t *testing.T, b *bundle) {
 	equal(t, task.Endpoint.Secret, secret, "task Endpoint.Secret")
 	equal(t, task.Endpoint.Disabled, true, "task Endpoint.Disabled")
 	equal(t, task.EventID, ev.ID, "task EventID")
+}
+
+// claimOne claims up to limit due deliveries of one endpoint.
+func (b *bundle) claimOne(t *testing.T, endpointID string, now time.Time, limit int) hookline.ClaimResult {
+	t.Helper()
+	res, err := b.s.ClaimDue(b.ctx, []hookline.ClaimRequest{{EndpointID: endpointID, Limit: limit}}, now)
+	if err != nil {
+		t.Fatalf("ClaimDue: %v", err)
+	}
+	if len(res) != 1 {
+		t.Fatalf("ClaimDue: %d results for 1 request", len(res))
+	}
+	return res[0]
+}
+
+// testClaimPerEndpoint checks that a claim for one endpoint takes only its
+// deliveries, however many another has in front of them, and that one call
+// serves several endpoints with their own limits.
+func testClaimPerEndpoint(t *testing.T, b *bundle) {
+	busy := b.endpoint(t, "acme", "busy.*")
+	quiet := b.endpoint(t, "acme", "quiet.*")
+	var busyIDs []string
+	for range 20 {
+		_, r := b.send(t, "acme", "busy.x")
+		busyIDs = append(busyIDs, taskIDs(r.Tasks)...)
+	}
+	_, r := b.send(t, "acme", "quiet.x")
+	quietIDs := taskIDs(r.Tasks)
+	now := b.tick()
+	sameIDs(t, taskIDs(b.claimOne(t, quiet.ID, now, 10).Tasks), quietIDs, "ClaimDue of the quiet endpoint")
+	res, err := b.s.ClaimDue(b.ctx, []hookline.ClaimRequest{
+		{EndpointID: quiet.ID, Limit: 10}, {EndpointID: busy.ID, Limit: 5}, {EndpointID: busy.ID, Limit: 0},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, len(res), 3, "results")
+	equal(t, len(res[0].Tasks), 0, "tasks of the quiet endpoint, claimed already")
+	if !slices.Equal(taskIDs(res[1].Tasks), busyIDs[:5]) {
+		t.Errorf("busy endpoint's first claim = %v, want the 5 earliest %v", taskIDs(res[1].Tasks), busyIDs[:5])
+	}
+	equal(t, len(res[2].Tasks), 0, "tasks of a request with limit 0")
+	if next := b.delivery(t, busyIDs[5]).NextAttemptAt; next == nil || !res[2].Next.Equal(*next) {
+		t.Errorf("Next of a request with limit 0 = %v, want the due time of the 6th delivery %v", res[2].Next, next)
+	}
+}
+
+// testClaimNext checks the earliest due time left that ClaimDue reports.
+func testClaimNext(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme")
+	ids := b.schedule(t, 10*time.Second, 20*time.Second, 30*time.Second)
+	start := b.now
+	r := b.claimOne(t, ep.ID, start.Add(5*time.Second), 10)
+	equal(t, len(r.Tasks), 0, "tasks before any is due")
+	sameTime(t, r.Next, start.Add(10*time.Second), "Next before any is due")
+	r = b.claimOne(t, ep.ID, start.Add(25*time.Second), 1)
+	sameIDs(t, taskIDs(r.Tasks), ids[:1], "claim with limit 1")
+	sameTime(t, r.Next, start.Add(20*time.Second), "Next after a partial claim")
+	r = b.claimOne(t, ep.ID, start.Add(time.Hour), 10)
+	sameIDs(t, taskIDs(r.Tasks), ids[1:], "claim of the rest")
+	if !r.Next.IsZero() {
+		t.Errorf("Next when nothing is left = %v, want zero", r.Next)
+	}
+}
+
+func testClaimUnknownEndpoint(t *testing.T, b *bundle) {
+	b.endpoint(t, "acme")
+	b.send(t, "acme", "invoice.paid")
+	r := b.claimOne(t, hookline.NewID(hookline.EndpointPrefix, b.now), b.tick(), 10)
+	if len(r.Tasks) != 0 || !r.Next.IsZero() {
+		t.Errorf("ClaimDue of an unknown endpoint = %d tasks, next %v", len(r.Tasks), r.Next)
+	}
+}
+
+// testClaimDueEndpoints checks that DueEndpoints names exactly the
+// endpoints with pending, unclaimed deliveries, with their earliest due
+// time, by partition.
+func testClaimDueEndpoints(t *testing.T, b *bundle) {
+	p, q := b.partitionedEndpoints(t)
+	idle := b.endpoint(t, "other")
+	due := func(parts []int) map[string]time.Time {
+		t.Helper()
+		ds, err := b.s.DueEndpoints(b.ctx, parts)
+		if err != nil {
+			t.Fatalf("DueEndpoints(%v): %v", parts, err)
+		}
+		m := map[string]time.Time{}
+		for _, d := range ds {
+			if _, dup := m[d.EndpointID]; dup {
+				t.Errorf("DueEndpoints names %s twice", d.EndpointID)
+			}
+			equal(t, d.Partition, hookline.PartitionOf(d.EndpointID), "EndpointDue.Partition")
+			m[d.EndpointID] = d.Due
+		}
+		return m
+	}
+	if got := due(nil); len(got) != 0 {
+		t.Errorf("DueEndpoints of a store without deliveries = %v", got)
+	}
+	_, r := b.send(t, "acme", "invoice.paid") // one to p, one to q
+	first := b.now
+	b.tick()
+	b.send(t, "acme", "invoice.paid")
+	equal(t, len(r.Tasks), 2, "tasks")
+	got := due(nil)
+	equal(t, len(got), 2, "endpoints due")
+	sameTime(t, got[p.ID], first, "p's earliest due")
+	sameTime(t, got[q.ID], first, "q's earliest due")
+	if _, ok := got[idle.ID]; ok {
+		t.Error("DueEndpoints names an endpoint without deliveries")
+	}
+	only := due([]int{p.Partition()})
+	if len(only) != 1 || only[p.ID].IsZero() {
+		t.Errorf("DueEndpoints of p's partition = %v, want p only", only)
+	}
+	if got := due([]int{}); len(got) != 0 {
+		t.Errorf("DueEndpoints of no partition = %v", got)
+	}
+	// Claimed deliveries are not due; retries due later are, at their time.
+	b.claimOne(t, p.ID, b.now, hookline.MaxLimit)
+	if _, ok := due(nil)[p.ID]; ok {
+		t.Error("DueEndpoints names an endpoint whose deliveries are all claimed")
+	}
+	qTasks := b.claimOne(t, q.ID, b.now, hookline.MaxLimit).Tasks
+	later := b.advance(time.Hour)
+	b.record(t, hookline.Outcome{Status: hookline.StatusPending, NextAttemptAt: later,
+		Attempt: hookline.Attempt{DeliveryID: qTasks[1].DeliveryID, Attempt: 1, StartedAt: b.now, StatusCode: 500}})
+	got = due(nil)
+	equal(t, len(got), 1, "endpoints due after a retry is scheduled")
+	sameTime(t, got[q.ID], later, "q's retry")
+}
+
+// testClaimHoldAtIngest checks IngestRequest.Hold: deliveries to held
+// endpoints are left unclaimed, the others claimed.
+func testClaimHoldAtIngest(t *testing.T, b *bundle) {
+	held := b.endpoint(t, "acme")
+	free := b.endpoint(t, "acme")
+	r := &hookline.IngestRequest{Events: []*hookline.Event{b.event("acme", "invoice.paid")}, Claim: true,
+		Hold: map[string]struct{}{held.ID: {}}}
+	if err := b.s.Ingest(b.ctx, []*hookline.IngestRequest{r}, b.now); err != nil || r.Err != nil {
+		t.Fatalf("Ingest: %v, %v", err, r.Err)
+	}
+	equal(t, len(r.Tasks), 2, "tasks")
+	var heldIDs []string
+	for _, task := range r.Tasks {
+		if task.Endpoint.ID == held.ID {
+			heldIDs = append(heldIDs, task.DeliveryID)
+		}
+		equal(t, r.Claims(task.Endpoint, task.Partition), task.Endpoint.ID == free.ID, "Claims of "+task.Endpoint.ID)
+	}
+	sameIDs(t, taskIDs(b.claim(t, b.tick())), heldIDs, "ClaimDue after an ingest holding one endpoint")
 }

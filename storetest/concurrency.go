@@ -69,9 +69,9 @@ func testConcurrentIngest(t *testing.T, b *bundle) {
 				return
 			default:
 			}
-			tasks, err := b.s.ClaimDue(ctx, nil, now, 50)
+			tasks, err := claimAll(ctx, b.s, nil, now, 50)
 			if err != nil {
-				errs <- fmt.Errorf("ClaimDue: %w", err)
+				errs <- err
 				return
 			}
 			var outcomes []hookline.Outcome

@@ -68,7 +68,7 @@ func testReplay(t *testing.T, b *bundle) {
 	}
 	equal(t, got.Deliveries, 3, "Deliveries of the replayed event")
 	equal(t, len(b.deliveries(t, hookline.DeliveryFilter{EventID: ev.ID})), 5, "deliveries of the event")
-	b.wantStats(t, hookline.StoreStats{Pending: 2, Delivered: 3, Events: 1, Endpoints: 5})
+	b.wantStats(t, hookline.StoreStats{Pending: 2, Delivered: 3, Events: 1, Endpoints: 5, EndpointsDisabled: 1})
 	// Unclaimed: ClaimDue returns them.
 	sameIDs(t, taskIDs(b.claim(t, now)), taskIDs(tasks), "ClaimDue after an unclaimed replay")
 }

@@ -49,7 +49,7 @@ func testStatsLifecycle(t *testing.T, b *bundle) {
 	a := b.endpoint(t, "acme")
 	b.endpoint(t, "acme", "user.*")
 	b.disabledEndpoint(t, "acme")
-	want.Endpoints = 3
+	want.Endpoints, want.EndpointsDisabled = 3, 1
 	check("endpoints")
 
 	_, r1 := b.send(t, "acme", "invoice.paid")

@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) hookline.Store) {
 		{"Prune", pruneTests},
 		{"Concurrency", concurrencyTests},
 		{"Atomicity", atomicityTests},
+		{"Health", healthTests},
+		{"Order", orderTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -221,11 +223,42 @@ func (b *bundle) delivery(t *testing.T, id string) *hookline.Delivery {
 // claim claims every delivery due at now, in all partitions.
 func (b *bundle) claim(t *testing.T, now time.Time) []*hookline.Task {
 	t.Helper()
-	tasks, err := b.s.ClaimDue(b.ctx, nil, now, hookline.MaxLimit)
+	tasks, err := claimAll(b.ctx, b.s, nil, now, hookline.MaxLimit)
 	if err != nil {
-		t.Fatalf("ClaimDue: %v", err)
+		t.Fatal(err)
 	}
 	return tasks
+}
+
+// claimAll claims, for every endpoint of the partitions (nil: all) that
+// DueEndpoints names, up to limit deliveries due at now, as a dispatcher
+// does.
+func claimAll(ctx context.Context, s hookline.Store, partitions []int, now time.Time, limit int) ([]*hookline.Task, error) {
+	due, err := s.DueEndpoints(ctx, partitions)
+	if err != nil {
+		return nil, fmt.Errorf("DueEndpoints: %w", err)
+	}
+	reqs := make([]hookline.ClaimRequest, len(due))
+	for i, d := range due {
+		reqs[i] = hookline.ClaimRequest{EndpointID: d.EndpointID, Limit: limit}
+	}
+	res, err := s.ClaimDue(ctx, reqs, now)
+	if err != nil {
+		return nil, fmt.Errorf("ClaimDue: %w", err)
+	}
+	if len(res) != len(reqs) {
+		return nil, fmt.Errorf("ClaimDue: %d results for %d requests", len(res), len(reqs))
+	}
+	var tasks []*hookline.Task
+	for i, r := range res {
+		for _, task := range r.Tasks {
+			if task.Endpoint == nil || task.Endpoint.ID != reqs[i].EndpointID {
+				return nil, fmt.Errorf("ClaimDue: a task of request %d is not for endpoint %s", i, reqs[i].EndpointID)
+			}
+		}
+		tasks = append(tasks, r.Tasks...)
+	}
+	return tasks, nil
 }
 
 // record writes one outcome at the current time.
@@ -259,9 +292,13 @@ func (b *bundle) stats(t *testing.T) hookline.StoreStats {
 	return st
 }
 
-// wantStats checks the store's counts, and PendingCount against them.
+// wantStats checks the store's counts, and PendingCount against them. A
+// want without circuit counts has every endpoint closed.
 func (b *bundle) wantStats(t *testing.T, want hookline.StoreStats) {
 	t.Helper()
+	if want.EndpointsByCircuit == (hookline.CircuitCounts{}) {
+		want.EndpointsByCircuit.Closed = want.Endpoints
+	}
 	if got := b.stats(t); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
@@ -380,6 +417,9 @@ func wantEndpoint(t *testing.T, got, want *hookline.Endpoint) {
 	}
 	equal(t, got.Secret, want.Secret, "endpoint Secret")
 	equal(t, got.Disabled, want.Disabled, "endpoint Disabled")
+	equal(t, got.DisabledReason, want.DisabledReason, "endpoint DisabledReason")
+	equal(t, got.RateLimit, want.RateLimit, "endpoint RateLimit")
+	equal(t, got.MaxInFlight, want.MaxInFlight, "endpoint MaxInFlight")
 	sameTime(t, got.CreatedAt, want.CreatedAt, "endpoint CreatedAt")
 	sameTime(t, got.UpdatedAt, want.UpdatedAt, "endpoint UpdatedAt")
 }

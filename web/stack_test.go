@@ -56,7 +56,7 @@ func setupStack(t *testing.T, opts ...func(*web.Config)) *stack {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := delivery.New(delivery.Config{
-		Store: st, Workers: 4, RetrySchedule: []time.Duration{0, 10 * time.Millisecond},
+		Store: st, MaxInFlight: 4, RetrySchedule: []time.Duration{0, 10 * time.Millisecond},
 		DeliveryTimeout: 5 * time.Second, AllowPrivateNetworks: true, PollInterval: 50 * time.Millisecond,
 		Logger: log, Registerer: prometheus.NewRegistry(),
 	})

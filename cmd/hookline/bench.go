@@ -39,7 +39,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		warmup, ceilingDur    time.Duration
 		quiet                 bool
 	)
-	fs.StringVar(&c.Scenario, "scenario", "throughput", "workload: throughput, fanout-100, wide-fanout, ingest or backlog (see above)")
+	fs.StringVar(&c.Scenario, "scenario", "throughput", "workload: throughput, fanout-100, wide-fanout, ingest, backlog or bad-receivers (see above)")
 	fs.StringVar(&c.Binary, "binary", "", "hookline binary to start as the server (default: this executable)")
 	fs.StringVar(&target, "target", "", "base URL(s), comma-separated, of running servers to load instead of starting one; the endpoints the bench creates there are deleted at the end")
 	fs.StringVar(&c.APIKey, "api-key", "", "API key of the --target servers")
@@ -51,10 +51,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	})
 	fs.StringVar(&c.RetrySchedule, "retry-schedule", "", "--retry-schedule of the started servers (default 0s,100ms,200ms,500ms,1s×6; backlog: 0s)")
-	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 0, "--delivery-timeout of the started servers (default: the server's; 2s with --receiver-timeout-ratio)")
-	fs.StringVar(&rate, "rate", "max", "events per second (open model), or max: --clients senders back to back")
+	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 0, "--delivery-timeout of the started servers (default: the server's; 2s with --receiver-timeout-ratio; bad-receivers 5s)")
+	fs.StringVar(&rate, "rate", "", "events per second (open model), or max: --clients senders back to back (default max; bad-receivers 40)")
 	fs.IntVar(&c.Clients, "clients", 0, "requests in flight at most (default 64; ingest 8, backlog 4)")
-	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured window")
+	fs.DurationVar(&c.Duration, "duration", 0, "measured window (default 10s; bad-receivers 20s)")
 	fs.DurationVar(&warmup, "warmup", 2*time.Second, "load before the measured window, excluded from results")
 	fs.IntVar(&c.Batch, "batch", 0, "events per request; >1 uses POST /v1/events/batch (default 1; ingest 500, backlog 1000)")
 	fs.IntVar(&c.Endpoints, "endpoints", 0, "endpoints, all subscribed to the run's event type (default: the scenario's)")
@@ -89,7 +89,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	var err error
-	if rate != "max" {
+	switch rate {
+	case "": // the scenario's
+	case "max":
+		c.Rate = -1
+	default:
 		if c.Rate, err = strconv.ParseFloat(rate, 64); err != nil || c.Rate <= 0 {
 			return fmt.Errorf("--rate: want a positive number of events per second or max")
 		}

@@ -581,9 +581,10 @@ func TestClusterHandoverInFlight(t *testing.T) {
 		endpoints       = 8
 	)
 	db := clusterDatabase(t)
-	// 16 workers for 32 deliveries a second that take 1 s each: attempts
-	// in flight, and more queued, when the second node joins.
-	flags := []string{"--lease-timeout", "3s", "--delivery-timeout", deliveryTimeout.String(), "--workers", "16"}
+	// Two requests in flight per endpoint for 32 deliveries a second that
+	// take 1 s each: attempts in flight, and more queued, when the second
+	// node joins.
+	flags := []string{"--lease-timeout", "3s", "--delivery-timeout", deliveryTimeout.String(), "--max-in-flight-per-endpoint", "2"}
 	first := clusterNode(t, db, "n0", flags...)
 	eventually(t, 10*time.Second, "the first node to own every partition", func() (bool, string) {
 		n := first.partitions()
@@ -746,4 +747,277 @@ func TestClusterMigrate(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "--database-url or HOOKLINE_DATABASE_URL is required") {
 		t.Fatalf("migrate without a database URL: %v\n%s", err, out)
 	}
+}
+
+// TestClusterCircuitSurvivesMove opens an endpoint's circuit on the node that
+// owns it, stops that node gracefully, and checks that the node that takes
+// the partition over keeps the circuit open: it sends the endpoint nothing
+// while a healthy endpoint gets every new event.
+func TestClusterCircuitSurvivesMove(t *testing.T) {
+	db := clusterDatabase(t)
+	flags := []string{"--lease-timeout", "5s", "--breaker-failures", "3", "--breaker-cooldown", "1h"}
+	nodes := []*proc{clusterNode(t, db, "n0", flags...), clusterNode(t, db, "n1", flags...)}
+	eventually(t, 15*time.Second, "2 nodes sharing the partitions", func() (bool, string) {
+		c := owned(nodes)
+		return settled(c), fmt.Sprint(c)
+	})
+	var failed atomic.Int64
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		failed.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	r := newRecorder(t)
+	var f, h endpointJSON
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": failing.URL + "/f"}, &f)
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": r.URL + "/h"}, &h)
+	send := func(p *proc, n int) {
+		for range n {
+			if code := p.do(t, "POST", "/v1/events", map[string]any{"type": "x", "data": 1}, nil); code != 202 {
+				t.Fatalf("POST /v1/events: %d", code)
+			}
+		}
+	}
+	circuit := func(p *proc) string {
+		var ep struct {
+			Health struct{ Circuit string } `json:"health"`
+		}
+		p.do(t, "GET", "/v1/endpoints/"+f.ID, nil, &ep)
+		return ep.Health.Circuit
+	}
+	send(nodes[0], 5)
+	owner := 0
+	if leaseOwners(t, db)[hookline.PartitionOf(f.ID)] == "n1" {
+		owner = 1
+	}
+	other := 1 - owner
+	eventually(t, 15*time.Second, "the circuit open on the owner", func() (bool, string) {
+		c := circuit(nodes[owner])
+		return c == "open", c
+	})
+	before := failed.Load() // from here on, only probes could reach it, an hour apart
+	if err := nodes[owner].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the other node to own every partition", func() (bool, string) {
+		n := nodes[other].partitions()
+		return n == hookline.Partitions, fmt.Sprint(n)
+	})
+	if c := circuit(nodes[other]); c != "open" {
+		t.Fatalf("circuit on the new owner: %s, want open", c)
+	}
+	send(nodes[other], 5)
+	eventually(t, 15*time.Second, "the healthy endpoint's 10 deliveries", func() (bool, string) {
+		n := r.n.Load()
+		return n >= 10, fmt.Sprint(n)
+	})
+	if n := failed.Load(); n != before {
+		t.Fatalf("the new owner sent %d requests to an endpoint whose circuit was open", n-before)
+	}
+}
+
+// TestClusterFIFOOrderAcrossMoves sends events of a few keys to a fifo
+// endpoint through two nodes, one after the other per key, while the
+// receiver fails a quarter of the requests at random; in the middle a node
+// stops (its partitions move) and another joins (they move again). Every
+// key's events first succeed in the order they were accepted.
+func TestClusterFIFOOrderAcrossMoves(t *testing.T) {
+	db := clusterDatabase(t)
+	flags := []string{"--lease-timeout", "3s", "--breaker-failures", "1000000",
+		"--retry-schedule", "0s" + strings.Repeat(",20ms", 30)}
+	nodes := []*proc{clusterNode(t, db, "n0", flags...), clusterNode(t, db, "n1", flags...)}
+	eventually(t, 15*time.Second, "2 nodes sharing the partitions", func() (bool, string) {
+		c := owned(nodes)
+		return settled(c), fmt.Sprint(c)
+	})
+	var mu sync.Mutex
+	firsts := map[string][]int{}
+	seen := map[string]bool{}
+	var n atomic.Int64
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			ID   string `json:"id"`
+			Data struct {
+				Key string `json:"key"`
+				N   int    `json:"n"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if n.Add(1)%4 == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		mu.Lock()
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			firsts[m.Data.Key] = append(firsts[m.Data.Key], m.Data.N)
+		}
+		mu.Unlock()
+	}))
+	defer rc.Close()
+	var ep endpointJSON
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": rc.URL, "ordering": "fifo"}, &ep)
+	const keys, perKey = 3, 60
+	var wg sync.WaitGroup
+	progress := make([]atomic.Int64, keys)
+	post := func(p *proc, body map[string]any) error {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", p.url+"/v1/events", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+p.key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	for k := range keys {
+		wg.Go(func() {
+			for i := range perKey {
+				p := nodes[(k+i)%2]
+				if i >= perKey/3 {
+					p = nodes[0] // n1 stops once every key is a third through
+				}
+				key := fmt.Sprint("k", k)
+				body := map[string]any{"type": "o", "ordering_key": key, "data": map[string]any{"key": key, "n": i}}
+				if err := post(p, body); err != nil {
+					t.Errorf("POST /v1/events to %s: %v", p.url, err)
+					return
+				}
+				progress[k].Store(int64(i + 1))
+			}
+		})
+	}
+	eventually(t, 15*time.Second, "every key a third through", func() (bool, string) {
+		low := int64(perKey)
+		for k := range progress {
+			low = min(low, progress[k].Load())
+		}
+		return low >= perKey/3, fmt.Sprint(low)
+	})
+	if err := nodes[1].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "n0 to own every partition", func() (bool, string) {
+		c := nodes[0].partitions()
+		return c == hookline.Partitions, fmt.Sprint(c)
+	})
+	joined := clusterNode(t, db, "n2", flags...)
+	eventually(t, 15*time.Second, "n0 and n2 sharing the partitions", func() (bool, string) {
+		c := owned([]*proc{nodes[0], joined})
+		return settled(c), fmt.Sprint(c)
+	})
+	wg.Wait()
+	eventually(t, 60*time.Second, "every delivery", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == keys*perKey, fmt.Sprint(len(seen))
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for k := range keys {
+		got := firsts[fmt.Sprint("k", k)]
+		if len(got) != perKey || !slices.IsSorted(got) {
+			t.Fatalf("key k%d: first successes in order %v", k, got)
+		}
+	}
+}
+
+// TestClusterPausedNode freezes the node dispatching most endpoints
+// (SIGSTOP) while it has requests in flight and more queued, until its
+// leases expire and the other node delivers everything; then it wakes
+// (SIGCONT). It must send nothing it held queued: a delivery is received
+// twice at most, and only if it was in flight when the node froze; and its
+// late outcomes must not overwrite the new owner's (nothing ends failed or
+// pending).
+func TestClusterPausedNode(t *testing.T) {
+	const (
+		leaseTimeout = 2 * time.Second
+		endpoints    = 4
+		perEndpoint  = 2 // max_in_flight
+		events       = 30
+	)
+	db := clusterDatabase(t)
+	flags := []string{"--lease-timeout", leaseTimeout.String(), "--delivery-timeout", "20s"}
+	nodes := []*proc{clusterNode(t, db, "n0", flags...), clusterNode(t, db, "n1", flags...)}
+	eventually(t, 15*time.Second, "2 nodes sharing the partitions", func() (bool, string) {
+		c := owned(nodes)
+		return settled(c), fmt.Sprint(c)
+	})
+	r := newRecorder(t)
+	r.delay = 500 * time.Millisecond
+	var paths, ids []string
+	for i := range endpoints {
+		path := fmt.Sprintf("/ep/%d", i)
+		var ep endpointJSON
+		if code := nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": r.URL + path, "max_in_flight": perEndpoint}, &ep); code != 201 {
+			t.Fatalf("create endpoint: %d", code)
+		}
+		paths, ids = append(paths, path), append(ids, ep.ID)
+	}
+	leases := leaseOwners(t, db)
+	victim := 0
+	for _, id := range ids {
+		if leases[hookline.PartitionOf(id)] == "n1" {
+			victim++
+		}
+	}
+	if victim*2 > endpoints {
+		victim = 1
+	} else {
+		victim = 0
+	}
+	other := 1 - victim
+	var acc []accepted
+	for range events {
+		var res eventResult
+		if code := nodes[other].do(t, "POST", "/v1/events", map[string]any{"type": "x", "data": 1}, &res); code != 202 {
+			t.Fatalf("POST /v1/events: %d", code)
+		}
+		acc = append(acc, accepted{id: res.ID, node: other})
+	}
+	eventually(t, 15*time.Second, "requests in flight and more queued on the victim", func() (bool, string) {
+		var st hookline.Stats
+		nodes[victim].do(t, "GET", "/v1/stats", nil, &st)
+		return st.Node.InFlight >= perEndpoint && st.Node.InMemory > st.Node.InFlight+perEndpoint,
+			fmt.Sprintf("%d in flight, %d in memory", st.Node.InFlight, st.Node.InMemory)
+	})
+	var st hookline.Stats
+	nodes[victim].do(t, "GET", "/v1/stats", nil, &st)
+	if err := nodes[victim].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := st.Node.InFlight
+	waitDelivered(t, r, nodes[other], acc, paths, 60*time.Second)
+	if err := nodes[victim].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the woken node to hold nothing of what it had", func() (bool, string) {
+		var st hookline.Stats
+		nodes[victim].do(t, "GET", "/v1/stats", nil, &st)
+		return st.Node.InMemory == 0, fmt.Sprint(st.Node.InMemory, " in memory")
+	})
+	eventually(t, 15*time.Second, "every delivery settled", func() (bool, string) {
+		var st hookline.Stats
+		nodes[other].do(t, "GET", "/v1/stats", nil, &st)
+		return st.Pending == 0 && st.Delivered == int64(events*endpoints),
+			fmt.Sprintf("%d pending, %d delivered, %d failed", st.Pending, st.Delivered, st.Failed)
+	})
+	dups := r.duplicates()
+	for k, ts := range dups {
+		if len(ts) > 2 {
+			t.Errorf("delivery %s %s received %d times", k.id, k.path, len(ts))
+		}
+	}
+	if len(dups) > frozen+perEndpoint {
+		t.Fatalf("%d deliveries received twice; at most the %d in flight when the node froze should be", len(dups), frozen)
+	}
+	t.Logf("%d in flight when frozen, %d deliveries received twice", frozen, len(dups))
 }

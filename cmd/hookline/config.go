@@ -22,8 +22,12 @@ type Config struct {
 	DeliveryTimeout      time.Duration
 	MaxPayload           int64
 	Retention            time.Duration
-	Workers              int
+	MaxInFlightTotal     int
 	MaxInFlight          int
+	BreakerFailures      int
+	BreakerCooldown      time.Duration
+	BreakerMaxCooldown   time.Duration
+	DisableAfter         time.Duration
 	MemoryQueue          int
 	MaxBacklog           int64
 	LeaseTimeout         time.Duration
@@ -82,8 +86,28 @@ func (c *Config) specs() []flagSpec {
 			return err
 		}},
 		{"retention", "HOOKLINE_RETENTION", "720h", "how long events, deliveries and attempts are kept (pending ones always are)", dur(&c.Retention)},
-		{"workers", "HOOKLINE_WORKERS", "64", "deliveries sent at once", integer(&c.Workers)},
-		{"max-in-flight-per-endpoint", "HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT", "16", "concurrent requests to one endpoint", integer(&c.MaxInFlight)},
+		{"max-in-flight", "HOOKLINE_MAX_IN_FLIGHT", "2048", "requests in flight at once, all endpoints together (each a goroutine and a connection; past half of it an endpoint gets only its fair share)", integer(&c.MaxInFlightTotal)},
+		{"workers", "HOOKLINE_WORKERS", "", "deprecated: the same as --max-in-flight", func(v string) error {
+			if v == "" {
+				return nil
+			}
+			return integer(&c.MaxInFlightTotal)(v)
+		}},
+		{"max-in-flight-per-endpoint", "HOOKLINE_MAX_IN_FLIGHT_PER_ENDPOINT", "16", "concurrent requests to an endpoint that sets no max_in_flight (the ceiling of its adaptive limit)", integer(&c.MaxInFlight)},
+		{"breaker-failures", "HOOKLINE_BREAKER_FAILURES", "10", "consecutive failed attempts that open an endpoint's circuit", integer(&c.BreakerFailures)},
+		{"breaker-cooldown", "HOOKLINE_BREAKER_COOLDOWN", "30s", "how long an open circuit waits for its first probe; doubles after each failed probe", dur(&c.BreakerCooldown)},
+		{"breaker-max-cooldown", "HOOKLINE_BREAKER_MAX_COOLDOWN", "10m", "the longest cooldown of an open circuit", dur(&c.BreakerMaxCooldown)},
+		{"disable-after", "HOOKLINE_DISABLE_AFTER", "120h", "disable an endpoint that fails with no successful attempt for this long (0: never)", func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration such as 120h, or 0 for never")
+			}
+			c.DisableAfter = d
+			if d == 0 {
+				c.DisableAfter = -1
+			}
+			return nil
+		}},
 		{"memory-queue", "HOOKLINE_MEMORY_QUEUE", "50000", "deliveries held in memory; the rest wait in the store", integer(&c.MemoryQueue)},
 		{"max-backlog", "HOOKLINE_MAX_BACKLOG", "10000000", "pending deliveries past which ingest answers 503 with Retry-After", func(v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)

@@ -36,6 +36,7 @@ func (m *Main) startLeases(ctx context.Context, log *slog.Logger) error {
 	// timeout) and their outcomes are written, so that the new owner does
 	// not send them again meanwhile.
 	l.HandoverDelay = m.Config.DeliveryTimeout + time.Second
+	l.Renewed = m.Engine.SetDispatchDeadline
 	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(lctx, m.Engine.SetOwned) }()

@@ -114,8 +114,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	m.Engine = delivery.New(delivery.Config{
 		Store:                  m.Store,
-		Workers:                c.Workers,
+		MaxInFlight:            c.MaxInFlightTotal,
 		MaxInFlightPerEndpoint: c.MaxInFlight,
+		BreakerFailures:        c.BreakerFailures,
+		BreakerCooldown:        c.BreakerCooldown,
+		BreakerMaxCooldown:     c.BreakerMaxCooldown,
+		DisableAfter:           c.DisableAfter,
 		MemoryQueue:            c.MemoryQueue,
 		MaxBacklog:             c.MaxBacklog,
 		RetrySchedule:          c.RetrySchedule,

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,6 +88,8 @@ type Request struct {
 	// Signature is the webhook-signature value, e.g. "v1,<base64>".
 	Signature string
 	Body      []byte
+	// Wrote, when set, is told when the request has been written out.
+	Wrote func(time.Time)
 }
 
 // Result is what one attempt produced.
@@ -111,6 +114,11 @@ type Result struct {
 func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	if r.Wrote != nil {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { r.Wrote(time.Now()) },
+		})
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		return Result{Err: "bad endpoint URL: " + err.Error(), Kind: KindNetwork}

@@ -1,0 +1,244 @@
+package delivery
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/limiter"
+	"github.com/hookline/hookline/internal/sender"
+)
+
+// testSched is a scheduler whose jobs are collected, not run, with an
+// injected clock.
+type testSched struct {
+	*scheduler
+	mu   sync.Mutex
+	now  time.Time
+	jobs []*job
+}
+
+func newTestSched(capacity, maxInFlight, perEndpoint int) *testSched {
+	ts := &testSched{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ts.scheduler = newScheduler(schedConfig{
+		capacity: capacity, maxInFlight: maxInFlight, perEndpoint: perEndpoint,
+		breaker: limiter.Breaker{Threshold: 3, Cooldown: time.Minute, MaxCooldown: time.Hour},
+		now:     func() time.Time { ts.mu.Lock(); defer ts.mu.Unlock(); return ts.now },
+		start:   func(j *job) { ts.jobs = append(ts.jobs, j) }, // under s.mu
+		wake:    func() {},
+	})
+	return ts
+}
+
+// started takes the jobs started so far.
+func (ts *testSched) started() []*job {
+	ts.scheduler.mu.Lock()
+	defer ts.scheduler.mu.Unlock()
+	js := ts.jobs
+	ts.jobs = nil
+	return js
+}
+
+// finish completes a job with r; the job the scheduler hands back, if any,
+// counts as started.
+func (ts *testSched) finish(j *job, r sender.Result) outcome {
+	out, next := ts.complete(j, &r)
+	if next != nil {
+		ts.scheduler.mu.Lock()
+		ts.jobs = append(ts.jobs, next)
+		ts.scheduler.mu.Unlock()
+	}
+	return out
+}
+
+func epOf(id, tenant string) *hookline.Endpoint {
+	return &hookline.Endpoint{ID: id, Tenant: tenant, URL: "https://example.com/" + id,
+		Secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}
+}
+
+func tasksOf(ep *hookline.Endpoint, n int) []*hookline.Task {
+	out := make([]*hookline.Task, n)
+	for i := range out {
+		out[i] = &hookline.Task{DeliveryID: fmt.Sprintf("%s-%d", ep.ID, i), Endpoint: ep, Partition: ep.Partition()}
+	}
+	return out
+}
+
+var (
+	ok      = sender.Result{Success: true, Kind: sender.KindSuccess, StatusCode: 200}
+	timeout = sender.Result{Kind: sender.KindTimeout, Timeout: true, Err: "timeout"}
+)
+
+// TestSchedulerRoundRobinTenantsThenEndpoints checks the order work is
+// taken in when the pool is the limit: tenant by tenant, then endpoint by
+// endpoint, so a tenant with many endpoints gets no more than one with one.
+func TestSchedulerRoundRobinTenantsThenEndpoints(t *testing.T) {
+	ts := newTestSched(1000, 1, 10)
+	big := []*hookline.Endpoint{epOf("a1", "big"), epOf("a2", "big"), epOf("a3", "big")}
+	small := epOf("b1", "small")
+	for _, ep := range big {
+		ts.admit(tasksOf(ep, 10))
+	}
+	ts.admit(tasksOf(small, 10))
+	var order []string
+	for range 8 {
+		js := ts.started()
+		if len(js) != 1 {
+			t.Fatalf("%d jobs started with a pool of 1", len(js))
+		}
+		order = append(order, js[0].e.ep.Tenant)
+		ts.finish(js[0], ok)
+	}
+	// The first went while only big had work; then the tenants take turns.
+	want := []string{"big", "small", "big", "small", "big", "small", "big"}
+	if fmt.Sprint(order[1:]) != fmt.Sprint(want) {
+		t.Fatalf("served %v, want the tenants in turn after the first %v", order, want)
+	}
+}
+
+// TestSchedulerFairShare checks that endpoints that hold requests (hanging
+// receivers) cannot take the whole pool: past half of it, an endpoint adds
+// requests only below its fair share, and a newcomer always gets one.
+func TestSchedulerFairShare(t *testing.T) {
+	ts := newTestSched(100000, 64, 16)
+	for i := range 10 { // 10 × 16 = 160 wanted, pool of 64
+		ts.admit(tasksOf(epOf(fmt.Sprint("hang", i), "t"), 100))
+	}
+	hung := len(ts.started())
+	if hung >= 64 {
+		t.Fatalf("hanging endpoints took %d of a pool of 64", hung)
+	}
+	ts.admit(tasksOf(epOf("healthy", "u"), 5))
+	js := ts.started()
+	if len(js) == 0 || js[0].e.id != "healthy" {
+		t.Fatalf("a healthy endpoint got %d requests beside %d hanging ones", len(js), hung)
+	}
+}
+
+// TestSchedulerAdaptiveConcurrency checks that timeouts shrink an
+// endpoint's requests in flight to one and successes grow them back.
+func TestSchedulerAdaptiveConcurrency(t *testing.T) {
+	ts := newTestSched(100000, 1000, 16)
+	ts.breakerOff()
+	ep := epOf("e", "t")
+	ts.admit(tasksOf(ep, 2000))
+	js := ts.started()
+	if len(js) != 16 {
+		t.Fatalf("%d in flight at first, want max_in_flight 16", len(js))
+	}
+	// Each wave of timeouts (a window) halves it: 16 → 8 → 4 → 2 → 1.
+	for _, want := range []int{8, 4, 2, 1, 1} {
+		for _, j := range js {
+			ts.finish(j, timeout)
+		}
+		js = ts.started()
+		if len(js) != want {
+			t.Fatalf("%d in flight after a wave of timeouts, want %d", len(js), want)
+		}
+	}
+	// Successes, one at a time as the limit allows, grow it back.
+	inFlight := js
+	for round := 0; round < 400 && len(inFlight) < 16; round++ {
+		var next []*job
+		for _, j := range inFlight {
+			ts.finish(j, ok)
+		}
+		next = append(next, ts.started()...)
+		inFlight = next
+	}
+	if len(inFlight) != 16 {
+		t.Fatalf("%d in flight after many successes, want back to 16", len(inFlight))
+	}
+}
+
+// breakerOff raises the breaker's threshold out of reach.
+func (ts *testSched) breakerOff() { ts.cfg.breaker.Threshold = 1 << 30 }
+
+// TestSchedulerRetryAfterClampedToAnHour checks that a Retry-After pauses
+// the endpoint, and that a pause longer than an hour is clamped to one.
+func TestSchedulerRetryAfterClampedToAnHour(t *testing.T) {
+	ts := newTestSched(1000, 100, 1)
+	ts.breakerOff()
+	ep := epOf("e", "t")
+	ts.admit(tasksOf(ep, 3))
+	js := ts.started()
+	out := ts.finish(js[0], sender.Result{StatusCode: 429, PushBack: true, RetryAfter: 5 * time.Hour, Kind: sender.KindHTTP})
+	if !out.paused {
+		t.Fatal("a 429 with Retry-After did not pause the endpoint")
+	}
+	if len(out.handBack) != 2 {
+		t.Fatalf("%d queued tasks handed back for a long pause, want 2", len(out.handBack))
+	}
+	h, _ := ts.healthOf("e")
+	if h.PausedUntil == nil || !h.PausedUntil.Equal(ts.now.Add(time.Hour)) {
+		t.Fatalf("paused until %v, want an hour from now", h.PausedUntil)
+	}
+	if len(ts.started()) != 0 {
+		t.Fatal("a request was started while paused")
+	}
+	if r := ts.room(ts.eps["e"], ts.now); r != 0 {
+		t.Fatalf("room %d while paused", r)
+	}
+}
+
+// TestSchedulerOpenCircuitHoldsIngest checks that an open circuit hands its
+// queue back, puts the endpoint in the hold set (ingest leaves its new
+// deliveries in the store) and refuses tasks until the probe is due; then
+// it takes exactly one, the probe.
+func TestSchedulerOpenCircuitHoldsIngest(t *testing.T) {
+	ts := newTestSched(1000, 100, 1)
+	ep := epOf("e", "t")
+	ts.admit(tasksOf(ep, 10))
+	var handed int
+	for range 3 {
+		js := ts.started()
+		out := ts.finish(js[0], sender.Result{StatusCode: 500, Kind: sender.KindHTTP})
+		handed += len(out.handBack)
+		if out.opened && handed != 7 {
+			t.Fatalf("%d tasks handed back when the circuit opened, want the 7 queued", handed)
+		}
+	}
+	if _, held := ts.holdSet()["e"]; !held {
+		t.Fatal("an open circuit is not in the hold set")
+	}
+	if rej := ts.admit(tasksOf(ep, 2)); len(rej) != 2 {
+		t.Fatalf("an open circuit took %d tasks", 2-len(rej))
+	}
+	ts.mu.Lock()
+	ts.now = ts.now.Add(time.Minute)
+	ts.mu.Unlock()
+	if r := ts.room(ts.eps["e"], ts.now); r != 1 {
+		t.Fatalf("room %d when the probe is due, want 1", r)
+	}
+	if rej := ts.admit(tasksOf(ep, 2)); len(rej) != 1 {
+		t.Fatalf("%d refused when the probe is due, want all but one", len(rej))
+	}
+	js := ts.started()
+	if len(js) != 1 || !js[0].probe {
+		t.Fatalf("started %d jobs, want the one probe", len(js))
+	}
+	out := ts.finish(js[0], ok)
+	if !out.recovered {
+		t.Fatal("a successful probe did not close the circuit")
+	}
+	if _, held := ts.holdSet()["e"]; held {
+		t.Fatal("a closed circuit stays in the hold set")
+	}
+}
+
+// TestSchedulerDeadline checks that no request starts at or after the
+// dispatch deadline, and that moving it later starts what waited.
+func TestSchedulerDeadline(t *testing.T) {
+	ts := newTestSched(1000, 100, 4)
+	ts.setDeadline(ts.now)
+	ts.admit(tasksOf(epOf("e", "t"), 3))
+	if js := ts.started(); len(js) != 0 {
+		t.Fatalf("%d requests started past the deadline", len(js))
+	}
+	ts.setDeadline(ts.now.Add(time.Second))
+	if js := ts.started(); len(js) != 3 {
+		t.Fatalf("%d requests started once the deadline moved, want 3", len(js))
+	}
+}
