@@ -46,6 +46,7 @@ type Config struct {
 	APIRateLimit         float64
 	TLSCert              string
 	TLSKey               string
+	PublicURL            string
 
 	apiKeyFlag bool // the key was given as --api-key, which ps shows
 }
@@ -153,6 +154,13 @@ func (c *Config) specs() []flagSpec {
 				return fmt.Errorf("want a non-negative integer")
 			}
 			c.MaxConnections = n
+			return nil
+		}},
+		{"public-url", "HOOKLINE_PUBLIC_URL", "", "base URL Hookline is reached at, for portal links (default: http://<addr>)", func(v string) error {
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return fmt.Errorf("want an http:// or https:// URL")
+			}
+			c.PublicURL = strings.TrimRight(v, "/")
 			return nil
 		}},
 	}
