@@ -16,20 +16,25 @@ import (
 )
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
-	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
+	previous_secret, previous_secret_expires_at`
 
 // endpointFields returns the destinations of endpointColumns for ep, and a
 // function that finishes ep once they are scanned.
 func endpointFields(ep *hookline.Endpoint) ([]any, func()) {
 	var maxInFlight, batchEvents, batchWait int32
+	var prevExpires *time.Time
 	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
 			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-			&ep.CreatedAt, &ep.UpdatedAt}, func() {
+			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires}, func() {
 			ep.MaxInFlight = int(maxInFlight)
 			if batchEvents > 0 {
 				ep.Batch = &hookline.Batch{MaxEvents: int(batchEvents), MaxWaitMS: int(batchWait)}
 			}
 			ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+			if prevExpires != nil && ep.PreviousSecret != "" {
+				ep.PreviousSecretExpiresAt = prevExpires.UTC()
+			}
 		}
 }
 
@@ -52,10 +57,10 @@ func endpointNotFound(id string) error {
 // conflict.
 func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, e.Secret, e.Disabled, e.DisabledReason,
 		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-		truncate(e.CreatedAt), truncate(e.UpdatedAt))
+		truncate(e.CreatedAt), truncate(e.UpdatedAt), e.PreviousSecret, previousExpiry(e))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
@@ -117,12 +122,23 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		m := int32(*u.MaxInFlight)
 		maxInFlight = &m
 	}
+	var keepUntil *time.Time
+	if u.Secret != nil && u.KeepPreviousUntil != nil {
+		t := truncate(*u.KeepPreviousUntil)
+		keepUntil = &t
+	}
 	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `WITH old AS (
 			SELECT disabled FROM endpoints WHERE id = $1),
 		upd AS (UPDATE endpoints SET
 			url = coalesce($2, url), description = coalesce($3, description),
 			event_types = CASE WHEN $4 THEN $5 ELSE event_types END,
 			secret = coalesce($6, secret), disabled = coalesce($7, disabled),
+			previous_secret = CASE
+				WHEN $6::text IS NOT NULL THEN CASE WHEN $16::timestamptz > $8 THEN secret ELSE '' END
+				WHEN previous_secret_expires_at > $8 THEN previous_secret ELSE '' END,
+			previous_secret_expires_at = CASE
+				WHEN $6::text IS NOT NULL THEN CASE WHEN $16::timestamptz > $8 THEN $16::timestamptz END
+				WHEN previous_secret_expires_at > $8 THEN previous_secret_expires_at END,
 			disabled_reason = CASE WHEN coalesce($7, disabled) THEN coalesce($9, disabled_reason) ELSE '' END,
 			rate_limit = coalesce($10, rate_limit), max_in_flight = coalesce($11, max_in_flight),
 			ordering = coalesce($12, ordering),
@@ -134,7 +150,8 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			AND (SELECT disabled FROM old) AND NOT (SELECT disabled FROM upd))
 		SELECT `+endpointColumns+` FROM upd`,
 		id, u.URL, u.Description, u.EventTypes != nil, types, u.Secret, u.Disabled, truncate(now),
-		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch)))
+		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch),
+		keepUntil))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -296,6 +313,16 @@ func ordering(o string) string {
 		return hookline.OrderingNone
 	}
 	return o
+}
+
+// previousExpiry returns when an endpoint's previous secret expires, as
+// stored: NULL when it has none.
+func previousExpiry(ep *hookline.Endpoint) *time.Time {
+	if ep.PreviousSecret == "" {
+		return nil
+	}
+	t := truncate(ep.PreviousSecretExpiresAt)
+	return &t
 }
 
 // batchEvents and batchWait return an endpoint's batch settings as stored:

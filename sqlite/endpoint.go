@@ -104,19 +104,23 @@ func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 }
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
-	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
+	previous_secret, previous_secret_expires_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
 	var types string
-	var created, updated int64
+	var created, updated, prevExpires int64
 	var batchEvents, batchWait int
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
 		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-		&created, &updated); err != nil {
+		&created, &updated, &ep.PreviousSecret, &prevExpires); err != nil {
 		return nil, err
+	}
+	if ep.PreviousSecret != "" {
+		ep.PreviousSecretExpiresAt = fromMicros(prevExpires)
 	}
 	if batchEvents > 0 {
 		ep.Batch = &hookline.Batch{MaxEvents: batchEvents, MaxWaitMS: batchWait}
@@ -139,10 +143,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	defer s.mu.Unlock()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Tenant, e.URL, e.Description, string(types), e.Secret, e.Disabled, e.DisabledReason,
 			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-			micros(e.CreatedAt), micros(e.UpdatedAt))
+			micros(e.CreatedAt), micros(e.UpdatedAt), e.PreviousSecret, previousExpiry(e))
 		return err
 	})
 	if isConstraint(err) {
@@ -152,6 +156,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	}
 	snap := cloneEndpoint(e)
 	snap.CreatedAt, snap.UpdatedAt = truncate(e.CreatedAt), truncate(e.UpdatedAt)
+	snap.PreviousSecretExpiresAt = time.Time{}
+	if e.PreviousSecret != "" {
+		snap.PreviousSecretExpiresAt = truncate(e.PreviousSecretExpiresAt)
+	}
 	s.endpoints.put(snap)
 	s.counts.apply(&countsDelta{total: hookline.StoreStats{Endpoints: 1}})
 	return nil
@@ -226,8 +234,16 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if u.EventTypes != nil {
 		ep.EventTypes = slices.Clone(*u.EventTypes)
 	}
+	now = truncate(now)
 	if u.Secret != nil {
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", time.Time{}
+		if u.KeepPreviousUntil != nil && truncate(*u.KeepPreviousUntil).After(now) {
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = ep.Secret, truncate(*u.KeepPreviousUntil)
+		}
 		ep.Secret = *u.Secret
+	}
+	if !ep.SignsWithPrevious(now) {
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", time.Time{}
 	}
 	if u.Disabled != nil {
 		ep.Disabled = *u.Disabled
@@ -254,7 +270,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			ep.Batch = &b
 		}
 	}
-	ep.UpdatedAt = truncate(now)
+	ep.UpdatedAt = now
 	reenabled := cur.ep.Disabled && !ep.Disabled
 	types, err := json.Marshal(ep.EventTypes)
 	if err != nil {
@@ -263,11 +279,12 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
 			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
-			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?
+			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?,
+			previous_secret = ?, previous_secret_expires_at = ?
 			WHERE id = ?`,
 			ep.URL, ep.Description, string(types), ep.Secret, ep.Disabled, ep.DisabledReason,
 			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
-			micros(ep.UpdatedAt), id)
+			micros(ep.UpdatedAt), ep.PreviousSecret, previousExpiry(ep), id)
 		if err != nil || !reenabled {
 			return err
 		}
@@ -351,6 +368,15 @@ func ordering(o string) string {
 		return hookline.OrderingNone
 	}
 	return o
+}
+
+// previousExpiry returns when an endpoint's previous secret expires, as
+// stored: 0 when it has none.
+func previousExpiry(ep *hookline.Endpoint) int64 {
+	if ep.PreviousSecret == "" {
+		return 0
+	}
+	return micros(ep.PreviousSecretExpiresAt)
 }
 
 // batchEvents and batchWait return an endpoint's batch settings as stored:

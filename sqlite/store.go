@@ -38,9 +38,12 @@ var schemaV2 string
 //go:embed schema_v3.sql
 var schemaV3 string
 
+//go:embed schema_v4.sql
+var schemaV4 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.
