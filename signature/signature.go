@@ -86,6 +86,9 @@ func NewSigner(secret string) (*Signer, error) {
 		s.pool.New = func() any { return new(msgBuf) }
 		return s, nil
 	}
+	if strings.HasPrefix(secret, PublicKeyPrefix) {
+		return nil, secretError("secret must be the " + SecretKeyPrefix + " secret key, not its " + PublicKeyPrefix + " public key, which cannot sign")
+	}
 	if !strings.HasPrefix(secret, SecretPrefix) {
 		return nil, secretError("secret must start with " + SecretPrefix + " (v1) or " + SecretKeyPrefix + " (v1a)")
 	}
