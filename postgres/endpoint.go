@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/secretbox"
 )
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
@@ -20,13 +21,14 @@ const endpointColumns = `id, tenant, url, description, event_types, secret, disa
 	previous_secret, previous_secret_expires_at`
 
 // endpointFields returns the destinations of endpointColumns for ep, and a
-// function that finishes ep once they are scanned.
-func endpointFields(ep *hookline.Endpoint) ([]any, func()) {
+// function that finishes ep once they are scanned, opening its secrets with
+// box (see openSecrets).
+func endpointFields(ep *hookline.Endpoint, box *secretbox.Box) ([]any, func() error) {
 	var maxInFlight, batchEvents, batchWait int32
 	var prevExpires *time.Time
 	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
 			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires}, func() {
+			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires}, func() error {
 			ep.MaxInFlight = int(maxInFlight)
 			if batchEvents > 0 {
 				ep.Batch = &hookline.Batch{MaxEvents: int(batchEvents), MaxWaitMS: int(batchWait)}
@@ -35,18 +37,34 @@ func endpointFields(ep *hookline.Endpoint) ([]any, func()) {
 			if prevExpires != nil && ep.PreviousSecret != "" {
 				ep.PreviousSecretExpiresAt = prevExpires.UTC()
 			}
+			return openSecrets(box, ep)
 		}
 }
 
-func scanEndpoint(row pgx.Row) (*hookline.Endpoint, error) {
+// scanEndpoint reads an endpoint row, its secrets opened with box.
+func scanEndpoint(row pgx.Row, box *secretbox.Box) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
-	fields, finish := endpointFields(&ep)
+	fields, finish := endpointFields(&ep, box)
 	if err := row.Scan(fields...); err != nil {
 		return nil, err
 	}
-	finish()
-	ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+	if err := finish(); err != nil {
+		return nil, err
+	}
 	return &ep, nil
+}
+
+// openSecrets replaces the secrets of ep as stored with their plain values.
+// Its errors name the endpoint and the key ID, never a secret.
+func openSecrets(box *secretbox.Box, ep *hookline.Endpoint) error {
+	var err error
+	if ep.Secret, err = box.Open(ep.Secret, ep.ID); err != nil {
+		return fmt.Errorf("endpoint %s: secret: %w", ep.ID, err)
+	}
+	if ep.PreviousSecret, err = box.Open(ep.PreviousSecret, ep.ID); err != nil {
+		return fmt.Errorf("endpoint %s: previous secret: %w", ep.ID, err)
+	}
+	return nil
 }
 
 func endpointNotFound(id string) error {
@@ -58,9 +76,9 @@ func endpointNotFound(id string) error {
 func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, e.Secret, e.Disabled, e.DisabledReason,
+		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-		truncate(e.CreatedAt), truncate(e.UpdatedAt), e.PreviousSecret, previousExpiry(e))
+		truncate(e.CreatedAt), truncate(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
@@ -70,7 +88,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 
 // FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
 func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
-	ep, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1", id))
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1", id), s.box)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -99,7 +117,7 @@ func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([
 	if err != nil {
 		return nil, "", s.wrap("find endpoints", err)
 	}
-	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row) })
+	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row, s.box) })
 	if err != nil {
 		return nil, "", s.wrap("find endpoints", err)
 	}
@@ -127,6 +145,11 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		t := truncate(*u.KeepPreviousUntil)
 		keepUntil = &t
 	}
+	var secret *string
+	if u.Secret != nil {
+		sealed := s.box.Seal(*u.Secret, id)
+		secret = &sealed
+	}
 	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `WITH old AS (
 			SELECT disabled FROM endpoints WHERE id = $1),
 		upd AS (UPDATE endpoints SET
@@ -149,9 +172,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		reset AS (DELETE FROM endpoint_health WHERE endpoint_id = $1
 			AND (SELECT disabled FROM old) AND NOT (SELECT disabled FROM upd))
 		SELECT `+endpointColumns+` FROM upd`,
-		id, u.URL, u.Description, u.EventTypes != nil, types, u.Secret, u.Disabled, truncate(now),
+		id, u.URL, u.Description, u.EventTypes != nil, types, secret, u.Disabled, truncate(now),
 		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch),
-		keepUntil))
+		keepUntil), s.box)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -228,6 +251,7 @@ func whereClause(conds []string) string {
 // Its *hookline.Endpoint values are immutable snapshots, shared by the
 // tasks of every node-local ingest.
 type subscriptions struct {
+	box     *secretbox.Box // opens the secrets it loads; set at Open
 	mu      sync.Mutex
 	version int64
 	tenants map[string][]subscriber
@@ -290,7 +314,7 @@ func (c *subscriptions) lookup(ctx context.Context, tx querier, v int64, tenants
 	if err != nil {
 		return nil, fmt.Errorf("load endpoints: %w", err)
 	}
-	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row) })
+	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row, c.box) })
 	if err != nil {
 		return nil, fmt.Errorf("load endpoints: %w", err)
 	}

@@ -60,7 +60,7 @@ func checkCounts(t testing.TB, s *Store) {
 		t.Errorf("circuits in memory %v, in the database %v", s.counts.circuits, want.circuits)
 	}
 	s.counts.mu.Unlock()
-	cache, err := loadEndpoints(ctx, s.wdb)
+	cache, _, _, err := loadEndpoints(ctx, s.wdb, s.box)
 	if err != nil {
 		t.Fatal(err)
 	}
