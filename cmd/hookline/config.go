@@ -1,13 +1,16 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/secretbox"
 )
 
 // Config is the configuration of `hookline serve`. Every field has a flag
@@ -35,6 +38,11 @@ type Config struct {
 	LogLevel             string
 	LogFormat            string
 	DebugAddr            string
+	// SecretKey, SecretKeyFile and SecretKeyPrevious are kept as given and
+	// read by secretBox, whose errors never show them.
+	SecretKey         string
+	SecretKeyFile     string
+	SecretKeyPrevious string
 }
 
 // flagSpec describes one setting for the flag set and the help text.
@@ -121,6 +129,9 @@ func (c *Config) specs() []flagSpec {
 		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
 		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
+		{"secret-key", "HOOKLINE_SECRET_KEY", "", "encrypt endpoint secrets in the store with this key: the base64 of 32 random bytes (openssl rand -base64 32); off when empty", str(&c.SecretKey)},
+		{"secret-key-file", "HOOKLINE_SECRET_KEY_FILE", "", "read --secret-key from this file instead", str(&c.SecretKeyFile)},
+		{"secret-key-previous", "HOOKLINE_SECRET_KEY_PREVIOUS", "", "comma-separated former secret keys: what they sealed is read, and re-sealed with --secret-key at start", str(&c.SecretKeyPrevious)},
 	}
 }
 
@@ -162,6 +173,60 @@ func (b boolValue) String() string   { return "" }
 func (b boolValue) IsBoolFlag() bool { return true }
 func (b boolValue) Set(v string) (err error) {
 	b.c.AllowPrivateNetworks, err = strconv.ParseBool(v)
+	return err
+}
+
+// secretBox returns the secret box of --secret-key (or --secret-key-file)
+// and --secret-key-previous, nil when none is set. Its errors name the
+// setting at fault, never a key.
+func (c *Config) secretBox() (*secretbox.Box, error) {
+	text := c.SecretKey
+	if c.SecretKeyFile != "" {
+		if text != "" {
+			return nil, errors.New("--secret-key and --secret-key-file: set one or the other")
+		}
+		b, err := os.ReadFile(c.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-file: %w", err)
+		}
+		if text = string(b); strings.TrimSpace(text) == "" {
+			return nil, fmt.Errorf("--secret-key-file: %s is empty", c.SecretKeyFile)
+		}
+	}
+	var current []byte
+	if text != "" {
+		k, err := secretbox.ParseKey(text)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key: %w", err)
+		}
+		current = k
+	}
+	var previous [][]byte
+	for i, p := range strings.Split(c.SecretKeyPrevious, ",") {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		k, err := secretbox.ParseKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-previous: key %d: %w", i+1, err)
+		}
+		previous = append(previous, k)
+	}
+	if current == nil && previous == nil {
+		return nil, nil
+	}
+	return secretbox.New(current, previous...)
+}
+
+// secretKeyHint adds to an error of opening the store what to do when it
+// is about the secret key.
+func secretKeyHint(err error) error {
+	switch {
+	case errors.Is(err, secretbox.ErrUnknownKey):
+		return fmt.Errorf("%w; start with the key of that ID as --secret-key, or among --secret-key-previous", err)
+	case errors.Is(err, secretbox.ErrOpen):
+		return fmt.Errorf("%w; the value in the database was altered, or another key has the same ID", err)
+	}
 	return err
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/api"
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/secretbox"
 	"github.com/hookline/hookline/internal/sender"
 	"github.com/hookline/hookline/sqlite"
 )
@@ -93,9 +94,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
 
+	box, err := c.secretBox()
+	if err != nil {
+		return err
+	}
 	partitioned := false
 	if c.DatabaseURL != "" {
-		if err := m.openPostgres(ctx, log); err != nil {
+		if err := m.openPostgres(ctx, box); err != nil {
 			return err
 		}
 		partitioned = true
@@ -103,12 +108,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if m.lock, err = lockDataDir(c.DataDir); err != nil {
 			return err
 		}
-		s, err := sqlite.Open(filepath.Join(c.DataDir, "hookline.db"))
+		s, err := sqlite.Open(filepath.Join(c.DataDir, "hookline.db"), sqlite.WithSecretBox(box))
 		if err != nil {
-			return fmt.Errorf("open sqlite: %w", err)
+			return fmt.Errorf("open sqlite: %w", secretKeyHint(err))
 		}
 		m.Store = s
 	}
+	logSecretBox(log, box, m.Store)
 
 	m.Engine = delivery.New(delivery.Config{
 		Store:                  m.Store,
@@ -204,6 +210,23 @@ func (m *Main) Close() error {
 		errs = append(errs, m.lock.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// logSecretBox says at start how endpoint secrets are stored, and how many
+// Open re-sealed.
+func logSecretBox(log *slog.Logger, box *secretbox.Box, s hookline.Store) {
+	var resealed int
+	if r, ok := s.(interface{ ResealedSecrets() int }); ok {
+		resealed = r.ResealedSecrets()
+	}
+	switch {
+	case box == nil:
+		return
+	case box.KeyID() == "":
+		log.Warn("endpoint secrets are stored in plain: --secret-key-previous without --secret-key", "decrypted", resealed)
+	default:
+		log.Info("endpoint secrets are encrypted in the store", "key_id", box.KeyID(), "resealed", resealed)
+	}
 }
 
 func storeName(c *Config) string {
