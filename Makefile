@@ -22,6 +22,14 @@ test: ## run the whole test suite (starts a throwaway PostgreSQL on loopback)
 test/race: ## run the whole test suite with the race detector
 	RACE=1 scripts/test.sh
 
+.PHONY: vulncheck
+vulncheck: ## govulncheck: fail on known vulnerabilities our code reaches
+	scripts/vulncheck.sh
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 10s), one at a time
+	scripts/fuzz.sh
+
 .PHONY: bench
 bench: ## run the Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./...

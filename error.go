@@ -14,6 +14,7 @@ const (
 	ECONFLICT     = "conflict"               // 409: e.g. an idempotency key reused with another body
 	ETOOLARGE     = "payload_too_large"      // 413
 	EMEDIATYPE    = "unsupported_media_type" // 415
+	ERATELIMIT    = "rate_limited"           // 429: too many requests with one API key
 	EUNAVAILABLE  = "unavailable"            // 503: store down, or backlog over its bound
 	EINTERNAL     = "internal"               // 500: a bug; the only kind that is logged
 )

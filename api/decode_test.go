@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hookline/hookline"
 )
@@ -19,15 +21,29 @@ func TestDecodeEvent(t *testing.T) {
 	}{
 		{in: `{"type":"a.b","data":{"x":1}}`},
 		{in: " \n{\"type\":\"a\",\"data\":1,\"tenant\":\"t\"}\n\t "},
-		{in: `{"type":"a","data":1,"TYPE":"b"}`}, // encoding/json matches names case-insensitively
+		{in: `{"type":"a","data":1,"TYPE":"b"}`, code: hookline.EINVALID, message: `TYPE: unknown field; field names are case-sensitive: "type"`},
+		{in: `{"Type":"a","data":1}`, code: hookline.EINVALID, message: `Type: unknown field; field names are case-sensitive: "type"`},
+		{in: `{"type":"a","data":1,"type":"b"}`, code: hookline.EINVALID, message: "type: given twice"},
+		{in: `{"type":"a","data":null}`, code: hookline.EINVALID, message: "data: required; any JSON value but null"},
+		{in: `{"type":"a","data":"\ud800"}`, code: hookline.EINVALID, message: `data: \ud800 at offset 1 is a lone UTF-16 surrogate`},
+		{in: `{"type":"a","data":["\uDFFF"]}`, code: hookline.EINVALID, message: `data: \uDFFF at offset 2 is a lone`},
+		{in: `{"type":"a","data":"\ud83d\u0041"}`, code: hookline.EINVALID, message: `data: \ud83d at offset 1 is a lone`},
+		{in: `{"type":"a","data":"\ud83d"}`, code: hookline.EINVALID, message: `data: \ud83d at offset 1 is a lone`},
+		{in: "{\"type\":\"a\",\"data\":\"ok \xff\"}", code: hookline.EINVALID, message: "data: not valid UTF-8 at offset 4"},
+		{in: "{\"type\":\"a\",\"data\":\"\xed\xa0\x80\"}", code: hookline.EINVALID, message: "data: not valid UTF-8 at offset 1"}, // a surrogate in UTF-8
+		{in: `{"type":"a","data":"\ud83d\ude00 \\ud800 \u00e9"}`},                                                                 // a pair, an escaped backslash
+		{in: `{"type":"a","data":123456789012345678901234567890.000000000000000000001e400}`},                                      // kept as sent
+		{in: `{"type":"a","data":{"Type":1,"type":2,"type":3}}`},                                                                  // data is the sender's, as sent
 		{in: `{"type":"a","data":1`, code: hookline.EINVALID, message: "request body: the JSON ends early"},
 		{in: `{"type":"a","data":1}]`, code: hookline.EINVALID, message: "request body: unexpected data after the JSON value at offset 21"},
-		{in: `{"type":"a","data":01}`, code: hookline.EINVALID, message: "request body: invalid JSON at offset 21"},
+		{in: `{"type":"a","data":01}`, code: hookline.EINVALID, message: "request body: invalid JSON at offset 20"},
 		{in: `{"type":"a","data":1,"x":2}`, code: hookline.EINVALID, message: "x: unknown field"},
 		{in: `{"type":"a\u0000","data":1}`, code: hookline.EINVALID, message: "type: must be 1 to 256"},
 		{in: `{"type":null,"data":1}`, code: hookline.EINVALID, message: "type: required"},
 		{in: `"x"`, code: hookline.EINVALID, message: "request body: must be an object, not string"},
-		{in: `null`, code: hookline.EINVALID, message: "type: required"},
+		{in: `null`, code: hookline.EINVALID, message: "request body: must be an object, not null"},
+		{in: `[]`, code: hookline.EINVALID, message: "request body: must be an object, not array"},
+		{in: `1`, code: hookline.EINVALID, message: "request body: must be an object, not number"},
 		{in: ``, code: hookline.EINVALID, message: "request body: empty"},
 	} {
 		req, err := decodeEvent(strings.NewReader(tt.in))
@@ -37,6 +53,8 @@ func TestDecodeEvent(t *testing.T) {
 			t.Errorf("%s: message %q, want %q", tt.in, msg, tt.message)
 		} else if err == nil && (req.Type == "" || len(req.Data) == 0) {
 			t.Errorf("%s: accepted as %+v", tt.in, req)
+		} else if err == nil && !strings.Contains(tt.in, string(req.Data)) {
+			t.Errorf("%s: data %s is not the bytes as sent", tt.in, req.Data)
 		}
 	}
 }
@@ -74,7 +92,7 @@ func TestErrorStatus(t *testing.T) {
 	t.Parallel()
 	for code, status := range map[string]int{
 		hookline.EINVALID: 400, hookline.EUNAUTHORIZED: 401, hookline.ENOTFOUND: 404, hookline.EMETHOD: 405,
-		hookline.ECONFLICT: 409, hookline.ETOOLARGE: 413, hookline.EMEDIATYPE: 415, hookline.EUNAVAILABLE: 503,
+		hookline.ECONFLICT: 409, hookline.ETOOLARGE: 413, hookline.EMEDIATYPE: 415, hookline.ERATELIMIT: 429, hookline.EUNAVAILABLE: 503,
 		hookline.EINTERNAL: 500, "something new": 500,
 	} {
 		if got := errorStatus(code); got != status {
@@ -97,6 +115,8 @@ func FuzzDecodeEvent(f *testing.F) {
 		`{"type":"a","data":1,"tenant":"x","extra":[]}`,
 		`[{"type":"a","data":1}]`,
 		`{"type":"a","data":-0.0e+5}`,
+		`{"type":"a","data":"\ud800\udc00\\ud800"}`,
+		`{"Type":"a","type":"a","data":1}`,
 		"",
 	} {
 		f.Add([]byte(s))
@@ -115,11 +135,22 @@ func FuzzDecodeEvent(f *testing.F) {
 		if !hookline.ValidTenant(req.Tenant) {
 			t.Fatalf("accepted tenant %q", req.Tenant)
 		}
-		if len(req.Data) == 0 || !json.Valid(req.Data) {
+		if len(req.Data) == 0 || !json.Valid(req.Data) || string(req.Data) == "null" || !utf8.Valid(req.Data) {
 			t.Fatalf("accepted data %q", req.Data)
 		}
-		if !json.Valid(in) {
-			t.Fatalf("accepted invalid JSON %q", in)
+		if !bytes.Contains(in, req.Data) {
+			t.Fatalf("data %q is not the bytes sent in %q", req.Data, in)
+		}
+		// Every string of data decodes to Unicode: no replacement
+		// character (the decoding of a lone surrogate) that was not sent.
+		var v any
+		if err := json.Unmarshal(req.Data, &v); err != nil {
+			t.Fatalf("data %q: %v", req.Data, err)
+		}
+		decoded, _ := json.Marshal(v)
+		sent := bytes.Contains(req.Data, []byte("\xef\xbf\xbd")) || bytes.Contains(bytes.ToLower(req.Data), []byte(`\ufffd`))
+		if bytes.Contains(decoded, []byte("\xef\xbf\xbd")) && !sent {
+			t.Fatalf("data %q decodes with a replacement character", req.Data)
 		}
 		ev := hookline.Event{ID: "evt_x", Type: req.Type, Data: req.Data}
 		if p := ev.Payload(); !json.Valid(p) {

@@ -28,7 +28,7 @@ func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f hookline.DeliveryFilter
 	var err error
-	if f.Cursor, f.Limit, err = page(q); err != nil {
+	if f.Cursor, f.Limit, err = page(q, hookline.DeliveryPrefix); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -197,8 +197,8 @@ func publicKey(secret string) string {
 	return pk
 }
 
-// validateURL checks an endpoint URL: absolute http or https with a host, no
-// credentials, at most MaxURL bytes; then Config.CheckURL decides whether its
+// validateURL checks an endpoint URL: absolute http or https with a host, a
+// port (if any) from 1 to 65535, no credentials, at most MaxURL bytes; then Config.CheckURL decides whether its
 // destination is allowed.
 func (s *Server) validateURL(raw string) error {
 	if raw == "" {
@@ -216,6 +216,8 @@ func (s *Server) validateURL(raw string) error {
 		return hookline.Errorf(hookline.EINVALID, "url: the scheme must be http or https, not %.20q", u.Scheme)
 	case u.Hostname() == "":
 		return hookline.Errorf(hookline.EINVALID, "url: must have a host")
+	case !validPort(u.Port()):
+		return hookline.Errorf(hookline.EINVALID, "url: the port must be from 1 to 65535")
 	case u.User != nil:
 		return hookline.Errorf(hookline.EINVALID, "url: must not carry credentials; receivers authenticate Hookline by its signature")
 	}
@@ -321,7 +323,7 @@ func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f hookline.EndpointFilter
 	var err error
-	if f.Cursor, f.Limit, err = page(q); err != nil {
+	if f.Cursor, f.Limit, err = page(q, hookline.EndpointPrefix); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -31,6 +31,8 @@ func errorStatus(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case hookline.EMEDIATYPE:
 		return http.StatusUnsupportedMediaType
+	case hookline.ERATELIMIT:
+		return http.StatusTooManyRequests
 	case hookline.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	default:
@@ -48,8 +50,8 @@ type errorResponse struct {
 // errors are logged, and their text is not shown to the client. An internal
 // error while the store does not answer a ping (it is closed or down) is
 // answered as unavailable: the client should try again, not report a bug.
-// A 401 carries WWW-Authenticate and a 503 carries Retry-After. The caller
-// sets Allow on a 405.
+// A 401 carries WWW-Authenticate; a 429 and a 503 carry Retry-After (1 s
+// unless the caller set it). The caller sets Allow on a 405.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := hookline.ErrorCode(err)
 	msg := hookline.ErrorMessage(err)
@@ -60,14 +62,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			level = slog.LevelDebug // the client went away
 		}
 		s.log.LogAttrs(r.Context(), level, "internal error",
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("method", clip(r.Method, maxEchoMethod)),
+			slog.String("path", clip(r.URL.Path, maxEcho)),
 			slog.String("err", err.Error()),
 		)
 		if s.storeDown(r.Context()) {
 			code, msg = hookline.EUNAVAILABLE, "The store is not answering; try again shortly."
 		}
 	}
+	s.setWriteDeadline(w, time.Now())
 	writeErrorResponse(w, code, msg)
 }
 
@@ -82,14 +85,18 @@ func (s *Server) storeDown(ctx context.Context) bool {
 }
 
 // writeErrorResponse writes an error body with the status of code, without
-// logging.
+// logging. A message over maxMessage bytes is clipped, so that no answer
+// repeats a request at length.
 func writeErrorResponse(w http.ResponseWriter, code, msg string) {
+	msg = clip(msg, maxMessage)
 	h := w.Header()
 	switch code {
 	case hookline.EUNAUTHORIZED:
 		h.Set("WWW-Authenticate", `Bearer realm="hookline"`)
-	case hookline.EUNAVAILABLE:
-		h.Set("Retry-After", "1")
+	case hookline.EUNAVAILABLE, hookline.ERATELIMIT:
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", "1")
+		}
 	}
 	b, _ := json.Marshal(errorResponse{Error: code, Message: msg}) // strings only: cannot fail
 	h["Content-Type"] = jsonContentType
@@ -113,7 +120,8 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 const maxPooledBuffer = 64 << 10
 
 // writeJSON answers with status and v as JSON. v is encoded before anything
-// is written, so an encoding failure still gets a clean 500. HTML characters
+// is written, so an encoding failure still gets a clean 500. Writing has
+// WriteTimeout from now. HTML characters
 // are not escaped: the body is served as application/json with nosniff.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -132,6 +140,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["X-Content-Type-Options"] = nosniff
+	s.setWriteDeadline(w, time.Now())
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -92,12 +92,12 @@ func validateEvent(at, typ string, data json.RawMessage, tenant string) error {
 		return hookline.Errorf(hookline.EINVALID, "%s: must not contain \"*\", which is kept for the wildcards of endpoint event_types", join(at, "type"))
 	case hookline.IsOperational(typ):
 		return hookline.Errorf(hookline.EINVALID, "%s: types starting %q are Hookline's own operational events and cannot be sent", join(at, "type"), hookline.OperationalPrefix)
-	case len(data) == 0:
-		return hookline.Errorf(hookline.EINVALID, "%s: required; any JSON value", join(at, "data"))
+	case len(data) == 0 || string(data) == "null":
+		return hookline.Errorf(hookline.EINVALID, "%s: required; any JSON value but null", join(at, "data"))
 	case !hookline.ValidTenant(tenant):
 		return hookline.Errorf(hookline.EINVALID, "%s: must be at most 128 printable ASCII characters without spaces", join(at, "tenant"))
 	}
-	return nil
+	return checkUnicode(join(at, "data"), data)
 }
 
 // idempotencyKey returns the Idempotency-Key header of r, "" when absent.

@@ -13,9 +13,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookline/hookline"
 )
@@ -23,6 +26,10 @@ import (
 // DefaultMaxPayload is the largest request body accepted when
 // Config.MaxPayload is zero: 1 MiB.
 const DefaultMaxPayload = 1 << 20
+
+// DefaultWriteTimeout is how long writing an answer may take when
+// Config.WriteTimeout is zero.
+const DefaultWriteTimeout = 30 * time.Second
 
 // Config is what a Server needs. Store, Engine and APIKey are required.
 type Config struct {
@@ -38,9 +45,9 @@ type Config struct {
 	// Zero or negative means DefaultMaxPayload.
 	MaxPayload int64
 	// CheckURL validates the destination of an endpoint URL after the API's
-	// own checks (absolute http or https with a host). It returns an
-	// *hookline.Error with code EINVALID whose message names the field, and
-	// the --allow-private-networks flag when the literal host is loopback,
+	// own checks (absolute http or https with a host and a valid port). It
+	// returns an *hookline.Error with code EINVALID whose message names the
+	// field, and the flags that would allow the host when it is loopback,
 	// private, link-local or unspecified. Nil means no further check.
 	CheckURL func(rawURL string) error
 	// Metrics is served at GET /metrics without the API key. Nil means
@@ -52,6 +59,25 @@ type Config struct {
 	// Dashboard serves every path outside /v1, /healthz, /readyz and
 	// /metrics. Nil means those paths answer 404.
 	Dashboard http.Handler
+	// WriteTimeout bounds the writing of an answer, so that a client that
+	// does not read its answer holds a connection and its buffers only so
+	// long. The write deadline is set to now + WriteTimeout as each
+	// request arrives, a default for every handler (Metrics and Dashboard
+	// included), and again when the API starts writing an answer, after it
+	// has read the body. A handler that streams, such as Server-Sent
+	// Events, moves or clears its own deadline with
+	// http.ResponseController.SetWriteDeadline. Zero means
+	// DefaultWriteTimeout; negative means none.
+	WriteTimeout time.Duration
+	// RateLimit is the most requests per second that one API key may make
+	// on /v1, with bursts of one second's worth; past it requests get 429
+	// rate_limited with Retry-After. Keys are told apart by a hash of the
+	// key sent, so each key of many gets its own limit. Requests with a
+	// wrong key are refused before they are counted. Zero or negative
+	// means no limit.
+	RateLimit float64
+	// Now is the clock of the rate limit. Nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is the HTTP handler of the API. Build it with NewServer.
@@ -61,8 +87,12 @@ type Server struct {
 	checkURL   func(string) error
 	log        *slog.Logger
 	maxPayload int64
+	writeTime  time.Duration // 0: no write deadline
 	keyHash    [sha256.Size]byte
 	hasKey     bool
+	limiter    *keyLimiter // nil: no rate limit
+	rateLimit  float64
+	now        func() time.Time
 	dashboard  http.Handler
 	mux        *http.ServeMux
 }
@@ -77,16 +107,29 @@ func NewServer(c Config) *Server {
 		checkURL:   c.CheckURL,
 		log:        c.Logger,
 		maxPayload: c.MaxPayload,
+		writeTime:  c.WriteTimeout,
 		hasKey:     c.APIKey != "",
 		keyHash:    sha256.Sum256([]byte(c.APIKey)),
 		dashboard:  c.Dashboard,
 		mux:        http.NewServeMux(),
+		limiter:    newKeyLimiter(c.RateLimit),
+		rateLimit:  c.RateLimit,
+		now:        c.Now,
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.maxPayload <= 0 {
 		s.maxPayload = DefaultMaxPayload
+	}
+	switch {
+	case s.writeTime == 0:
+		s.writeTime = DefaultWriteTimeout
+	case s.writeTime < 0:
+		s.writeTime = 0
 	}
 	s.routes(c.Metrics)
 	return s
@@ -129,17 +172,19 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("/", s.handleFallback)
 }
 
-// ServeHTTP implements http.Handler: it checks the API key on /v1 paths,
-// routes, recovers from panics and logs the request.
+// ServeHTTP implements http.Handler: it answers 404 to a path that is not
+// clean, checks the API key on /v1 paths, routes, recovers from panics and
+// logs the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	s.setWriteDeadline(w, start)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.Error("http handler panic", "method", r.Method, "path", r.URL.Path,
+			s.log.Error("http handler panic", "method", clip(r.Method, maxEchoMethod), "path", clip(r.URL.Path, maxEcho),
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				writeErrorResponse(sw, hookline.EINTERNAL, "Internal error.")
@@ -147,13 +192,99 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logRequest(r, sw.status, time.Since(start))
 	}()
+	if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+		// ServeMux would answer 307 to the clean path, with an HTML body.
+		s.writeError(sw, r, hookline.Errorf(hookline.ENOTFOUND, "no route for %s: the path is not clean (no //, /./ or /../); use %s",
+			clip(r.URL.Path, maxEcho), clip(clean, maxEcho)))
+		return
+	}
 	if isV1(r.URL.Path) {
-		if err := s.authorize(r); err != nil {
+		sum, err := s.authorize(r)
+		if err != nil {
 			s.writeError(sw, r, err)
+			return
+		}
+		if s.limiter != nil {
+			if ok, wait := s.limiter.allow(sum, s.now()); !ok {
+				sw.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+				s.writeError(sw, r, hookline.Errorf(hookline.ERATELIMIT,
+					"too many requests with this API key: the limit is %g per second; retry after %d s", s.rateLimit, retryAfter(wait)))
+				return
+			}
+		}
+		if longSegment(r.URL.Path) {
+			s.writeError(sw, r, hookline.Errorf(hookline.ENOTFOUND,
+				"no route for %s: a path segment is longer than %d bytes, and no ID is", clip(r.URL.Path, maxEcho), maxSegment))
 			return
 		}
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// maxSegment is the longest segment of a /v1 path that is routed. IDs are
+// 29 or 30 bytes; a longer segment is answered 404 before it reaches the
+// store, whose messages would repeat it.
+const maxSegment = 64
+
+// longSegment reports whether a segment of path is over maxSegment bytes.
+func longSegment(path string) bool {
+	n := 0
+	for i := 0; i < len(path); i++ {
+		if path[i] == '/' {
+			n = 0
+		} else if n++; n > maxSegment {
+			return true
+		}
+	}
+	return false
+}
+
+// Bounds on what an answer or a log line repeats of a request, in bytes, so
+// that neither grows with what a client sends.
+const (
+	maxEcho       = 200  // a path, an ID, a value
+	maxEchoMethod = 20   // a method
+	maxMessage    = 1024 // a whole error message
+)
+
+// clip returns s when it is at most n bytes, else its first n bytes or
+// fewer (never splitting a UTF-8 sequence) and a marker with the length of
+// s: "AAAA…[50000 bytes]".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…[" + strconv.Itoa(len(s)) + " bytes]"
+}
+
+// setWriteDeadline gives the answer on w until now + WriteTimeout to be
+// written. Writers that cannot take a deadline (a ResponseRecorder) are
+// left alone.
+func (s *Server) setWriteDeadline(w http.ResponseWriter, now time.Time) {
+	if s.writeTime > 0 {
+		_ = http.NewResponseController(w).SetWriteDeadline(now.Add(s.writeTime))
+	}
+}
+
+// cleanPath returns the canonical form of a URL path, as ServeMux computes
+// it before routing: rooted, without empty, "." or ".." segments, and with
+// a trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // isV1 reports whether path is under /v1, where the API key is required.
@@ -162,22 +293,23 @@ func isV1(path string) bool {
 }
 
 // authorize checks the Authorization header against the API key in constant
-// time. It compares SHA-256 digests so that neither the content nor the
-// length of the key leaks through timing.
-func (s *Server) authorize(r *http.Request) error {
+// time, and returns the SHA-256 of the key sent, which names the key to the
+// rate limit. It compares SHA-256 digests so that neither the content nor
+// the length of the key leaks through timing.
+func (s *Server) authorize(r *http.Request) (sum [sha256.Size]byte, err error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: missing; send \"Authorization: Bearer <API key>\"")
+		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: missing; send \"Authorization: Bearer <API key>\"")
 	}
 	scheme, key, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: must be \"Bearer <API key>\"")
+		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: must be \"Bearer <API key>\"")
 	}
-	sum := sha256.Sum256([]byte(strings.TrimLeft(key, " ")))
+	sum = sha256.Sum256([]byte(strings.TrimLeft(key, " ")))
 	if subtle.ConstantTimeCompare(sum[:], s.keyHash[:]) != 1 || !s.hasKey {
-		return hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: the API key is not valid")
+		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: the API key is not valid")
 	}
-	return nil
+	return sum, nil
 }
 
 // probeMethods are the methods the API routes use, in the order an Allow
@@ -190,14 +322,15 @@ var probeMethods = [...]string{http.MethodGet, http.MethodPost, http.MethodPatch
 func (s *Server) handleFallback(w http.ResponseWriter, r *http.Request) {
 	if allow := s.allowed(r); allow != "" {
 		w.Header().Set("Allow", allow)
-		s.writeError(w, r, hookline.Errorf(hookline.EMETHOD, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, allow))
+		s.writeError(w, r, hookline.Errorf(hookline.EMETHOD, "%s is not allowed on %s; use %s",
+			clip(r.Method, maxEchoMethod), clip(r.URL.Path, maxEcho), allow))
 		return
 	}
 	if s.dashboard != nil && !isV1(r.URL.Path) {
 		s.dashboard.ServeHTTP(w, r)
 		return
 	}
-	s.writeError(w, r, hookline.Errorf(hookline.ENOTFOUND, "no route for %s", r.URL.Path))
+	s.writeError(w, r, hookline.Errorf(hookline.ENOTFOUND, "no route for %s", clip(r.URL.Path, maxEcho)))
 }
 
 // allowed returns the methods that have a route for r's path, as an Allow
@@ -223,7 +356,7 @@ func (s *Server) allowed(r *http.Request) string {
 
 // logRequest writes one line per request: Debug for success so that the hot
 // path stays quiet, Info for client errors, Warn for server errors. The query
-// string and headers are not logged.
+// string and headers are not logged; the method and path are clipped.
 func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
@@ -240,8 +373,8 @@ func (s *Server) logRequest(r *http.Request, status int, d time.Duration) {
 		return
 	}
 	s.log.LogAttrs(ctx, level, "http request",
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("method", clip(r.Method, maxEchoMethod)),
+		slog.String("path", clip(r.URL.Path, maxEcho)),
 		slog.Int("status", status),
 		slog.Duration("duration", d),
 	)

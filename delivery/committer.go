@@ -157,6 +157,6 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	}
 	e.markStored(stored, now) // those of other nodes' partitions are skipped
 	if len(rejected) > 0 {
-		e.unclaim(rejected)
+		e.unclaims.add(rejected)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -66,6 +68,10 @@ type Config struct {
 	// AllowPrivateNetworks lets deliveries go to loopback and private
 	// addresses.
 	AllowPrivateNetworks bool
+	// AllowDestinations lists the non-public prefixes deliveries may go to.
+	AllowDestinations []netip.Prefix
+	// Proxy, when set, is the HTTP proxy deliveries go through.
+	Proxy *url.URL
 	// Retention is how long events and their deliveries are kept (default
 	// 720 h); pending deliveries are never pruned.
 	Retention time.Duration
@@ -153,6 +159,7 @@ type Engine struct {
 	sched     *scheduler
 	committer *committer
 	outcomes  *outcomeWriter
+	unclaims  *unclaimer
 	poller    *poller
 	healthW   *healthWriter
 	opEvents  *opEvents
@@ -197,6 +204,8 @@ func New(cfg Config) *Engine {
 	}
 	e.sender = sender.New(sender.Options{
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
+		AllowDestinations:    cfg.AllowDestinations,
+		Proxy:                cfg.Proxy,
 		Timeout:              cfg.DeliveryTimeout,
 		IdleConnsPerHost:     cfg.MaxInFlightPerEndpoint,
 		UserAgent:            "Hookline/" + hookline.Version,
@@ -218,6 +227,7 @@ func New(cfg Config) *Engine {
 	})
 	e.committer = newCommitter(e, 4096)
 	e.outcomes = newOutcomeWriter(e, 4*outcomeBatchSize)
+	e.unclaims = newUnclaimer(e)
 	e.healthW = newHealthWriter(e)
 	e.opEvents = newOpEvents(e)
 	e.epStats = newStatsRegistry()
@@ -248,6 +258,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.bg.Add(4) // poller, maintain, prune, health writer
 	go e.committer.run()
 	go e.outcomes.run()
+	go e.unclaims.run()
 	go e.poller.run(e.bgCtx)
 	go e.maintain(e.bgCtx)
 	go e.prune(e.bgCtx)
@@ -287,6 +298,8 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.outcomes.ch)
 		<-e.outcomes.done
 		e.bg.Wait()
+		close(e.unclaims.ch) // after the poller, which adds to it
+		<-e.unclaims.done
 		e.healthW.flush() // after the last outcome, with the final health
 		e.cancel()
 		e.sender.CloseIdleConnections()

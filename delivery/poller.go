@@ -171,7 +171,7 @@ func (p *poller) poll(ctx context.Context, discover bool) {
 		}
 		e.metrics.claimed(n)
 		if rejected := e.sched.claimed(reqs, res); len(rejected) > 0 {
-			e.unclaim(rejected)
+			e.unclaims.add(rejected)
 		}
 		if n == 0 {
 			// Nothing came back: the marks were stale, or (PostgreSQL) the

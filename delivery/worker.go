@@ -157,7 +157,7 @@ func (e *Engine) record(tasks []*hookline.Task, ep *hookline.Endpoint, r *sender
 		e.metrics.pauses.Inc()
 	}
 	if len(fb.handBack) > 0 {
-		go e.unclaim(fb.handBack)
+		e.unclaims.add(fb.handBack)
 	}
 	if fb.opened {
 		e.metrics.circuitOpened.Inc()

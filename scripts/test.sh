@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: gofmt and go vet, then every package's tests,
-# the PostgreSQL ones against a throwaway server on loopback that this script
-# starts (installing PostgreSQL from Debian's packages when it is missing)
-# and stops. A PostgreSQL that cannot be had fails the run.
+# Runs the whole test suite: gofmt and go vet, govulncheck
+# (scripts/vulncheck.sh), then every package's tests, the PostgreSQL ones
+# against a throwaway server on loopback that this script starts (installing
+# PostgreSQL from Debian's packages when it is missing) and stops, then each
+# fuzz target for FUZZTIME (scripts/fuzz.sh, 10s each). A PostgreSQL that
+# cannot be had fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,7 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet ./...
+scripts/vulncheck.sh
 
 # A server of its own, so a developer's running one is left alone.
 export HOOKLINE_PGTEST_DIR=${HOOKLINE_PGTEST_DIR:-/tmp/hookline-pgtest-run-$$}
@@ -26,3 +29,4 @@ if [ "${RACE:-}" = 1 ]; then
 	flags+=(-race)
 fi
 go test "${flags[@]}" ./...
+scripts/fuzz.sh

@@ -4,13 +4,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/internal/secretbox"
+	"github.com/hookline/hookline/internal/sender"
 )
 
 // Config is the configuration of `hookline serve`. Every field has a flag
@@ -20,7 +22,11 @@ type Config struct {
 	DataDir              string
 	DatabaseURL          string
 	APIKey               string
+	APIKeyFile           string
+	PrintAPIKey          bool
 	AllowPrivateNetworks bool
+	AllowDestinations    []netip.Prefix
+	Proxy                string // checked by Run, so that errors never repeat a password in it
 	RetrySchedule        []time.Duration
 	DeliveryTimeout      time.Duration
 	MaxPayload           int64
@@ -38,11 +44,18 @@ type Config struct {
 	LogLevel             string
 	LogFormat            string
 	DebugAddr            string
+	MaxConnections       int
+	APIRateLimit         float64
+	TLSCert              string
+	TLSKey               string
 	// SecretKey, SecretKeyFile and SecretKeyPrevious are kept as given and
 	// read by secretBox, whose errors never show them.
 	SecretKey         string
 	SecretKeyFile     string
 	SecretKeyPrevious string
+
+	apiKeyFlag    bool // the key was given as --api-key, which ps shows
+	secretKeyFlag bool // a secret key was given on the command line too
 }
 
 // flagSpec describes one setting for the flag set and the help text.
@@ -77,12 +90,15 @@ func (c *Config) specs() []flagSpec {
 		{"addr", "HOOKLINE_ADDR", "127.0.0.1:8080", "address to listen on", str(&c.Addr)},
 		{"data-dir", "HOOKLINE_DATA_DIR", "./hookline-data", "directory of the SQLite database and the generated API key", str(&c.DataDir)},
 		{"database-url", "HOOKLINE_DATABASE_URL", "", "postgres://… to use PostgreSQL (shared by many nodes) instead of SQLite", str(&c.DatabaseURL)},
-		{"api-key", "HOOKLINE_API_KEY", "", "API key for /v1 (default: generated on first start, saved in the data dir, printed once)", str(&c.APIKey)},
-		{"allow-private-networks", "HOOKLINE_ALLOW_PRIVATE_NETWORKS", "false", "allow endpoints on loopback, private and link-local addresses", func(v string) error {
-			b, err := strconv.ParseBool(v)
-			c.AllowPrivateNetworks = b
+		{"api-key", "HOOKLINE_API_KEY", "", "API key for /v1, at least 32 random characters (default: generated on first start and saved in the data dir)", str(&c.APIKey)},
+		{"api-key-file", "HOOKLINE_API_KEY_FILE", "", "file holding the API key (e.g. a container secret), instead of --api-key, which ps shows", str(&c.APIKeyFile)},
+		{"print-api-key", "HOOKLINE_PRINT_API_KEY", "false", "print a generated API key even when standard output is not a terminal", boolean(&c.PrintAPIKey)},
+		{"allow-private-networks", "HOOKLINE_ALLOW_PRIVATE_NETWORKS", "false", "allow endpoints on every loopback, private and link-local address (prefer --allow-destinations)", boolean(&c.AllowPrivateNetworks)},
+		{"allow-destinations", "HOOKLINE_ALLOW_DESTINATIONS", "", "non-public CIDR prefixes endpoints may be on besides public addresses, e.g. 127.0.0.1/32,10.1.0.0/16", func(v string) (err error) {
+			c.AllowDestinations, err = sender.ParsePrefixes(v)
 			return err
 		}},
+		{"proxy", "HOOKLINE_PROXY", "", "http://[user:password@]host:port of an HTTP proxy for deliveries (CONNECT to each target once checked); environment proxies are ignored", str(&c.Proxy)},
 		{"retry-schedule", "HOOKLINE_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h", "delay before each attempt (±20% jitter); its length is the number of attempts", func(v string) (err error) {
 			c.RetrySchedule, err = delivery.ParseSchedule(v)
 			return err
@@ -129,8 +145,26 @@ func (c *Config) specs() []flagSpec {
 		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
 		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
 		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
+		{"tls-cert", "HOOKLINE_TLS_CERT", "", "PEM certificate chain: serve HTTPS (HTTP/2 on) with --tls-key", str(&c.TLSCert)},
+		{"tls-key", "HOOKLINE_TLS_KEY", "", "PEM private key of --tls-cert", str(&c.TLSKey)},
+		{"api-rate-limit", "HOOKLINE_API_RATE_LIMIT", "0", "requests per second one API key may make on /v1, in bursts of a second's worth; past it 429 (0: no limit)", func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+				return fmt.Errorf("want a non-negative number such as 50 or 0.5")
+			}
+			c.APIRateLimit = f
+			return nil
+		}},
+		{"max-connections", "HOOKLINE_MAX_CONNECTIONS", "4096", "API connections open at once; more wait to be accepted (0: no cap)", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("want a non-negative integer")
+			}
+			c.MaxConnections = n
+			return nil
+		}},
 		{"secret-key", "HOOKLINE_SECRET_KEY", "", "encrypt endpoint secrets in the store with this key: the base64 of 32 random bytes (openssl rand -base64 32); off when empty", str(&c.SecretKey)},
-		{"secret-key-file", "HOOKLINE_SECRET_KEY_FILE", "", "read --secret-key from this file instead", str(&c.SecretKeyFile)},
+		{"secret-key-file", "HOOKLINE_SECRET_KEY_FILE", "", "file holding --secret-key (e.g. a container secret), instead of --secret-key, which ps shows", str(&c.SecretKeyFile)},
 		{"secret-key-previous", "HOOKLINE_SECRET_KEY_PREVIOUS", "", "comma-separated former secret keys: what they sealed is read, and re-sealed with --secret-key at start", str(&c.SecretKeyPrevious)},
 	}
 }
@@ -162,17 +196,33 @@ func (c *Config) parse(name string, args []string, getenv func(string) string) e
 		fs.Func(s.name, s.help, s.set)
 	}
 	// Boolean flags may be given without a value.
-	fs.Lookup("allow-private-networks").Value = boolValue{c}
-	return fs.Parse(args)
+	fs.Lookup("allow-private-networks").Value = boolValue{&c.AllowPrivateNetworks}
+	fs.Lookup("print-api-key").Value = boolValue{&c.PrintAPIKey}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		c.apiKeyFlag = c.apiKeyFlag || f.Name == "api-key"
+		c.secretKeyFlag = c.secretKeyFlag || f.Name == "secret-key" || f.Name == "secret-key-previous"
+	})
+	return nil
 }
 
-// boolValue lets --allow-private-networks stand alone.
-type boolValue struct{ c *Config }
+// boolean parses a true or false setting into p.
+func boolean(p *bool) func(string) error {
+	return func(v string) (err error) {
+		*p, err = strconv.ParseBool(v)
+		return err
+	}
+}
+
+// boolValue lets a boolean flag stand alone (--allow-private-networks).
+type boolValue struct{ p *bool }
 
 func (b boolValue) String() string   { return "" }
 func (b boolValue) IsBoolFlag() bool { return true }
 func (b boolValue) Set(v string) (err error) {
-	b.c.AllowPrivateNetworks, err = strconv.ParseBool(v)
+	*b.p, err = strconv.ParseBool(v)
 	return err
 }
 
@@ -183,15 +233,15 @@ func (c *Config) secretBox() (*secretbox.Box, error) {
 	text := c.SecretKey
 	if c.SecretKeyFile != "" {
 		if text != "" {
-			return nil, errors.New("--secret-key and --secret-key-file: set one or the other")
+			return nil, errors.New("--secret-key and --secret-key-file (or HOOKLINE_SECRET_KEY and HOOKLINE_SECRET_KEY_FILE) are both set: give one, not both")
 		}
-		b, err := os.ReadFile(c.SecretKeyFile)
+		k, err := readKeyFile(c.SecretKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("--secret-key-file: %w", err)
-		}
-		if text = string(b); strings.TrimSpace(text) == "" {
+		} else if k == "" {
 			return nil, fmt.Errorf("--secret-key-file: %s is empty", c.SecretKeyFile)
 		}
+		text = k
 	}
 	var current []byte
 	if text != "" {

@@ -69,7 +69,7 @@ var servingRE = regexp.MustCompile(`addr=(\S+)`)
 // serve starts the binary with args and waits until it listens.
 func serve(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{stderr: &lockedBuffer{}, exited: make(chan error, 1), key: "test-key"}
+	p := &proc{stderr: &lockedBuffer{}, exited: make(chan error, 1), key: "hk_e2e-test-7Hq2Lm9Xc4Vb8Nz1Pk6Rt3Wy5"}
 	p.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--api-key", p.key}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()

@@ -28,8 +28,9 @@ func failServe(t *testing.T, env []string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--api-key", "k"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd := exec.CommandContext(ctx, binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "HOOKLINE_API_KEY=hk_secret-test-4Rt8Wq2Zx6Cv1Bn5Ml9Kp3Jh7")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("hookline serve %v did not exit:\n%s", args, out)
@@ -69,6 +70,9 @@ func TestSecretKey(t *testing.T) {
 	p = serve(t, nil, append(common, "--secret-key", key1)...)
 	if !strings.Contains(p.stderr.String(), "resealed=1") {
 		t.Errorf("the start log does not say one endpoint was re-sealed:\n%s", p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "--secret-key or --secret-key-previous on the command line") {
+		t.Errorf("no warning for a key on the command line:\n%s", p.stderr)
 	}
 	var ev eventResult
 	p.do(t, "POST", "/v1/events", map[string]any{"type": "a", "data": 1}, &ev)
@@ -113,6 +117,9 @@ func TestSecretKey(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "resealed=1") {
 		t.Errorf("rotating the key re-sealed nothing:\n%s", p.stderr)
 	}
+	if strings.Contains(p.stderr.String(), "--secret-key or --secret-key-previous on the command line") {
+		t.Errorf("a warning for keys given in the environment:\n%s", p.stderr)
+	}
 	p.stop(t)
 	p = serve(t, nil, append(common, "--secret-key", key2)...)
 	if p.do(t, "GET", "/v1/endpoints/"+ep.ID+"/secret", nil, &sec); sec.Secret != ep.Secret {
@@ -134,6 +141,7 @@ func TestSecretKey(t *testing.T) {
 		{[]string{"--secret-key", base64.StdEncoding.EncodeToString([]byte("sixteen byte key"))}, "--secret-key: "},
 		{[]string{"--secret-key", key2, "--secret-key-previous", key1 + ",hunter2-hunter2"}, "--secret-key-previous: key 2: "},
 		{[]string{"--secret-key", key2, "--secret-key-file", file}, "--secret-key and --secret-key-file"},
+		{[]string{"--secret-key-file", filepath.Join(dir, "hookline.db")}, "--secret-key-file: "},
 		{[]string{"--secret-key-file", filepath.Join(dir, "missing")}, "--secret-key-file: "},
 	} {
 		out := failServe(t, nil, append(common, tt.args...)...)

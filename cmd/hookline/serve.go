@@ -2,8 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,11 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +39,9 @@ type Main struct {
 	Config Config
 	Stdout io.Writer
 	Stderr io.Writer
+	// HTTP are the limits of the HTTP server, which have no flags;
+	// NewMain sets DefaultHTTPLimits, tests shorten them.
+	HTTP HTTPLimits
 
 	Store    hookline.Store
 	Engine   *delivery.Engine
@@ -49,9 +51,34 @@ type Main struct {
 	lock     *os.File
 }
 
+// HTTPLimits bound what one client can hold of the HTTP server.
+type HTTPLimits struct {
+	// ReadHeaderTimeout bounds the reading of a request's headers (a
+	// slowloris client is cut off at it); ReadTimeout the whole request,
+	// body included.
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	// WriteTimeout bounds the writing of an answer (api.Config.WriteTimeout);
+	// the server's own write timeout is ReadTimeout + WriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection that sends nothing.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers (net/http
+	// allows 4 KiB more); past it net/http answers 431.
+	MaxHeaderBytes int
+}
+
+// DefaultHTTPLimits are the limits of `hookline serve`.
+var DefaultHTTPLimits = HTTPLimits{
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       60 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       120 * time.Second,
+	MaxHeaderBytes:    64 << 10,
+}
+
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr}
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, HTTP: DefaultHTTPLimits}
 	_ = m.Config.parse("serve", nil, func(string) string { return "" })
 	return m
 }
@@ -77,13 +104,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	slog.SetDefault(log)
 
-	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	if c.APIKey == "" {
-		if c.APIKey, err = loadOrCreateKey(c.DataDir, m.Stdout); err != nil {
+	scheme, tlsConfig := "http", (*tls.Config)(nil)
+	if c.TLSCert != "" || c.TLSKey != "" {
+		if tlsConfig, err = loadTLS(c.TLSCert, c.TLSKey); err != nil {
 			return err
 		}
+		scheme = "https"
+	}
+	if err := secureDataDir(c.DataDir, c.DatabaseURL == "", log); err != nil {
+		return err
+	}
+	if c.APIKey, err = m.apiKey(); err != nil {
+		return err
+	}
+	if c.apiKeyFlag {
+		log.Warn("--api-key on the command line can be read by every local user (ps, /proc); prefer HOOKLINE_API_KEY or --api-key-file")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -97,6 +132,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	box, err := c.secretBox()
 	if err != nil {
 		return err
+	}
+	if c.secretKeyFlag {
+		log.Warn("--secret-key or --secret-key-previous on the command line can be read by every local user (ps, /proc); prefer HOOKLINE_SECRET_KEY or --secret-key-file")
 	}
 	partitioned := false
 	if c.DatabaseURL != "" {
@@ -116,6 +154,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	logSecretBox(log, box, m.Store)
 
+	var proxy *url.URL
+	if c.Proxy != "" {
+		if proxy, err = sender.ParseProxy(c.Proxy); err != nil {
+			return fmt.Errorf("--proxy: %w", err) // not the URL: it may hold a password
+		}
+	}
 	m.Engine = delivery.New(delivery.Config{
 		Store:                  m.Store,
 		MaxInFlight:            c.MaxInFlightTotal,
@@ -129,6 +173,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RetrySchedule:          c.RetrySchedule,
 		DeliveryTimeout:        c.DeliveryTimeout,
 		AllowPrivateNetworks:   c.AllowPrivateNetworks,
+		AllowDestinations:      c.AllowDestinations,
+		Proxy:                  proxy,
 		Retention:              c.Retention,
 		Partitioned:            partitioned,
 		NodeID:                 c.NodeID,
@@ -144,28 +190,41 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
-	allowPrivate := c.AllowPrivateNetworks
+	dest := sender.Destinations{AllowPrivate: c.AllowPrivateNetworks, Allow: c.AllowDestinations}
 	handler := api.NewServer(api.Config{
-		Store:      m.Store,
-		Engine:     m.Engine,
-		APIKey:     c.APIKey,
-		MaxPayload: c.MaxPayload,
-		CheckURL:   func(u string) error { return sender.CheckURL(u, allowPrivate) },
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Logger:     log,
+		Store:        m.Store,
+		Engine:       m.Engine,
+		APIKey:       c.APIKey,
+		MaxPayload:   c.MaxPayload,
+		CheckURL:     dest.CheckURL,
+		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Logger:       log,
+		WriteTimeout: m.HTTP.WriteTimeout,
+		RateLimit:    c.APIRateLimit,
 	})
-	if m.listener, err = net.Listen("tcp", c.Addr); err != nil {
+	tcp, err := net.Listen("tcp", c.Addr)
+	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	m.listener = api.NewListener(tcp, c.MaxConnections)
 	m.server = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: m.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       m.HTTP.ReadTimeout,
+		WriteTimeout:      m.HTTP.ReadTimeout + m.HTTP.WriteTimeout, // the API sets a tighter one per request
+		IdleTimeout:       m.HTTP.IdleTimeout,
+		MaxHeaderBytes:    m.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	m.server.TLSConfig = tlsConfig
 	go func() {
-		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if scheme == "https" {
+			err = m.server.ServeTLS(m.listener, "", "") // the certificate is in TLSConfig; HTTP/2 is on
+		} else {
+			err = m.server.Serve(m.listener)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	}()
@@ -181,7 +240,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		runtime.SetMutexProfileFraction(100)
 		runtime.SetBlockProfileRate(100_000)
 	}
-	log.Info("hookline serving", "addr", m.Addr(), "version", hookline.Version, "store", storeName(c))
+	log.Info("hookline serving", "addr", m.Addr(), "scheme", scheme, "version", hookline.Version, "store", storeName(c))
 	return nil
 }
 
@@ -236,25 +295,17 @@ func storeName(c *Config) string {
 	return "sqlite"
 }
 
-// loadOrCreateKey returns the API key saved in the data dir, making and
-// printing one on first start.
-func loadOrCreateKey(dir string, out io.Writer) (string, error) {
-	path := filepath.Join(dir, "api-key")
-	if b, err := os.ReadFile(path); err == nil {
-		if k := strings.TrimSpace(string(b)); k != "" {
-			return k, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read api key: %w", err)
+// loadTLS returns the TLS configuration of the API server: the certificate
+// chain and key of the PEM files certFile and keyFile, TLS 1.2 at least.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both, or neither to serve plain HTTP")
 	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	key := "hk_" + base64.RawURLEncoding.EncodeToString(b[:])
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("save api key: %w", err)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", certFile, keyFile, err)
 	}
-	fmt.Fprintf(out, "Generated an API key (saved in %s; shown only this once):\n\n    %s\n\n", path, key)
-	return key, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
 // lockDataDir takes an exclusive lock on the data dir, so two processes never

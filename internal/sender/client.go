@@ -2,88 +2,38 @@ package sender
 
 import (
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"strings"
-	"syscall"
 	"time"
-
-	"code.dny.dev/ssrf"
-
-	"github.com/hookline/hookline"
 )
 
-// errPrivate marks a dial refused because the address is not public.
-var errPrivate = errors.New("destination is a loopback, private, link-local or otherwise non-public address; start hookline with --allow-private-networks to allow it")
-
-// newGuard returns the dial-time check of the address actually dialled, or
-// nil when private networks are allowed. It refuses loopback, private,
-// link-local, unspecified and the other special-purpose ranges, including
-// their IPv4-mapped IPv6, NAT64 and 6to4 forms, on any port.
-func newGuard(allowPrivate bool) func(network, address string, c syscall.RawConn) error {
-	if allowPrivate {
-		return nil
-	}
-	return func(network, address string, c syscall.RawConn) error {
-		if err := publicOnly.Safe(network, address, c); err != nil {
-			if errors.Is(err, ssrf.ErrProhibitedIP) {
-				return errPrivate
-			}
-			return err
-		}
-		return nil
-	}
-}
-
-// publicOnly refuses every non-public address, on any port.
-var publicOnly = ssrf.New(ssrf.WithAnyPort())
-
-// CheckURL validates an endpoint URL: absolute http or https with a host.
-// Unless allowPrivate is set, a literal IP host that is not public is refused
-// with a message that names the flag. Host names are checked when dialled.
+// CheckURL is Destinations{AllowPrivate: allowPrivate}.CheckURL(raw).
 func CheckURL(raw string, allowPrivate bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return hookline.Errorf(hookline.EINVALID, "url: must be an absolute http or https URL")
-	} else if u.Scheme != "http" && u.Scheme != "https" {
-		return hookline.Errorf(hookline.EINVALID, "url: scheme must be http or https, not %q", u.Scheme)
-	} else if u.Hostname() == "" {
-		return hookline.Errorf(hookline.EINVALID, "url: must have a host")
-	} else if u.User != nil {
-		return hookline.Errorf(hookline.EINVALID, "url: must not carry credentials; use the signature to authenticate")
-	}
-	if allowPrivate {
-		return nil
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback host; start hookline with --allow-private-networks to allow it", host)
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return nil // a name: checked on the address actually dialled
-	}
-	if publicOnly.SafeAddr(ip) != nil {
-		return hookline.Errorf(hookline.EINVALID, "url: %s is a loopback, private, link-local or otherwise non-public address; start hookline with --allow-private-networks to allow it", ip)
-	}
-	return nil
+	return Destinations{AllowPrivate: allowPrivate}.CheckURL(raw)
 }
 
 // newClient returns the HTTP client that makes deliveries: redirects are not
-// followed, every dial is checked by the guard, HTTP/2 stays on, and idle
-// connections are kept for reuse.
-func newClient(allowPrivate bool, timeout time.Duration, maxConnsPerHost int) *http.Client {
+// followed, every dial is checked by the guard of dest, HTTP/2 stays on, and
+// idle connections are kept for reuse. Environment proxies (HTTP_PROXY and
+// the like) are ignored: a proxy dials for the client, around the guard.
+// With proxy, every connection is a CONNECT tunnel through it, to an
+// address checked first (see proxyDialer).
+func newClient(dest Destinations, proxy *url.URL, timeout time.Duration, maxConnsPerHost int) *http.Client {
 	d := &net.Dialer{
 		Timeout:   min(timeout, 10*time.Second),
 		KeepAlive: 30 * time.Second,
-		Control:   newGuard(allowPrivate),
+		Control:   dest.newGuard(),
+	}
+	dial := d.DialContext
+	if proxy != nil {
+		// The proxy is dialled without the guard: the operator named it.
+		pd := &net.Dialer{Timeout: d.Timeout, KeepAlive: d.KeepAlive}
+		dial = newProxyDialer(proxy, dest, pd).DialContext
 	}
 	t := &http.Transport{
-		Proxy:                  nil, // a proxy would dial for us and bypass the guard
-		DialContext:            d.DialContext,
+		Proxy:                  nil, // never from the environment: see above
+		DialContext:            dial,
 		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked
 		MaxIdleConns:           0,    // no global cap
 		MaxIdleConnsPerHost:    maxConnsPerHost,

@@ -15,9 +15,10 @@ import (
 
 func TestCheckURL(t *testing.T) {
 	tests := []struct {
-		url     string
-		private bool // allowed only with --allow-private-networks
-		invalid bool // never allowed
+		url         string
+		private     bool // allowed only with --allow-private-networks
+		invalid     bool // never allowed
+		nonStandard bool // an address in another form: never allowed
 	}{
 		{url: "https://example.com/hook"},
 		{url: "http://93.184.216.34:8080/x"},
@@ -36,6 +37,34 @@ func TestCheckURL(t *testing.T) {
 		{url: "http://[2002:7f00:1::]/x", private: true},
 		{url: "http://[fe80::1]/x", private: true},
 		{url: "http://[fc00::1]/x", private: true},
+		{url: "http://xn--bcher-kva.example/x"},
+		{url: "http://bücher.example/x"},
+		{url: "http://EXAMPLE.com./x"},
+		{url: "http://93.184.216.34:25/x"}, // any port on a public address
+		{url: "http://LOCALHOST/x", private: true},
+		{url: "http://localhost./x", private: true},
+		{url: "http://api.localhost./x", private: true},
+		{url: "http://ｌｏｃａｌｈｏｓｔ/x", private: true},
+		{url: "http://[::ffff:7f00:1]/x", private: true},
+		{url: "http://[fe80::1%25eth0]/x", private: true},
+		{url: "http://2130706433/x", private: true, nonStandard: true},
+		{url: "http://0x7f000001/x", private: true, nonStandard: true},
+		{url: "http://0177.0.0.1/x", private: true, nonStandard: true},
+		{url: "http://0x7f.1/x", private: true, nonStandard: true},
+		{url: "http://127.1/x", private: true, nonStandard: true},
+		{url: "http://127.0.0.1./x", private: true, nonStandard: true},
+		{url: "http://0/x", private: true, nonStandard: true},
+		{url: "http://①②⑦.0.0.1/x", private: true, nonStandard: true},
+		{url: "http://１２７.０.０.１/x", private: true, nonStandard: true},
+		{url: "http://127。0。0。1/x", private: true, nonStandard: true},
+		{url: "http://169.254.43518/x", private: true, nonStandard: true}, // 169.254.169.254
+		{url: "http://1.1/x", invalid: true, nonStandard: true},           // 1.0.0.1: public, but write it so
+		{url: "http://1.2.3.256/x", invalid: true},
+		{url: "http://1.2.3.4.5/x", invalid: true},
+		{url: "http://08.1.2.3/x", invalid: true},
+		{url: "http://a..b/x", invalid: true},
+		{url: "http://example.0x/x", invalid: true},
+		{url: "http://a⒈.com/x", invalid: true}, // ⒈: disallowed by IDNA
 		{url: "ftp://example.com/x", invalid: true},
 		{url: "/relative", invalid: true},
 		{url: "https://", invalid: true},
@@ -53,8 +82,12 @@ func TestCheckURL(t *testing.T) {
 			if tt.private && !strings.Contains(err.Error(), "--allow-private-networks") {
 				t.Fatalf("message %q does not name the flag", err)
 			}
-			if err := CheckURL(tt.url, true); (err != nil) != tt.invalid {
+			err = CheckURL(tt.url, true)
+			if (err != nil) != (tt.invalid || tt.nonStandard) {
 				t.Fatalf("CheckURL(%q, true) = %v", tt.url, err)
+			}
+			if tt.nonStandard && !strings.Contains(err.Error(), "write it as") {
+				t.Fatalf("message %q does not name the usual form", err)
 			}
 		})
 	}
@@ -65,8 +98,8 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 	defer srv.Close()
 	// A host name that resolves to loopback passes CheckURL but not the dial.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localtest.invalid", 1)
-	c := newClient(false, 5*time.Second, 4)
-	c.Transport.(*http.Transport).DialContext = guardedDialer(false, "127.0.0.1")
+	c := newClient(Destinations{}, nil, 5*time.Second, 4)
+	c.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{}, "127.0.0.1")
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	_, err := c.Do(req)
 	if err == nil {
@@ -76,8 +109,8 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 		t.Fatalf("classified as %q %q", r.Kind, r.Err)
 	}
 
-	ok := newClient(true, 5*time.Second, 4)
-	ok.Transport.(*http.Transport).DialContext = guardedDialer(true, "127.0.0.1")
+	ok := newClient(Destinations{AllowPrivate: true}, nil, 5*time.Second, 4)
+	ok.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{AllowPrivate: true}, "127.0.0.1")
 	req, _ = http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	resp, err := ok.Do(req)
 	if err != nil {
@@ -93,7 +126,7 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	}))
 	defer srv.Close()
-	c := newClient(true, 5*time.Second, 4)
+	c := newClient(Destinations{AllowPrivate: true}, nil, 5*time.Second, 4)
 	resp, err := c.Post(srv.URL, "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +139,8 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 
 // guardedDialer resolves every host to ip, as a DNS answer (or a rebinding
 // one) would, and dials through the real guard.
-func guardedDialer(allowPrivate bool, ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second, Control: newGuard(allowPrivate)}
+func guardedDialer(dest Destinations, ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second, Control: dest.newGuard()}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		_, port, err := net.SplitHostPort(addr)
 		if err != nil {

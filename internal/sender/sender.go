@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +51,14 @@ type Options struct {
 	// AllowPrivateNetworks lets requests go to loopback and private
 	// addresses.
 	AllowPrivateNetworks bool
+	// AllowDestinations lists the non-public prefixes requests may go to
+	// besides public addresses (see Destinations.Allow).
+	AllowDestinations []netip.Prefix
+	// Proxy, when set, is an HTTP proxy every request goes through, by
+	// CONNECT to the target's address once it is checked (see ParseProxy).
+	// Nil means no proxy: environment variables such as HTTPS_PROXY are
+	// never read.
+	Proxy *url.URL
 	// Timeout bounds one request, from dial to the end of the body read.
 	Timeout time.Duration
 	// IdleConnsPerHost is how many idle connections are kept per host.
@@ -70,7 +80,8 @@ type Sender struct {
 func New(o Options) *Sender {
 	s := &Sender{client: o.Client, timeout: o.Timeout, userAgent: []string{o.UserAgent}}
 	if s.client == nil {
-		s.client = newClient(o.AllowPrivateNetworks, o.Timeout, o.IdleConnsPerHost)
+		dest := Destinations{AllowPrivate: o.AllowPrivateNetworks, Allow: o.AllowDestinations}
+		s.client = newClient(dest, o.Proxy, o.Timeout, o.IdleConnsPerHost)
 	}
 	return s
 }
@@ -160,12 +171,15 @@ func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
 
 // classifyError turns a transport error into a short message for a person.
 func classifyError(err error, timeout time.Duration) Result {
-	var dnsErr *net.DNSError
+	var (
+		dnsErr  *net.DNSError
+		refused *RefusedError
+	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return Result{Err: fmt.Sprintf("timeout after %s", timeout), Kind: KindTimeout, Timeout: true}
-	case errors.Is(err, errPrivate):
-		return Result{Err: errPrivate.Error(), Kind: KindRefused}
+	case errors.As(err, &refused):
+		return Result{Err: refused.Error(), Kind: KindRefused}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Result{Err: "connection refused", Kind: KindNetwork}
 	case errors.Is(err, syscall.ECONNRESET):
