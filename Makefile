@@ -34,6 +34,12 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s), one at a time
 bench: ## run the Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+.PHONY: web/vendor
+web/vendor: ## copy the browser libraries pinned by web/package-lock.json into web/static/vendor
+	cd web && npm ci --ignore-scripts --no-audit --no-fund && \
+		cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css static/vendor/ && \
+		(cd static/vendor && sha256sum uPlot.iife.min.js uPlot.min.css) > vendor.sum
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/sha256"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -59,6 +60,22 @@ func TestRateLimit(t *testing.T) {
 	}
 	clock.Add(time.Second)
 	b.do(t, "GET", "/v1/stats", "").ok(t, 200, nil)
+
+	// In-process requests marked Unmetered (the dashboard's) are not
+	// counted, while the key's budget is spent.
+	clock.Add(time.Second)
+	b.do(t, "GET", "/v1/stats", "").ok(t, 200, nil)
+	b.do(t, "GET", "/v1/stats", "").ok(t, 200, nil)
+	b.do(t, "GET", "/v1/stats", "").wantError(t, 429, hookline.ERATELIMIT)
+	for range 5 {
+		req := httptest.NewRequest("GET", "/v1/stats", nil)
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		rec := httptest.NewRecorder()
+		b.srv.Config.Handler.ServeHTTP(rec, req.WithContext(Unmetered(req.Context())))
+		if rec.Code != 200 {
+			t.Fatalf("unmetered request: %d %s", rec.Code, rec.Body)
+		}
+	}
 
 	// Off by default.
 	off := setup(t)

@@ -78,6 +78,8 @@ type Config struct {
 	RateLimit float64
 	// Now is the clock of the rate limit. Nil means time.Now.
 	Now func() time.Time
+	// Portal makes the links of POST /v1/portal-links; nil means 404.
+	Portal PortalLinker
 }
 
 // Server is the HTTP handler of the API. Build it with NewServer.
@@ -94,6 +96,7 @@ type Server struct {
 	rateLimit  float64
 	now        func() time.Time
 	dashboard  http.Handler
+	portal     PortalLinker
 	mux        *http.ServeMux
 }
 
@@ -111,6 +114,7 @@ func NewServer(c Config) *Server {
 		hasKey:     c.APIKey != "",
 		keyHash:    sha256.Sum256([]byte(c.APIKey)),
 		dashboard:  c.Dashboard,
+		portal:     c.Portal,
 		mux:        http.NewServeMux(),
 		limiter:    newKeyLimiter(c.RateLimit),
 		rateLimit:  c.RateLimit,
@@ -168,6 +172,7 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("POST /v1/deliveries/{id}/retry", s.handleRetryDelivery)
 
 	m.HandleFunc("GET /v1/stats", s.handleStats)
+	m.HandleFunc("POST /v1/portal-links", s.handleCreatePortalLink)
 
 	m.HandleFunc("/", s.handleFallback)
 }
@@ -199,12 +204,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isV1(r.URL.Path) {
+		if tenant, ok := scopedTenant(r.Context()); ok {
+			s.serveScoped(sw, r, tenant)
+			return
+		}
 		sum, err := s.authorize(r)
 		if err != nil {
 			s.writeError(sw, r, err)
 			return
 		}
-		if s.limiter != nil {
+		if s.limiter != nil && !unmetered(r.Context()) {
 			if ok, wait := s.limiter.allow(sum, s.now()); !ok {
 				sw.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
 				s.writeError(sw, r, hookline.Errorf(hookline.ERATELIMIT,

@@ -4,7 +4,11 @@
 # against a throwaway server on loopback that this script starts (installing
 # PostgreSQL from Debian's packages when it is missing) and stops, then each
 # fuzz target for FUZZTIME (scripts/fuzz.sh, 10s each). A PostgreSQL that
-# cannot be had fails the run.
+# cannot be had fails the run. The browser test of the dashboard runs in
+# Debian's chromium, installed when missing (as root); a chromium that cannot
+# be had fails the run too. When npm is there, the dashboard's pinned browser
+# libraries are installed from web/package-lock.json so that a test compares
+# the embedded copies with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +27,22 @@ pg_env=$(scripts/pgtest.sh start)
 eval "$pg_env"
 trap 'scripts/pgtest.sh stop >/dev/null 2>&1 || true' EXIT
 export HOOKLINE_REQUIRE_POSTGRES=1
+
+if ! command -v chromium >/dev/null; then
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+		echo "test.sh: installing chromium from Debian's packages" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update >&2 && apt-get install -y chromium >&2
+	else
+		echo "test.sh: chromium is not installed and I cannot install it (not root, or no apt-get): sudo apt-get install -y chromium" >&2
+	fi
+fi
+export HOOKLINE_REQUIRE_BROWSER=1
+
+if command -v npm >/dev/null; then
+	(cd web && npm ci --ignore-scripts --no-audit --no-fund >&2)
+	export HOOKLINE_REQUIRE_VENDOR=1
+fi
 
 flags=(-count=1 -timeout 20m)
 if [ "${RACE:-}" = 1 ]; then

@@ -657,6 +657,7 @@ func TestClusterGracefulShutdown(t *testing.T) {
 		took.Round(time.Millisecond), leaseTimeout, leaseTick)
 	if took > 2*leaseTick+leaseTick/2 {
 		t.Errorf("partitions handed over %s after SIGTERM, want within about 2 lease ticks (%s)", took, 2*leaseTick)
+		defer func() { t.Logf("the stopped node's log:\n%s", nodes[1].stderr) }()
 	}
 	select {
 	case err := <-nodes[1].exited:

@@ -48,6 +48,7 @@ type Config struct {
 	APIRateLimit         float64
 	TLSCert              string
 	TLSKey               string
+	PublicURL            string
 	// SecretKey, SecretKeyFile and SecretKeyPrevious are kept as given and
 	// read by secretBox, whose errors never show them.
 	SecretKey         string
@@ -161,6 +162,13 @@ func (c *Config) specs() []flagSpec {
 				return fmt.Errorf("want a non-negative integer")
 			}
 			c.MaxConnections = n
+			return nil
+		}},
+		{"public-url", "HOOKLINE_PUBLIC_URL", "", "base URL Hookline is reached at, for portal links (default: http://<addr>)", func(v string) error {
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return fmt.Errorf("want an http:// or https:// URL")
+			}
+			c.PublicURL = strings.TrimRight(v, "/")
 			return nil
 		}},
 		{"secret-key", "HOOKLINE_SECRET_KEY", "", "encrypt endpoint secrets in the store with this key: the base64 of 32 random bytes (openssl rand -base64 32); off when empty", str(&c.SecretKey)},

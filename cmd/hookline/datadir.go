@@ -12,8 +12,8 @@ import (
 
 // dataFiles are the files Hookline keeps in the data dir: the SQLite
 // database with its write-ahead log and shared-memory index, the generated
-// API key and the lock. Each is made 0600.
-var dataFiles = []string{"hookline.db", "hookline.db-wal", "hookline.db-shm", "api-key", "lock"}
+// API key, the lock and the portal secret of the dashboard. Each is made 0600.
+var dataFiles = []string{"hookline.db", "hookline.db-wal", "hookline.db-shm", "api-key", "lock", "portal-secret"}
 
 // secureDataDir makes dir, which holds the API key and (with SQLite) every
 // endpoint's signing secret, private to its owner: the dir 0700, the files

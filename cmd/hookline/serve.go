@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"github.com/hookline/hookline/internal/secretbox"
 	"github.com/hookline/hookline/internal/sender"
 	"github.com/hookline/hookline/sqlite"
+	"github.com/hookline/hookline/web"
 )
 
 var flagErrHelp = flag.ErrHelp
@@ -190,6 +192,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 
+	dash, err := m.dashboard()
+	if err != nil {
+		return err
+	}
 	dest := sender.Destinations{AllowPrivate: c.AllowPrivateNetworks, Allow: c.AllowDestinations}
 	handler := api.NewServer(api.Config{
 		Store:        m.Store,
@@ -201,12 +207,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:       log,
 		WriteTimeout: m.HTTP.WriteTimeout,
 		RateLimit:    c.APIRateLimit,
+		Dashboard:    dash,
+		Portal:       dash,
 	})
+	dash.Attach(handler)
+	m.closers = append(m.closers, func() error { dash.Close(); return nil })
 	tcp, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	m.listener = api.NewListener(tcp, c.MaxConnections)
+	dash.SetPublicURL(cmp.Or(c.PublicURL, scheme+"://"+m.Addr()))
 	m.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: m.HTTP.ReadHeaderTimeout,
@@ -217,6 +228,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	m.server.TLSConfig = tlsConfig
+	m.server.RegisterOnShutdown(dash.Close) // ends the live streams, which never go idle
 	go func() {
 		var err error
 		if scheme == "https" {
@@ -250,15 +262,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	log := slog.Default()
+	log.Info("hookline stopping")
+	start := time.Now()
 	var errs []error
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close())
 	}
+	httpDone := time.Now()
 	if m.Engine != nil {
 		errs = append(errs, m.Engine.Close(ctx))
 	}
+	engineDone := time.Now()
 	for i := len(m.closers) - 1; i >= 0; i-- {
 		errs = append(errs, m.closers[i]())
 	}
@@ -268,7 +285,28 @@ func (m *Main) Close() error {
 	if m.lock != nil {
 		errs = append(errs, m.lock.Close())
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	// How long each step took tells an operator what a slow stop waited on.
+	log.Info("hookline stopped", "http", httpDone.Sub(start).Round(time.Millisecond).String(),
+		"engine", engineDone.Sub(httpDone).Round(time.Millisecond).String(),
+		"release", time.Since(engineDone).Round(time.Millisecond).String(), "err", err)
+	return err
+}
+
+// dashboard returns the dashboard and portal of `hookline serve`. Portal
+// links are signed with a secret saved in the data dir, or, with
+// PostgreSQL, derived from the API key that every node shares, so that each
+// node accepts the others' links.
+func (m *Main) dashboard() (*web.Handler, error) {
+	c := &m.Config
+	secret := web.DeriveSecret(c.APIKey)
+	if c.DatabaseURL == "" {
+		var err error
+		if secret, err = web.LoadOrCreateSecret(c.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	return web.New(web.Config{APIKey: c.APIKey, Secret: secret, PublicURL: c.PublicURL, Logger: slog.Default()}), nil
 }
 
 // logSecretBox says at start how endpoint secrets are stored, and how many
