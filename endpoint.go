@@ -17,10 +17,20 @@ type Endpoint struct {
 	// ending in ".*" matches a prefix, so "invoice.*" matches "invoice.paid"
 	// and "hookline.*" every operational type.
 	EventTypes []string `json:"event_types"`
-	// Secret is "whsec_" followed by the base64 signing key. It is never
-	// serialised with the endpoint; GET /v1/endpoints/{id}/secret shows it.
-	Secret   string `json:"-"`
-	Disabled bool   `json:"disabled"`
+	// Secret signs the endpoint's deliveries: "whsec_" followed by the
+	// base64 HMAC key (signature scheme v1), or "whsk_" followed by the
+	// base64 ed25519 private key (v1a). It is never serialised with the
+	// endpoint; GET /v1/endpoints/{id}/secret shows it.
+	Secret string `json:"-"`
+	// PreviousSecret is the secret that Secret replaced in a rotation: until
+	// PreviousSecretExpiresAt, deliveries are signed with it too, after
+	// Secret, so that receivers verify with either while they switch. ""
+	// when there is none. Never serialised, like Secret.
+	PreviousSecret string `json:"-"`
+	// PreviousSecretExpiresAt is when PreviousSecret stops signing; zero
+	// when there is no previous secret.
+	PreviousSecretExpiresAt time.Time `json:"-"`
+	Disabled                bool      `json:"disabled"`
 	// DisabledReason says why a disabled endpoint is: DisabledFailing,
 	// DisabledGone or DisabledManual; "" while enabled.
 	DisabledReason string `json:"disabled_reason"`
@@ -86,6 +96,12 @@ const (
 	DisabledManual = "manual"
 )
 
+// SignsWithPrevious reports whether a delivery made at now is signed with
+// PreviousSecret too: there is one and it has not expired.
+func (e *Endpoint) SignsWithPrevious(now time.Time) bool {
+	return e.PreviousSecret != "" && now.Before(e.PreviousSecretExpiresAt)
+}
+
 // Partition returns the partition the endpoint hashes into.
 func (e *Endpoint) Partition() int { return PartitionOf(e.ID) }
 
@@ -126,7 +142,14 @@ type EndpointUpdate struct {
 	URL         *string
 	Description *string
 	EventTypes  *[]string
-	Secret      *string
+	// Secret replaces the signing secret. The secret it replaces becomes
+	// the PreviousSecret until KeepPreviousUntil, when that is after the
+	// update's time (a rotation, which drops any older previous secret);
+	// otherwise the endpoint is left with no previous secret.
+	Secret *string
+	// KeepPreviousUntil is when the secret that Secret replaces stops
+	// signing; ignored without Secret.
+	KeepPreviousUntil *time.Time
 	// Disabled and DisabledReason change together: enabling clears the
 	// reason whatever DisabledReason says.
 	Disabled       *bool

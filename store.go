@@ -14,16 +14,20 @@ import (
 // all. Times are kept to the microsecond.
 type Store interface {
 	// CreateEndpoint stores a new endpoint; e.ID, e.Secret, e.CreatedAt and
-	// e.UpdatedAt are set by the caller.
+	// e.UpdatedAt are set by the caller (and e.PreviousSecret with its
+	// expiry, if it has one).
 	CreateEndpoint(ctx context.Context, e *Endpoint) error
-	// FindEndpoint returns one endpoint, secret included.
+	// FindEndpoint returns one endpoint, secrets included.
 	FindEndpoint(ctx context.Context, id string) (*Endpoint, error)
 	// FindEndpoints returns a page of endpoints, newest first, and the cursor
 	// of the next page ("" on the last page).
 	FindEndpoints(ctx context.Context, f EndpointFilter) ([]*Endpoint, string, error)
 	// UpdateEndpoint applies u to an endpoint at time now and returns it.
 	// Enabling a disabled endpoint clears its DisabledReason and its saved
-	// health (the circuit closes).
+	// health (the circuit closes). Replacing the secret moves the current
+	// one to PreviousSecret, in the same write, when u keeps it (see
+	// EndpointUpdate.Secret), so two rotations at once lose no secret; and
+	// every update drops a previous secret that expired by now.
 	UpdateEndpoint(ctx context.Context, id string, u EndpointUpdate, now time.Time) (*Endpoint, error)
 	// DeleteEndpoint deletes an endpoint with its deliveries and attempts.
 	DeleteEndpoint(ctx context.Context, id string) error

@@ -34,6 +34,9 @@ type endpointRequest struct {
 	RateLimit   *float64  `json:"rate_limit"`
 	MaxInFlight *int      `json:"max_in_flight"`
 	Ordering    *string   `json:"ordering"`
+	// SignatureScheme is "v1" (HMAC-SHA256) or "v1a" (ed25519); absent, the
+	// scheme of the secret given, or on create of a generated one, v1.
+	SignatureScheme *string `json:"signature_scheme"`
 	// Batch is kept raw: absent leaves batching alone, null turns it off.
 	Batch json.RawMessage `json:"batch"`
 
@@ -69,23 +72,20 @@ func decodeBatch(raw json.RawMessage) (*hookline.Batch, error) {
 	return &hookline.Batch{MaxEvents: *b.MaxEvents, MaxWaitMS: *b.MaxWaitMS}, nil
 }
 
-// endpointResponse is an endpoint as the API shows it: with its health,
-// and without its secret.
+// endpointResponse is an endpoint as the API shows it: with its health
+// and the scheme its secret signs with, and without its secrets.
 type endpointResponse struct {
 	*hookline.Endpoint
-	Health hookline.EndpointHealth `json:"health"`
+	SignatureScheme string                  `json:"signature_scheme"`
+	Health          hookline.EndpointHealth `json:"health"`
 }
 
 // endpointWithSecret is the answer of POST /v1/endpoints, the only one that
-// shows the secret along with the endpoint.
+// shows the secret along with the endpoint (and, for v1a, its public key).
 type endpointWithSecret struct {
 	endpointResponse
-	Secret string `json:"secret"`
-}
-
-// secretResponse is the answer of GET /v1/endpoints/{id}/secret.
-type secretResponse struct {
-	Secret string `json:"secret"`
+	Secret    string `json:"secret"`
+	PublicKey string `json:"public_key,omitempty"`
 }
 
 // recoverRequest is the optional body of POST /v1/endpoints/{id}/recover.
@@ -120,10 +120,8 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 	if req.Tenant != nil && !hookline.ValidTenant(*req.Tenant) {
 		return hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces")
 	}
-	if req.Secret != nil {
-		if _, err := signature.ParseSecret(*req.Secret); err != nil {
-			return secretError(err)
-		}
+	if err := validateSecret(req.Secret, req.SignatureScheme); err != nil {
+		return err
 	}
 	if r := req.RateLimit; r != nil && (*r < 0 || *r > hookline.MaxRateLimit || math.IsNaN(*r)) {
 		return hookline.Errorf(hookline.EINVALID, "rate_limit: must be a number of requests per second from 0 (no limit) to %d", hookline.MaxRateLimit)
@@ -144,14 +142,59 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 	return nil
 }
 
-// secretError is the answer to a secret that ParseSecret refused. Its
-// messages are written for a person and never quote the secret, such as
+// secretError is the answer to a secret that package signature refused.
+// Its messages are written for a person and never quote the secret, such as
 // "secret must start with whsec_"; other errors are not shown.
 func secretError(err error) error {
 	if errors.Is(err, signature.ErrInvalidSecret) {
 		return hookline.Errorf(hookline.EINVALID, "secret: %s", strings.TrimPrefix(err.Error(), "secret "))
 	}
 	return hookline.Errorf(hookline.EINVALID, "secret: must be %q followed by a base64-encoded key; leave it out to have one generated", signature.SecretPrefix)
+}
+
+// validateSecret checks the secret and signature_scheme of a request, each
+// when set: the scheme is v1 or v1a, the secret signs (a whsec_ secret or a
+// whsk_ secret key), and a secret given with a scheme is of that scheme.
+func validateSecret(secret, scheme *string) error {
+	if scheme != nil && *scheme != signature.SchemeV1 && *scheme != signature.SchemeV1a {
+		return hookline.Errorf(hookline.EINVALID, "signature_scheme: must be %q (HMAC-SHA256) or %q (ed25519)", signature.SchemeV1, signature.SchemeV1a)
+	}
+	if secret == nil {
+		return nil
+	}
+	if _, err := signature.NewSigner(*secret); err != nil {
+		return secretError(err)
+	}
+	if scheme != nil && signature.SchemeOf(*secret) != *scheme {
+		return hookline.Errorf(hookline.EINVALID, "secret: signature_scheme %s needs a secret starting with %s",
+			*scheme, secretPrefix(*scheme))
+	}
+	return nil
+}
+
+// secretPrefix returns the prefix of the secrets of a scheme.
+func secretPrefix(scheme string) string {
+	if scheme == signature.SchemeV1a {
+		return signature.SecretKeyPrefix
+	}
+	return signature.SecretPrefix
+}
+
+// generateSecret returns a new secret of a scheme.
+func generateSecret(scheme string) string {
+	if scheme == signature.SchemeV1a {
+		return signature.GenerateSecretKey()
+	}
+	return signature.GenerateSecret()
+}
+
+// publicKey returns the whpk_ public key of a v1a secret, "" for another.
+func publicKey(secret string) string {
+	if signature.SchemeOf(secret) != signature.SchemeV1a {
+		return ""
+	}
+	pk, _ := signature.PublicKeyOf(secret) // "" for a secret that does not parse
+	return pk
 }
 
 // validateURL checks an endpoint URL: absolute http or https with a host, a
@@ -253,6 +296,8 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	ep.Batch = req.batch
 	if req.Secret != nil {
 		ep.Secret = *req.Secret
+	} else if req.SignatureScheme != nil {
+		ep.Secret = generateSecret(*req.SignatureScheme)
 	} else {
 		ep.Secret = signature.GenerateSecret()
 	}
@@ -265,8 +310,10 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	h.Set("Location", "/v1/endpoints/"+ep.ID)
 	h["Cache-Control"] = noStore
 	s.writeJSON(w, r, http.StatusCreated, endpointWithSecret{
-		endpointResponse: endpointResponse{Endpoint: ep, Health: hookline.EndpointHealth{Circuit: hookline.CircuitClosed}},
-		Secret:           ep.Secret,
+		endpointResponse: endpointResponse{Endpoint: ep, SignatureScheme: signature.SchemeOf(ep.Secret),
+			Health: hookline.EndpointHealth{Circuit: hookline.CircuitClosed}},
+		Secret:    ep.Secret,
+		PublicKey: publicKey(ep.Secret),
 	})
 }
 
@@ -323,7 +370,7 @@ func (s *Server) endpointResponse(r *http.Request, ep *hookline.Endpoint) (endpo
 	if err != nil {
 		return endpointResponse{}, err
 	}
-	return endpointResponse{Endpoint: normalize(ep), Health: h}, nil
+	return endpointResponse{Endpoint: normalize(ep), SignatureScheme: signature.SchemeOf(ep.Secret), Health: h}, nil
 }
 
 // handleEndpointStats is GET /v1/endpoints/{id}/stats.
@@ -338,7 +385,10 @@ func (s *Server) handleEndpointStats(w http.ResponseWriter, r *http.Request) {
 
 // handleUpdateEndpoint is PATCH /v1/endpoints/{id}: the fields present and
 // not null are changed. The tenant cannot be changed; sending the current
-// one is allowed.
+// one is allowed. A secret replaces the current one at once (and any
+// previous one); a signature_scheme other than the current one's, without a
+// secret, rotates to a generated secret of that scheme, the old one signing
+// on for DefaultSecretGrace.
 func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var req endpointRequest
@@ -350,15 +400,21 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.Tenant != nil {
+	now := hookline.Now()
+	var keepUntil *time.Time
+	if req.Tenant != nil || (req.SignatureScheme != nil && req.Secret == nil) {
 		cur, err := s.store.FindEndpoint(r.Context(), id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if cur.Tenant != *req.Tenant {
+		if req.Tenant != nil && cur.Tenant != *req.Tenant {
 			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: cannot be changed; create a new endpoint for the other tenant"))
 			return
+		}
+		if req.SignatureScheme != nil && req.Secret == nil && signature.SchemeOf(cur.Secret) != *req.SignatureScheme {
+			secret, until := generateSecret(*req.SignatureScheme), now.Add(DefaultSecretGrace)
+			req.Secret, keepUntil = &secret, &until
 		}
 	}
 	if req.EventTypes != nil && *req.EventTypes == nil {
@@ -375,12 +431,14 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		Ordering:    req.Ordering,
 		SetBatch:    req.setBatch,
 		Batch:       req.batch,
+
+		KeepPreviousUntil: keepUntil,
 	}
 	if req.Disabled != nil && *req.Disabled {
 		manual := hookline.DisabledManual
 		u.DisabledReason = &manual
 	}
-	ep, err := s.store.UpdateEndpoint(r.Context(), id, u, hookline.Now())
+	ep, err := s.store.UpdateEndpoint(r.Context(), id, u, now)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -404,18 +462,6 @@ func (s *Server) handleDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	s.engine.EndpointChanged(id, nil)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// handleGetEndpointSecret is GET /v1/endpoints/{id}/secret, the only read
-// that shows the secret.
-func (s *Server) handleGetEndpointSecret(w http.ResponseWriter, r *http.Request) {
-	ep, err := s.store.FindEndpoint(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header()["Cache-Control"] = noStore
-	s.writeJSON(w, r, http.StatusOK, secretResponse{Secret: ep.Secret})
 }
 
 // handleRecoverEndpoint is POST /v1/endpoints/{id}/recover with an optional

@@ -157,6 +157,7 @@ func (s *Server) routes(metrics http.Handler) {
 	m.HandleFunc("PATCH /v1/endpoints/{id}", s.handleUpdateEndpoint)
 	m.HandleFunc("DELETE /v1/endpoints/{id}", s.handleDeleteEndpoint)
 	m.HandleFunc("GET /v1/endpoints/{id}/secret", s.handleGetEndpointSecret)
+	m.HandleFunc("POST /v1/endpoints/{id}/secret/rotate", s.handleRotateEndpointSecret)
 	m.HandleFunc("POST /v1/endpoints/{id}/recover", s.handleRecoverEndpoint)
 	m.HandleFunc("GET /v1/endpoints/{id}/stats", s.handleEndpointStats)
 

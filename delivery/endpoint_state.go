@@ -20,6 +20,10 @@ type epState struct {
 	ep     *hookline.Endpoint // the newest snapshot seen; nil until a task brings one
 	signer *signature.Signer  // nil when the secret does not parse
 	secret string             // the secret signer was made from
+	// prev signs beside signer while the snapshot's previous secret has not
+	// expired (a rotation); nil when there is none or it does not parse.
+	prev       *signature.Signer
+	prevSecret string // the secret prev was made from
 
 	tasks    taskQueue
 	held     int // tasks queued or in flight
@@ -58,9 +62,20 @@ func (e *epState) setEndpoint(ep *hookline.Endpoint, defMax int) (reenabled bool
 	}
 	reenabled = e.ep != nil && e.ep.Disabled && !ep.Disabled
 	e.ep = ep
+	oldSigner, oldSecret := e.signer, e.secret
 	if e.signer == nil || e.secret != ep.Secret {
 		e.signer, _ = signature.NewSigner(ep.Secret)
 		e.secret = ep.Secret
+	}
+	switch {
+	case ep.PreviousSecret == "":
+		e.prev, e.prevSecret = nil, ""
+	case ep.PreviousSecret == e.prevSecret:
+	case ep.PreviousSecret == oldSecret && oldSigner != nil:
+		e.prev, e.prevSecret = oldSigner, oldSecret // a rotation: the secret replaced signs on
+	default:
+		e.prev, _ = signature.NewSigner(ep.PreviousSecret)
+		e.prevSecret = ep.PreviousSecret
 	}
 	e.conc.SetMax(maxInFlight(ep, defMax))
 	if e.rate.Static() != ep.RateLimit {

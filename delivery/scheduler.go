@@ -35,7 +35,7 @@ type schedConfig struct {
 }
 
 // job is one attempt to make: a task, its endpoint's state, the snapshot
-// and signer to send it with (taken under the lock, so the sending
+// and signers to send it with (taken under the lock, so the sending
 // goroutine reads no shared state), and whether it is the probe of an open
 // circuit.
 type job struct {
@@ -43,6 +43,7 @@ type job struct {
 	e      *epState
 	ep     *hookline.Endpoint
 	signer *signature.Signer
+	prev   *signature.Signer // ep's previous secret; it signs too until it expires
 	probe  bool
 	mark   uint64 // the rate limiter's mark of the send; 0 when not limited
 }
@@ -343,7 +344,7 @@ func (s *scheduler) take(e *epState, now time.Time) *job {
 	if b := e.batching(); b != nil {
 		n = b.MaxEvents
 	}
-	j := &job{tasks: e.tasks.take(n), e: e, ep: e.ep, signer: e.signer}
+	j := &job{tasks: e.tasks.take(n), e: e, ep: e.ep, signer: e.signer, prev: e.prev}
 	if !e.disabled() {
 		j.probe = e.brk.Acquire(now)
 		e.probing = e.probing || j.probe

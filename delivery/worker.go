@@ -8,12 +8,13 @@ import (
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/internal/sender"
+	"github.com/hookline/hookline/signature"
 )
 
 // run makes the attempt of j, then of every job the scheduler hands this
 // goroutine after it, and returns when there is none.
 func (e *Engine) run(j *job) {
-	sigbuf := make([]byte, 0, 64)
+	sigbuf := make([]byte, 0, 192) // room for two v1a signatures
 	for j != nil {
 		next := e.attempt(j, &sigbuf)
 		e.sched.running.Done()
@@ -50,7 +51,13 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 		r = sender.Result{Err: "endpoint secret is not a valid whsec_ secret", Kind: sender.KindDisabled}
 	default:
 		unix := start.Unix()
-		*sigbuf = j.signer.AppendSignature((*sigbuf)[:0], id, unix, body)
+		if j.prev != nil && ep.SignsWithPrevious(start) {
+			// A rotation: the new secret first, then the one it replaced,
+			// until that one expires by the engine's clock.
+			*sigbuf = signature.AppendSignatures((*sigbuf)[:0], id, unix, body, j.signer, j.prev)
+		} else {
+			*sigbuf = j.signer.AppendSignature((*sigbuf)[:0], id, unix, body)
+		}
 		req := &sender.Request{URL: ep.URL, ID: id, Timestamp: unix, Signature: string(*sigbuf), Body: body}
 		if j.mark != 0 {
 			req.Wrote = func(at time.Time) { e.sched.wrote(j, at) }

@@ -411,12 +411,14 @@ func (s *Store) claimIDs(ctx context.Context, tx pgx.Tx, ids []string) ([]*hookl
 		var firstOfEvent bool
 		var data []byte
 		ep := &hookline.Endpoint{}
-		fields, finish := endpointFields(ep)
+		fields, finish := endpointFields(ep, s.box)
 		if err := rows.Scan(append([]any{&t.DeliveryID, &t.EventID, &partition, &attempts, &offset, &t.Due,
 			&priority, &t.Seq, &okey, &batch, &ev.Type, &ev.CreatedAt, &firstOfEvent, &data}, fields...)...); err != nil {
 			return nil, err
 		}
-		finish()
+		if err := finish(); err != nil {
+			return nil, err
+		}
 		t.Partition, t.Attempts, t.ScheduleOffset, t.Priority = int(partition), int(attempts), int(offset), int(priority)
 		t.Due, t.EventCreatedAt = t.Due.UTC(), ev.CreatedAt.UTC()
 		if okey != nil {

@@ -13,35 +13,58 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/secretbox"
 )
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
-	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
+	previous_secret, previous_secret_expires_at`
 
 // endpointFields returns the destinations of endpointColumns for ep, and a
-// function that finishes ep once they are scanned.
-func endpointFields(ep *hookline.Endpoint) ([]any, func()) {
+// function that finishes ep once they are scanned, opening its secrets with
+// box (see openSecrets).
+func endpointFields(ep *hookline.Endpoint, box *secretbox.Box) ([]any, func() error) {
 	var maxInFlight, batchEvents, batchWait int32
+	var prevExpires *time.Time
 	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
 			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-			&ep.CreatedAt, &ep.UpdatedAt}, func() {
+			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires}, func() error {
 			ep.MaxInFlight = int(maxInFlight)
 			if batchEvents > 0 {
 				ep.Batch = &hookline.Batch{MaxEvents: int(batchEvents), MaxWaitMS: int(batchWait)}
 			}
 			ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+			if prevExpires != nil && ep.PreviousSecret != "" {
+				ep.PreviousSecretExpiresAt = prevExpires.UTC()
+			}
+			return openSecrets(box, ep)
 		}
 }
 
-func scanEndpoint(row pgx.Row) (*hookline.Endpoint, error) {
+// scanEndpoint reads an endpoint row, its secrets opened with box.
+func scanEndpoint(row pgx.Row, box *secretbox.Box) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
-	fields, finish := endpointFields(&ep)
+	fields, finish := endpointFields(&ep, box)
 	if err := row.Scan(fields...); err != nil {
 		return nil, err
 	}
-	finish()
-	ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+	if err := finish(); err != nil {
+		return nil, err
+	}
 	return &ep, nil
+}
+
+// openSecrets replaces the secrets of ep as stored with their plain values.
+// Its errors name the endpoint and the key ID, never a secret.
+func openSecrets(box *secretbox.Box, ep *hookline.Endpoint) error {
+	var err error
+	if ep.Secret, err = box.Open(ep.Secret, ep.ID); err != nil {
+		return fmt.Errorf("endpoint %s: secret: %w", ep.ID, err)
+	}
+	if ep.PreviousSecret, err = box.Open(ep.PreviousSecret, ep.ID); err != nil {
+		return fmt.Errorf("endpoint %s: previous secret: %w", ep.ID, err)
+	}
+	return nil
 }
 
 func endpointNotFound(id string) error {
@@ -52,10 +75,10 @@ func endpointNotFound(id string) error {
 // conflict.
 func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, e.Secret, e.Disabled, e.DisabledReason,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-		truncate(e.CreatedAt), truncate(e.UpdatedAt))
+		truncate(e.CreatedAt), truncate(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
@@ -65,7 +88,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 
 // FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
 func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
-	ep, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1", id))
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1", id), s.box)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -94,7 +117,7 @@ func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([
 	if err != nil {
 		return nil, "", s.wrap("find endpoints", err)
 	}
-	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row) })
+	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row, s.box) })
 	if err != nil {
 		return nil, "", s.wrap("find endpoints", err)
 	}
@@ -117,12 +140,28 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		m := int32(*u.MaxInFlight)
 		maxInFlight = &m
 	}
+	var keepUntil *time.Time
+	if u.Secret != nil && u.KeepPreviousUntil != nil {
+		t := truncate(*u.KeepPreviousUntil)
+		keepUntil = &t
+	}
+	var secret *string
+	if u.Secret != nil {
+		sealed := s.box.Seal(*u.Secret, id)
+		secret = &sealed
+	}
 	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `WITH old AS (
 			SELECT disabled FROM endpoints WHERE id = $1),
 		upd AS (UPDATE endpoints SET
 			url = coalesce($2, url), description = coalesce($3, description),
 			event_types = CASE WHEN $4 THEN $5 ELSE event_types END,
 			secret = coalesce($6, secret), disabled = coalesce($7, disabled),
+			previous_secret = CASE
+				WHEN $6::text IS NOT NULL THEN CASE WHEN $16::timestamptz > $8 THEN secret ELSE '' END
+				WHEN previous_secret_expires_at > $8 THEN previous_secret ELSE '' END,
+			previous_secret_expires_at = CASE
+				WHEN $6::text IS NOT NULL THEN CASE WHEN $16::timestamptz > $8 THEN $16::timestamptz END
+				WHEN previous_secret_expires_at > $8 THEN previous_secret_expires_at END,
 			disabled_reason = CASE WHEN coalesce($7, disabled) THEN coalesce($9, disabled_reason) ELSE '' END,
 			rate_limit = coalesce($10, rate_limit), max_in_flight = coalesce($11, max_in_flight),
 			ordering = coalesce($12, ordering),
@@ -133,8 +172,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		reset AS (DELETE FROM endpoint_health WHERE endpoint_id = $1
 			AND (SELECT disabled FROM old) AND NOT (SELECT disabled FROM upd))
 		SELECT `+endpointColumns+` FROM upd`,
-		id, u.URL, u.Description, u.EventTypes != nil, types, u.Secret, u.Disabled, truncate(now),
-		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch)))
+		id, u.URL, u.Description, u.EventTypes != nil, types, secret, u.Disabled, truncate(now),
+		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch),
+		keepUntil), s.box)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -211,6 +251,7 @@ func whereClause(conds []string) string {
 // Its *hookline.Endpoint values are immutable snapshots, shared by the
 // tasks of every node-local ingest.
 type subscriptions struct {
+	box     *secretbox.Box // opens the secrets it loads; set at Open
 	mu      sync.Mutex
 	version int64
 	tenants map[string][]subscriber
@@ -273,7 +314,7 @@ func (c *subscriptions) lookup(ctx context.Context, tx querier, v int64, tenants
 	if err != nil {
 		return nil, fmt.Errorf("load endpoints: %w", err)
 	}
-	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row) })
+	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row, c.box) })
 	if err != nil {
 		return nil, fmt.Errorf("load endpoints: %w", err)
 	}
@@ -296,6 +337,16 @@ func ordering(o string) string {
 		return hookline.OrderingNone
 	}
 	return o
+}
+
+// previousExpiry returns when an endpoint's previous secret expires, as
+// stored: NULL when it has none.
+func previousExpiry(ep *hookline.Endpoint) *time.Time {
+	if ep.PreviousSecret == "" {
+		return nil
+	}
+	t := truncate(ep.PreviousSecretExpiresAt)
+	return &t
 }
 
 // batchEvents and batchWait return an endpoint's batch settings as stored:

@@ -38,6 +38,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/secretbox"
 )
 
 var _ hookline.Store = (*Store)(nil)
@@ -53,14 +54,19 @@ type Store struct {
 	// owner is this store's number in claim_owners, written with every
 	// claim it makes; only its own claims' outcomes are recorded.
 	owner int64
+
+	box      *secretbox.Box // seals endpoint secrets; nil: stored in plain
+	resealed int            // endpoints whose secrets Open re-sealed
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	schema   string
-	maxConns int32
+	schema          string
+	maxConns        int32
+	box             *secretbox.Box
+	skipSecretCheck bool
 }
 
 // WithSchema keeps the store's tables in the named schema, which Open
@@ -73,13 +79,30 @@ func WithSchema(name string) Option { return func(o *options) { o.schema = name 
 // URL's pool_max_conns, or else 4 plus twice the number of CPUs.
 func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = int32(n) } }
 
+// WithSecretBox encrypts endpoint secrets (current and previous) in the
+// database with box. Open then reads every endpoint's secrets, in pages of
+// 1000 by ID: each must open with the box's keys (a secret sealed with
+// another key fails Open), and those not sealed with its current key
+// (stored in plain, or with a previous key) are re-sealed with it, 100
+// endpoints to a statement, each row only if no other node changed it
+// meanwhile. Without it, secrets are stored as given, and Open fails if any
+// is sealed. Every node of a cluster needs the keys that sealed what the
+// others write (see the README's key rotation).
+func WithSecretBox(box *secretbox.Box) Option { return func(o *options) { o.box = box } }
+
+// SkipSecretCheck makes Open neither check nor re-seal endpoint secrets, for
+// a process that only migrates the schema (hookline migrate) and so needs
+// no key. Reads of sealed secrets without the box still fail.
+func SkipSecretCheck() Option { return func(o *options) { o.skipSecretCheck = true } }
+
 // idleTxTimeout is how long the server lets a transaction of the store sit
 // idle before it ends it (see Open).
 const idleTxTimeout = 5 * time.Second
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
-// key=value DSN, as pgx accepts them) and brings its schema up to date.
-// A database that cannot be reached is an EUNAVAILABLE error.
+// key=value DSN, as pgx accepts them), brings its schema up to date, and
+// checks the endpoint secrets (see WithSecretBox). A database that cannot
+// be reached is an EUNAVAILABLE error.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	var o options
 	for _, opt := range opts {
@@ -109,7 +132,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{pool: pool, schema: o.schema}
+	s := &Store{pool: pool, schema: o.schema, box: o.box}
+	s.subs.box = o.box
 	s.notify.init(s)
 	if err := s.Migrate(ctx); err != nil {
 		pool.Close()
@@ -118,6 +142,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err := pool.QueryRow(ctx, "SELECT nextval('claim_owners')").Scan(&s.owner); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: take a claim owner number: %w", err)
+	}
+	if !o.skipSecretCheck {
+		if err := s.checkSecrets(ctx); err != nil {
+			pool.Close()
+			return nil, s.wrap("open", err)
+		}
 	}
 	return s, nil
 }

@@ -108,3 +108,34 @@ func ExampleParseSecret() {
 	// Output:
 	// secret must start with whsec_
 }
+
+// An endpoint with signature_scheme v1a is signed with ed25519: Hookline
+// keeps its "whsk_" secret key, and the receiver verifies with the "whpk_"
+// public key that GET /v1/endpoints/{id}/secret shows, which cannot sign.
+// During a key rotation the header carries a signature by each key, newest
+// first; the receiver accepts the message when one is by a key it trusts.
+func ExamplePublicKey_Verify() {
+	// What the receiver holds: the public key.
+	key, err := signature.ParsePublicKey("whpk_AihwwFyeHXYXo2kags7ENH6B77XV2+JioOx5JeE7BRY=")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// What Hookline sends, signed with the new key and the key it replaces.
+	newKey, _ := signature.NewSigner(signature.GenerateSecretKey())
+	oldKey, _ := signature.NewSigner("whsk_SzGQK/nMthdR8KybCMlhqlFzrOd0gbuoUlactpCRVOUCKHDAXJ4ddhejaRqCzsQ0foHvtdXb4mKg7Hkl4TsFFg==")
+	fmt.Println(oldKey.PublicKey() == key.String())
+	payload := []byte(`{"test": 2432232314}`)
+	sent := time.Unix(1614265330, 0)
+	h := http.Header{}
+	h.Set(signature.HeaderID, "msg_p5jXN8AQM9LWM0D4loKWxJek")
+	h.Set(signature.HeaderTimestamp, strconv.FormatInt(sent.Unix(), 10))
+	h.Set(signature.HeaderSignature, string(signature.AppendSignatures(nil, "msg_p5jXN8AQM9LWM0D4loKWxJek", sent.Unix(), payload, newKey, oldKey)))
+
+	fmt.Println(key.Verify(h, payload, sent.Add(time.Minute)))
+	fmt.Println(key.Verify(h, []byte(`{"test": 1}`), sent.Add(time.Minute)))
+	// Output:
+	// true
+	// <nil>
+	// signature: no matching signature
+}

@@ -19,8 +19,10 @@ const (
 )
 
 // ErrInvalidSecret is matched (with [errors.Is]) by every error of
-// [ParseSecret], [NewSigner] and [Verify] about a malformed secret. The
-// errors themselves say what is wrong, in words fit to show an API client.
+// [ParseSecret], [ParseSecretKey], [ParsePublicKey], [PublicKeyOf],
+// [NewSigner] and [Verify] about a malformed secret or key. The errors
+// themselves say what is wrong, in words fit to show an API client, and
+// never quote the secret.
 var ErrInvalidSecret = errors.New("invalid secret")
 
 // secretError is a message for a person that matches ErrInvalidSecret.

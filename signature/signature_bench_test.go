@@ -80,3 +80,54 @@ func BenchmarkSignStandardWebhooks(b *testing.B) {
 		_, _ = wh.Sign(benchID, ts, benchPayload)
 	}
 }
+
+// BenchmarkAppendSignaturesRotating signs with two HMAC keys, as during a
+// secret rotation.
+func BenchmarkAppendSignaturesRotating(b *testing.B) {
+	cur, prev := mustSigner(b, signature.GenerateSecret()), mustSigner(b, specSecret)
+	buf := make([]byte, 0, 128)
+	b.SetBytes(int64(len(benchPayload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = signature.AppendSignatures(buf[:0], benchID, specTimestamp, benchPayload, cur, prev)
+	}
+}
+
+// BenchmarkAppendSignaturesOne is AppendSignatures with one key, the hot
+// path of an endpoint outside a rotation.
+func BenchmarkAppendSignaturesOne(b *testing.B) {
+	s := mustSigner(b, specSecret)
+	buf := make([]byte, 0, 64)
+	b.SetBytes(int64(len(benchPayload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = signature.AppendSignatures(buf[:0], benchID, specTimestamp, benchPayload, s)
+	}
+}
+
+func BenchmarkAppendSignatureV1a(b *testing.B) {
+	s := mustSigner(b, vecSecretKey)
+	buf := make([]byte, 0, 128)
+	b.SetBytes(int64(len(benchPayload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = s.AppendSignature(buf[:0], benchID, specTimestamp, benchPayload)
+	}
+}
+
+func BenchmarkVerifyV1a(b *testing.B) {
+	s := mustSigner(b, vecSecretKey)
+	k := mustPublicKey(b, vecPublicKey)
+	ts := time.Unix(specTimestamp, 0)
+	h := http.Header{}
+	h.Set(signature.HeaderID, benchID)
+	h.Set(signature.HeaderTimestamp, "1614265330")
+	h.Set(signature.HeaderSignature, s.Sign(benchID, ts, benchPayload))
+	b.SetBytes(int64(len(benchPayload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := k.Verify(h, benchPayload, ts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -130,3 +130,71 @@ func FuzzSign(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyV1a feeds untrusted keys, headers and bodies to the v1a side:
+// parsing a key never panics and a key that parses prints as given; Verify
+// never panics; a public key accepts only a message that carries the
+// correct v1a signature among its first eight v1a entries; and a correctly
+// signed message verifies, alone or among junk entries.
+func FuzzVerifyV1a(f *testing.F) {
+	f.Add(vecPublicKey, specID, "1614265330", vecSignature, []byte(specPayload), int64(specTimestamp))
+	f.Add(vecSecretKey, "", "", "", []byte(nil), int64(0))
+	f.Add("whpk_", "x", "-1", "v1a, v1a,,, v1,abc v1a="+strings.Repeat("A", 86), []byte("{}"), int64(-1))
+	f.Add("whsk_"+strings.Repeat("/", 88), "msg\x00", "1614265330", vec2Signature+" \xff\t "+vecSignature, []byte("\x00"), int64(1<<40))
+	f.Add(vec2PublicKey, specID, "1614265330", "v1a,"+strings.Repeat("A", 86)+"==", []byte(specPayload), int64(-1<<40))
+
+	k := mustPublicKey(f, vecPublicKey)
+	s := mustSigner(f, vecSecretKey)
+	f.Fuzz(func(t *testing.T, key, id, tsText, sigText string, payload []byte, unix int64) {
+		now := time.Unix(specTimestamp, 0)
+		if pk, err := signature.ParsePublicKey(key); err == nil && pk.String() != key {
+			t.Fatalf("ParsePublicKey(%q) prints as %q", key, pk)
+		}
+		if _, err := signature.ParseSecretKey(key); err == nil {
+			pub, err := signature.PublicKeyOf(key)
+			if err != nil {
+				t.Fatalf("PublicKeyOf(%q) of a key that parses: %v", key, err)
+			}
+			if _, err := signature.ParsePublicKey(pub); err != nil {
+				t.Fatalf("ParsePublicKey(PublicKeyOf(%q)): %v", key, err)
+			}
+		}
+		h := http.Header{
+			"Webhook-Id":        {id},
+			"Webhook-Timestamp": {tsText},
+			"Webhook-Signature": {sigText},
+		}
+		_ = signature.Verify(key, h, payload, now, 0)
+
+		if err := k.Verify(h, payload, now); err == nil {
+			ts, perr := strconv.ParseInt(tsText, 10, 64)
+			if perr != nil {
+				t.Fatalf("accepted unparsable timestamp %q", tsText)
+			}
+			want := s.Sign(id, time.Unix(ts, 0), payload)
+			found, seen := false, 0
+			for entry := range strings.FieldsSeq(sigText) {
+				if strings.HasPrefix(entry, "v1a,") && len(entry) == len(want) {
+					seen++
+					found = found || (entry == want && seen <= 8)
+				}
+			}
+			if !found {
+				t.Fatalf("accepted %q, which holds no correct v1a signature among its first eight (want %s)", sigText, want)
+			}
+		}
+
+		if id == "" {
+			return
+		}
+		unix %= 1 << 40
+		good := s.Sign(id, time.Unix(unix, 0), payload)
+		for _, sigs := range []string{good, good + " " + sigText, "v1," + strings.Repeat("A", 43) + "= " + good} {
+			h := headers(id, unix, sigs)
+			h["Webhook-Id"] = []string{id}
+			if err := k.Verify(h, payload, time.Unix(unix, 0)); err != nil {
+				t.Fatalf("correct signature %q among %q rejected: %v", good, sigs, err)
+			}
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/secretbox"
 )
 
 // endpointCache is the in-memory copy of the endpoints table: every
@@ -32,24 +33,36 @@ type cachedEndpoint struct {
 	partition int
 }
 
-func loadEndpoints(ctx context.Context, db *sql.DB) (*endpointCache, error) {
-	c := &endpointCache{byID: make(map[string]*cachedEndpoint), tenant: make(map[string][]*cachedEndpoint)}
+// loadEndpoints reads every endpoint, its secrets opened with box, and
+// returns the cache of them, those whose stored secrets are not as box
+// would store them now (see resealSecrets), and whether any of those holds
+// a secret in plain.
+func loadEndpoints(ctx context.Context, db *sql.DB, box *secretbox.Box) (c *endpointCache, stale []*hookline.Endpoint, plain bool, err error) {
+	c = &endpointCache{byID: make(map[string]*cachedEndpoint), tenant: make(map[string][]*cachedEndpoint)}
 	rows, err := db.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints")
 	if err != nil {
-		return nil, fmt.Errorf("load endpoints: %w", err)
+		return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		ep, err := scanEndpoint(rows)
 		if err != nil {
-			return nil, fmt.Errorf("load endpoints: %w", err)
+			return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
+		}
+		current := box.Current(ep.Secret) && box.Current(ep.PreviousSecret)
+		hasPlain := (ep.Secret != "" && !secretbox.IsSealed(ep.Secret)) || (ep.PreviousSecret != "" && !secretbox.IsSealed(ep.PreviousSecret))
+		if err := openSecrets(box, ep); err != nil {
+			return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
 		}
 		c.put(ep)
+		if !current {
+			stale, plain = append(stale, ep), plain || hasPlain
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load endpoints: %w", err)
+		return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
 	}
-	return c, nil
+	return c, stale, plain, nil
 }
 
 // get returns the snapshot of an endpoint, nil if there is none.
@@ -104,19 +117,25 @@ func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 }
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
-	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at`
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
+	previous_secret, previous_secret_expires_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scanEndpoint reads an endpoint row, its secrets as stored (sealed or
+// plain; see openSecrets).
 func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 	var ep hookline.Endpoint
 	var types string
-	var created, updated int64
+	var created, updated, prevExpires int64
 	var batchEvents, batchWait int
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
 		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-		&created, &updated); err != nil {
+		&created, &updated, &ep.PreviousSecret, &prevExpires); err != nil {
 		return nil, err
+	}
+	if ep.PreviousSecret != "" {
+		ep.PreviousSecretExpiresAt = fromMicros(prevExpires)
 	}
 	if batchEvents > 0 {
 		ep.Batch = &hookline.Batch{MaxEvents: batchEvents, MaxWaitMS: batchWait}
@@ -126,6 +145,31 @@ func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 	}
 	ep.CreatedAt, ep.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &ep, nil
+}
+
+// readEndpoint reads an endpoint row with its secrets opened.
+func (s *Store) readEndpoint(row scanner) (*hookline.Endpoint, error) {
+	ep, err := scanEndpoint(row)
+	if err != nil {
+		return nil, err
+	}
+	if err := openSecrets(s.box, ep); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+// openSecrets replaces the secrets of ep as stored with their plain values.
+// Its errors name the endpoint and the key ID, never a secret.
+func openSecrets(box *secretbox.Box, ep *hookline.Endpoint) error {
+	var err error
+	if ep.Secret, err = box.Open(ep.Secret, ep.ID); err != nil {
+		return fmt.Errorf("endpoint %s: secret: %w", ep.ID, err)
+	}
+	if ep.PreviousSecret, err = box.Open(ep.PreviousSecret, ep.ID); err != nil {
+		return fmt.Errorf("endpoint %s: previous secret: %w", ep.ID, err)
+	}
+	return nil
 }
 
 // CreateEndpoint stores a new endpoint. An endpoint with the same ID is a
@@ -139,10 +183,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	defer s.mu.Unlock()
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.Tenant, e.URL, e.Description, string(types), e.Secret, e.Disabled, e.DisabledReason,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Tenant, e.URL, e.Description, string(types), s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-			micros(e.CreatedAt), micros(e.UpdatedAt))
+			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e))
 		return err
 	})
 	if isConstraint(err) {
@@ -152,6 +196,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	}
 	snap := cloneEndpoint(e)
 	snap.CreatedAt, snap.UpdatedAt = truncate(e.CreatedAt), truncate(e.UpdatedAt)
+	snap.PreviousSecretExpiresAt = time.Time{}
+	if e.PreviousSecret != "" {
+		snap.PreviousSecretExpiresAt = truncate(e.PreviousSecretExpiresAt)
+	}
 	s.endpoints.put(snap)
 	s.counts.apply(&countsDelta{total: hookline.StoreStats{Endpoints: 1}})
 	return nil
@@ -159,7 +207,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 
 // FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
 func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
-	ep, err := scanEndpoint(s.rdb.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ?", id))
+	ep, err := s.readEndpoint(s.rdb.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -193,7 +241,7 @@ func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([
 	defer rows.Close()
 	var eps []*hookline.Endpoint
 	for rows.Next() {
-		ep, err := scanEndpoint(rows)
+		ep, err := s.readEndpoint(rows)
 		if err != nil {
 			return nil, "", fmt.Errorf("sqlite: find endpoints: %w", err)
 		}
@@ -226,8 +274,16 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if u.EventTypes != nil {
 		ep.EventTypes = slices.Clone(*u.EventTypes)
 	}
+	now = truncate(now)
 	if u.Secret != nil {
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", time.Time{}
+		if u.KeepPreviousUntil != nil && truncate(*u.KeepPreviousUntil).After(now) {
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = ep.Secret, truncate(*u.KeepPreviousUntil)
+		}
 		ep.Secret = *u.Secret
+	}
+	if !ep.SignsWithPrevious(now) {
+		ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", time.Time{}
 	}
 	if u.Disabled != nil {
 		ep.Disabled = *u.Disabled
@@ -254,7 +310,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			ep.Batch = &b
 		}
 	}
-	ep.UpdatedAt = truncate(now)
+	ep.UpdatedAt = now
 	reenabled := cur.ep.Disabled && !ep.Disabled
 	types, err := json.Marshal(ep.EventTypes)
 	if err != nil {
@@ -263,11 +319,12 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
 			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
-			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?
+			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?,
+			previous_secret = ?, previous_secret_expires_at = ?
 			WHERE id = ?`,
-			ep.URL, ep.Description, string(types), ep.Secret, ep.Disabled, ep.DisabledReason,
+			ep.URL, ep.Description, string(types), s.box.Seal(ep.Secret, id), ep.Disabled, ep.DisabledReason,
 			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
-			micros(ep.UpdatedAt), id)
+			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), id)
 		if err != nil || !reenabled {
 			return err
 		}
@@ -351,6 +408,15 @@ func ordering(o string) string {
 		return hookline.OrderingNone
 	}
 	return o
+}
+
+// previousExpiry returns when an endpoint's previous secret expires, as
+// stored: 0 when it has none.
+func previousExpiry(ep *hookline.Endpoint) int64 {
+	if ep.PreviousSecret == "" {
+		return 0
+	}
+	return micros(ep.PreviousSecretExpiresAt)
 }
 
 // batchEvents and batchWait return an endpoint's batch settings as stored:

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/secretbox"
 )
 
 var _ hookline.Store = (*Store)(nil)
@@ -38,9 +39,12 @@ var schemaV2 string
 //go:embed schema_v3.sql
 var schemaV3 string
 
+//go:embed schema_v4.sql
+var schemaV4 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.
@@ -61,12 +65,30 @@ type Store struct {
 	// the only writer, so the order it assigns is the commit order. Under
 	// mu.
 	seq int64
+
+	box      *secretbox.Box // seals endpoint secrets; nil: stored in plain
+	resealed int            // endpoints whose secrets Open re-sealed
 }
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithSecretBox encrypts endpoint secrets (current and previous) in the
+// database with box. At Open, every endpoint's secrets must open with the
+// box's keys (a secret sealed with another key, or sealed when no box is
+// given, fails Open), and those not sealed with its current key (stored in
+// plain, or with a previous key) are re-sealed with it, in transactions of
+// 100 endpoints, before Open returns. When some were in plain, Open then
+// rewrites the file (VACUUM) and truncates the WAL, so that no plain copy
+// is left in free space: once, and as long as copying the file takes.
+// Without it, secrets are stored as given.
+func WithSecretBox(box *secretbox.Box) Option { return func(s *Store) { s.box = box } }
 
 // Open opens the database file at path, creating it if it does not exist
 // (its directory must), and brings its schema up to date. It fails on a
-// database written by a newer Hookline.
-func Open(path string) (*Store, error) {
+// database written by a newer Hookline, and on endpoint secrets it cannot
+// open (see WithSecretBox).
+func Open(path string, opts ...Option) (*Store, error) {
 	ctx := context.Background()
 	wdb, err := sql.Open(driverName, writeDSN(path))
 	if err != nil {
@@ -77,6 +99,9 @@ func Open(path string) (*Store, error) {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s := &Store{wdb: wdb}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.open(ctx, path); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -107,7 +132,12 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if s.stmts, err = prepare(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if s.endpoints, err = loadEndpoints(ctx, s.wdb); err != nil {
+	var stale []*hookline.Endpoint
+	var plain bool
+	if s.endpoints, stale, plain, err = loadEndpoints(ctx, s.wdb, s.box); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := s.resealSecrets(ctx, stale, plain); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if s.counts, err = loadCounts(ctx, s.wdb); err != nil {

@@ -60,7 +60,7 @@ func checkCounts(t testing.TB, s *Store) {
 		t.Errorf("circuits in memory %v, in the database %v", s.counts.circuits, want.circuits)
 	}
 	s.counts.mu.Unlock()
-	cache, err := loadEndpoints(ctx, s.wdb)
+	cache, _, _, err := loadEndpoints(ctx, s.wdb, s.box)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,8 @@ func checkCounts(t testing.TB, s *Store) {
 			t.Errorf("endpoint %s is not in memory", id)
 			continue
 		}
-		if got.ep.URL != ce.ep.URL || got.ep.Disabled != ce.ep.Disabled || got.ep.Secret != ce.ep.Secret ||
+		if got.ep.URL != ce.ep.URL || got.ep.Disabled != ce.ep.Disabled || got.ep.Secret != ce.ep.Secret || got.ep.PreviousSecret != ce.ep.PreviousSecret ||
+			!got.ep.PreviousSecretExpiresAt.Equal(ce.ep.PreviousSecretExpiresAt) ||
 			!got.ep.UpdatedAt.Equal(ce.ep.UpdatedAt) || strings.Join(got.ep.EventTypes, ",") != strings.Join(ce.ep.EventTypes, ",") {
 			t.Errorf("endpoint %s in memory %+v, in the database %+v", id, got.ep, ce.ep)
 		}

@@ -15,6 +15,8 @@ var endpointTests = []test{
 	{"UpdateEachField", testEndpointUpdateEachField},
 	{"UpdateMissing", testEndpointUpdateMissing},
 	{"UpdateChangesFanOut", testEndpointUpdateChangesFanOut},
+	{"RotateSecret", testEndpointRotateSecret},
+	{"RotateSecretTasks", testEndpointRotateSecretTasks},
 	{"Delete", testEndpointDelete},
 	{"DeleteMissing", testEndpointDeleteMissing},
 	{"List", testEndpointList},
@@ -27,6 +29,11 @@ func testEndpointCreateFind(t *testing.T, b *bundle) {
 		b.newEndpoint(""),                    // no types: every type
 		b.newEndpoint("acme", []string{}...), // empty types
 		func() *hookline.Endpoint { ep := b.newEndpoint("acme", "*"); ep.Disabled = true; return ep }(),
+		func() *hookline.Endpoint {
+			ep := b.newEndpoint("acme")
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = "whsec_cHJldmlvdXMgc2VjcmV0IHByZXZpb3Vz", b.now.Add(24*time.Hour)
+			return ep
+		}(),
 	} {
 		if err := b.s.CreateEndpoint(b.ctx, ep); err != nil {
 			t.Fatalf("CreateEndpoint: %v", err)
@@ -143,6 +150,109 @@ func testEndpointUpdateChangesFanOut(t *testing.T, b *bundle) {
 		t.Fatalf("%d tasks, want 1", len(r.Tasks))
 	}
 	equal(t, r.Tasks[0].Endpoint.URL, url, "task Endpoint.URL after the update")
+}
+
+// testEndpointRotateSecret walks an endpoint through rotations: the
+// replaced secret becomes the previous one until the given time, a second
+// rotation keeps only the newest previous secret, other updates leave it,
+// and it goes with a replacement that keeps nothing, with a keep time not
+// after now, and with any update once it has expired.
+func testEndpointRotateSecret(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme", "invoice.paid")
+	want := *ep
+	s1, s2, s3, s4 := "whsec_c2Vjb25kIHNlY3JldCBzZWNvbmQgc2VjcmV0", "whsec_dGhpcmQgc2VjcmV0IHRoaXJkIHNlY3JldA==",
+		"whsec_Zm91cnRoIHNlY3JldCBmb3VydGggc2VjcmV0", "whsec_ZmlmdGggc2VjcmV0IGZpZnRoIHNlY3JldCE="
+	for _, step := range []struct {
+		name    string
+		advance time.Duration
+		u       func(now time.Time) hookline.EndpointUpdate
+		change  func(e *hookline.Endpoint, now time.Time)
+	}{
+		{"Rotate", time.Second, func(now time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{Secret: ptr(s1), KeepPreviousUntil: ptr(now.Add(24 * time.Hour))}
+		}, func(e *hookline.Endpoint, now time.Time) {
+			e.PreviousSecret, e.PreviousSecretExpiresAt, e.Secret = e.Secret, now.Add(24*time.Hour), s1
+		}},
+		{"OtherFieldKeepsPrevious", time.Second, func(time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{Description: ptr("rotating")}
+		}, func(e *hookline.Endpoint, now time.Time) { e.Description = "rotating" }},
+		{"RotateAgainKeepsNewestPrevious", time.Hour, func(now time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{Secret: ptr(s2), KeepPreviousUntil: ptr(now.Add(time.Minute))}
+		}, func(e *hookline.Endpoint, now time.Time) {
+			e.PreviousSecret, e.PreviousSecretExpiresAt, e.Secret = s1, now.Add(time.Minute), s2
+		}},
+		{"ExpiredDroppedByAnyUpdate", time.Minute, func(time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{Description: ptr("rotated")}
+		}, func(e *hookline.Endpoint, now time.Time) {
+			e.Description, e.PreviousSecret, e.PreviousSecretExpiresAt = "rotated", "", time.Time{}
+		}},
+		{"RotateWithGrace", time.Second, func(now time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{Secret: ptr(s3), KeepPreviousUntil: ptr(now.Add(time.Hour))}
+		}, func(e *hookline.Endpoint, now time.Time) {
+			e.PreviousSecret, e.PreviousSecretExpiresAt, e.Secret = s2, now.Add(time.Hour), s3
+		}},
+		{"ReplaceDropsPrevious", time.Second, func(time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{Secret: ptr(s4)}
+		}, func(e *hookline.Endpoint, now time.Time) {
+			e.PreviousSecret, e.PreviousSecretExpiresAt, e.Secret = "", time.Time{}, s4
+		}},
+		{"RotateKeepingUntilNow", time.Second, func(now time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{Secret: ptr(s1), KeepPreviousUntil: ptr(now)}
+		}, func(e *hookline.Endpoint, now time.Time) { e.Secret = s1 }},
+		{"KeepIgnoredWithoutSecret", time.Second, func(now time.Time) hookline.EndpointUpdate {
+			return hookline.EndpointUpdate{KeepPreviousUntil: ptr(now.Add(time.Hour))}
+		}, func(e *hookline.Endpoint, now time.Time) {}},
+	} {
+		now := b.advance(step.advance)
+		step.change(&want, now)
+		want.UpdatedAt = now
+		got, err := b.s.UpdateEndpoint(b.ctx, ep.ID, step.u(now), now)
+		if err != nil {
+			t.Fatalf("%s: UpdateEndpoint: %v", step.name, err)
+		}
+		t.Run(step.name, func(t *testing.T) {
+			wantEndpoint(t, got, &want)
+			found, err := b.s.FindEndpoint(b.ctx, ep.ID)
+			if err != nil {
+				t.Fatalf("FindEndpoint: %v", err)
+			}
+			wantEndpoint(t, found, &want)
+			list, _, err := b.s.FindEndpoints(b.ctx, hookline.EndpointFilter{Tenant: ptr("acme")})
+			if err != nil || len(list) != 1 {
+				t.Fatalf("FindEndpoints: %d endpoints, %v", len(list), err)
+			}
+			wantEndpoint(t, list[0], &want)
+		})
+	}
+}
+
+// testEndpointRotateSecretTasks checks that the tasks of ingest and of
+// claims carry both secrets of a rotating endpoint, with the expiry.
+func testEndpointRotateSecretTasks(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme", "invoice.paid")
+	now := b.tick()
+	until := now.Add(24 * time.Hour)
+	newSecret := "whsec_cm90YXRlZCBzZWNyZXQgcm90YXRlZCBzZWNyZXQ="
+	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{Secret: &newSecret, KeepPreviousUntil: &until}, now); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, task *hookline.Task) {
+		t.Helper()
+		equal(t, task.Endpoint.Secret, newSecret, what+": Endpoint.Secret")
+		equal(t, task.Endpoint.PreviousSecret, ep.Secret, what+": Endpoint.PreviousSecret")
+		sameTime(t, task.Endpoint.PreviousSecretExpiresAt, until, what+": Endpoint.PreviousSecretExpiresAt")
+	}
+	r := b.ingest(t, true, b.event("acme", "invoice.paid"))
+	if len(r.Tasks) != 1 {
+		t.Fatalf("%d tasks, want 1", len(r.Tasks))
+	}
+	check("ingest task", r.Tasks[0])
+	b.send(t, "acme", "invoice.paid")
+	tasks := b.claim(t, b.tick())
+	if len(tasks) != 1 {
+		t.Fatalf("claimed %d tasks, want 1", len(tasks))
+	}
+	check("claimed task", tasks[0])
 }
 
 func testEndpointDelete(t *testing.T, b *bundle) {

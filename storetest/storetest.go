@@ -416,6 +416,8 @@ func wantEndpoint(t *testing.T, got, want *hookline.Endpoint) {
 		t.Errorf("endpoint EventTypes = %q, want %q", got.EventTypes, want.EventTypes)
 	}
 	equal(t, got.Secret, want.Secret, "endpoint Secret")
+	equal(t, got.PreviousSecret, want.PreviousSecret, "endpoint PreviousSecret")
+	sameTime(t, got.PreviousSecretExpiresAt, want.PreviousSecretExpiresAt, "endpoint PreviousSecretExpiresAt")
 	equal(t, got.Disabled, want.Disabled, "endpoint Disabled")
 	equal(t, got.DisabledReason, want.DisabledReason, "endpoint DisabledReason")
 	equal(t, got.RateLimit, want.RateLimit, "endpoint RateLimit")
@@ -437,6 +439,7 @@ func wantTask(t *testing.T, task *hookline.Task, ev *hookline.Event, ep *hooklin
 	equal(t, task.Endpoint.ID, ep.ID, "task Endpoint.ID")
 	equal(t, task.Endpoint.URL, ep.URL, "task Endpoint.URL")
 	equal(t, task.Endpoint.Secret, ep.Secret, "task Endpoint.Secret")
+	equal(t, task.Endpoint.PreviousSecret, ep.PreviousSecret, "task Endpoint.PreviousSecret")
 	if !bytes.Equal(task.Payload, ev.Payload()) {
 		t.Errorf("task Payload = %s, want %s", task.Payload, ev.Payload())
 	}

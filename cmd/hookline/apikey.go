@@ -17,7 +17,8 @@ import (
 // characters of even the smallest alphabet in use (hex) are 128 bits.
 const minAPIKey = 32
 
-// maxAPIKeyFile bounds what is read of an --api-key-file.
+// maxAPIKeyFile bounds what is read of an --api-key-file (or a
+// --secret-key-file).
 const maxAPIKeyFile = 4 << 10
 
 // checkAPIKey refuses an API key that can be guessed: shorter than
@@ -114,7 +115,7 @@ func readKeyFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	} else if len(b) > maxAPIKeyFile {
-		return "", fmt.Errorf("%s is larger than %d bytes: not an API key", path, maxAPIKeyFile)
+		return "", fmt.Errorf("%s is larger than %d bytes: not a key", path, maxAPIKeyFile)
 	}
 	return strings.TrimSpace(string(b)), nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/secretbox"
 	"github.com/hookline/hookline/internal/sender"
 )
 
@@ -47,8 +49,14 @@ type Config struct {
 	TLSCert              string
 	TLSKey               string
 	PublicURL            string
+	// SecretKey, SecretKeyFile and SecretKeyPrevious are kept as given and
+	// read by secretBox, whose errors never show them.
+	SecretKey         string
+	SecretKeyFile     string
+	SecretKeyPrevious string
 
-	apiKeyFlag bool // the key was given as --api-key, which ps shows
+	apiKeyFlag    bool // the key was given as --api-key, which ps shows
+	secretKeyFlag bool // a secret key was given on the command line too
 }
 
 // flagSpec describes one setting for the flag set and the help text.
@@ -163,6 +171,9 @@ func (c *Config) specs() []flagSpec {
 			c.PublicURL = strings.TrimRight(v, "/")
 			return nil
 		}},
+		{"secret-key", "HOOKLINE_SECRET_KEY", "", "encrypt endpoint secrets in the store with this key: the base64 of 32 random bytes (openssl rand -base64 32); off when empty", str(&c.SecretKey)},
+		{"secret-key-file", "HOOKLINE_SECRET_KEY_FILE", "", "file holding --secret-key (e.g. a container secret), instead of --secret-key, which ps shows", str(&c.SecretKeyFile)},
+		{"secret-key-previous", "HOOKLINE_SECRET_KEY_PREVIOUS", "", "comma-separated former secret keys: what they sealed is read, and re-sealed with --secret-key at start", str(&c.SecretKeyPrevious)},
 	}
 }
 
@@ -198,7 +209,10 @@ func (c *Config) parse(name string, args []string, getenv func(string) string) e
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fs.Visit(func(f *flag.Flag) { c.apiKeyFlag = c.apiKeyFlag || f.Name == "api-key" })
+	fs.Visit(func(f *flag.Flag) {
+		c.apiKeyFlag = c.apiKeyFlag || f.Name == "api-key"
+		c.secretKeyFlag = c.secretKeyFlag || f.Name == "secret-key" || f.Name == "secret-key-previous"
+	})
 	return nil
 }
 
@@ -217,6 +231,60 @@ func (b boolValue) String() string   { return "" }
 func (b boolValue) IsBoolFlag() bool { return true }
 func (b boolValue) Set(v string) (err error) {
 	*b.p, err = strconv.ParseBool(v)
+	return err
+}
+
+// secretBox returns the secret box of --secret-key (or --secret-key-file)
+// and --secret-key-previous, nil when none is set. Its errors name the
+// setting at fault, never a key.
+func (c *Config) secretBox() (*secretbox.Box, error) {
+	text := c.SecretKey
+	if c.SecretKeyFile != "" {
+		if text != "" {
+			return nil, errors.New("--secret-key and --secret-key-file (or HOOKLINE_SECRET_KEY and HOOKLINE_SECRET_KEY_FILE) are both set: give one, not both")
+		}
+		k, err := readKeyFile(c.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-file: %w", err)
+		} else if k == "" {
+			return nil, fmt.Errorf("--secret-key-file: %s is empty", c.SecretKeyFile)
+		}
+		text = k
+	}
+	var current []byte
+	if text != "" {
+		k, err := secretbox.ParseKey(text)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key: %w", err)
+		}
+		current = k
+	}
+	var previous [][]byte
+	for i, p := range strings.Split(c.SecretKeyPrevious, ",") {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		k, err := secretbox.ParseKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-key-previous: key %d: %w", i+1, err)
+		}
+		previous = append(previous, k)
+	}
+	if current == nil && previous == nil {
+		return nil, nil
+	}
+	return secretbox.New(current, previous...)
+}
+
+// secretKeyHint adds to an error of opening the store what to do when it
+// is about the secret key.
+func secretKeyHint(err error) error {
+	switch {
+	case errors.Is(err, secretbox.ErrUnknownKey):
+		return fmt.Errorf("%w; start with the key of that ID as --secret-key, or among --secret-key-previous", err)
+	case errors.Is(err, secretbox.ErrOpen):
+		return fmt.Errorf("%w; the value in the database was altered, or another key has the same ID", err)
+	}
 	return err
 }
 

@@ -9,15 +9,17 @@ import (
 	"os"
 	"time"
 
+	"github.com/hookline/hookline/internal/secretbox"
 	"github.com/hookline/hookline/postgres"
 )
 
-// openPostgres opens the PostgreSQL store; Open applies the migrations,
-// safely when several nodes start at once.
-func (m *Main) openPostgres(ctx context.Context, log *slog.Logger) error {
-	s, err := postgres.Open(ctx, m.Config.DatabaseURL)
+// openPostgres opens the PostgreSQL store, sealing secrets with box (nil:
+// in plain); Open applies the migrations, safely when several nodes start
+// at once, and checks and re-seals the secrets.
+func (m *Main) openPostgres(ctx context.Context, box *secretbox.Box) error {
+	s, err := postgres.Open(ctx, m.Config.DatabaseURL, postgres.WithSecretBox(box))
 	if err != nil {
-		return fmt.Errorf("open postgres: %w", err)
+		return fmt.Errorf("open postgres: %w", secretKeyHint(err))
 	}
 	m.Store = s
 	if m.Config.NodeID == "" {
@@ -57,7 +59,8 @@ func runMigrate(ctx context.Context, args []string, out io.Writer, getenv func(s
 	if *url == "" {
 		return fmt.Errorf("migrate: --database-url or HOOKLINE_DATABASE_URL is required")
 	}
-	s, err := postgres.Open(ctx, *url)
+	// Migrating reads no secret, so it needs no --secret-key.
+	s, err := postgres.Open(ctx, *url, postgres.SkipSecretCheck())
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/api"
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/secretbox"
 	"github.com/hookline/hookline/internal/sender"
 	"github.com/hookline/hookline/sqlite"
 	"github.com/hookline/hookline/web"
@@ -130,9 +131,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	buildInfo.Set(1)
 	reg.MustRegister(buildInfo)
 
+	box, err := c.secretBox()
+	if err != nil {
+		return err
+	}
+	if c.secretKeyFlag {
+		log.Warn("--secret-key or --secret-key-previous on the command line can be read by every local user (ps, /proc); prefer HOOKLINE_SECRET_KEY or --secret-key-file")
+	}
 	partitioned := false
 	if c.DatabaseURL != "" {
-		if err := m.openPostgres(ctx, log); err != nil {
+		if err := m.openPostgres(ctx, box); err != nil {
 			return err
 		}
 		partitioned = true
@@ -140,12 +148,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if m.lock, err = lockDataDir(c.DataDir); err != nil {
 			return err
 		}
-		s, err := sqlite.Open(filepath.Join(c.DataDir, "hookline.db"))
+		s, err := sqlite.Open(filepath.Join(c.DataDir, "hookline.db"), sqlite.WithSecretBox(box))
 		if err != nil {
-			return fmt.Errorf("open sqlite: %w", err)
+			return fmt.Errorf("open sqlite: %w", secretKeyHint(err))
 		}
 		m.Store = s
 	}
+	logSecretBox(log, box, m.Store)
 
 	var proxy *url.URL
 	if c.Proxy != "" {
@@ -298,6 +307,23 @@ func (m *Main) dashboard() (*web.Handler, error) {
 		}
 	}
 	return web.New(web.Config{APIKey: c.APIKey, Secret: secret, PublicURL: c.PublicURL, Logger: slog.Default()}), nil
+}
+
+// logSecretBox says at start how endpoint secrets are stored, and how many
+// Open re-sealed.
+func logSecretBox(log *slog.Logger, box *secretbox.Box, s hookline.Store) {
+	var resealed int
+	if r, ok := s.(interface{ ResealedSecrets() int }); ok {
+		resealed = r.ResealedSecrets()
+	}
+	switch {
+	case box == nil:
+		return
+	case box.KeyID() == "":
+		log.Warn("endpoint secrets are stored in plain: --secret-key-previous without --secret-key", "decrypted", resealed)
+	default:
+		log.Info("endpoint secrets are encrypted in the store", "key_id", box.KeyID(), "resealed", resealed)
+	}
 }
 
 func storeName(c *Config) string {
