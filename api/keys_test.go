@@ -204,6 +204,7 @@ func TestTenantKeyRoutes(t *testing.T) {
 		{"PATCH /v1/endpoints/{id}", "PATCH", "/v1/endpoints/{ep}", `{"description":"changed"}`, read},
 		{"DELETE /v1/endpoints/{id}", "DELETE", "/v1/endpoints/{ep}", "", object(204)},
 		{"GET /v1/endpoints/{id}/secret", "GET", "/v1/endpoints/{ep}/secret", "", read},
+		{"POST /v1/endpoints/{id}/secret/rotate", "POST", "/v1/endpoints/{ep}/secret/rotate", "", object(200)},
 		{"POST /v1/endpoints/{id}/recover", "POST", "/v1/endpoints/{ep}/recover", "", object(202)},
 		{"GET /v1/endpoints/{id}/stats", "GET", "/v1/endpoints/{ep}/stats", "", read},
 		{"POST /v1/events", "POST", "/v1/events", `{"type":"order.created","data":2,"tenant":"acme"}`, pinned(202)},
