@@ -9,6 +9,7 @@ import (
 const (
 	EINVALID      = "invalid"                // 400: bad input; Message names the field
 	EUNAUTHORIZED = "unauthorized"           // 401: missing or wrong API key
+	EFORBIDDEN    = "forbidden"              // 403: the key may not do this (a tenant key on /v1/keys, or naming another tenant)
 	ENOTFOUND     = "not_found"              // 404
 	EMETHOD       = "method_not_allowed"     // 405
 	ECONFLICT     = "conflict"               // 409: e.g. an idempotency key reused with another body

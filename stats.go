@@ -56,3 +56,25 @@ type EndpointStats struct {
 	Node string `json:"node"`
 	Live bool   `json:"live"`
 }
+
+// TenantStats is the answer of GET /v1/stats to an API key of one tenant:
+// the figures of that tenant's endpoints only, summed over them. Pending
+// and failed are counts now; the rate covers the last minute; attempts,
+// failures and the success rate the last hour. Nothing in it describes
+// other tenants or the nodes.
+type TenantStats struct {
+	Tenant             string        `json:"tenant"`
+	Endpoints          int64         `json:"endpoints"`
+	EndpointsDisabled  int64         `json:"endpoints_disabled"`
+	EndpointsByCircuit CircuitCounts `json:"endpoints_by_circuit"`
+	Pending            int64         `json:"pending"`
+	Failed             int64         `json:"failed"`
+	// DeliveriesPerSecond is the rate of successful attempts over the last
+	// minute.
+	DeliveriesPerSecond float64 `json:"deliveries_per_second"`
+	Attempts            int64   `json:"attempts"`
+	Failures            int64   `json:"failures"`
+	// SuccessRate is 1 - failures/attempts over the last hour; 1 when there
+	// were none.
+	SuccessRate float64 `json:"success_rate"`
+}

@@ -13,6 +13,8 @@ import (
 // when it does not exist. Every write is atomic: it commits whole or not at
 // all. Times are kept to the microsecond.
 type Store interface {
+	KeyStore
+
 	// CreateEndpoint stores a new endpoint; e.ID, e.Secret, e.CreatedAt and
 	// e.UpdatedAt are set by the caller (and e.PreviousSecret with its
 	// expiry, if it has one).

@@ -91,7 +91,7 @@ func TestRequestHash(t *testing.T) {
 func TestErrorStatus(t *testing.T) {
 	t.Parallel()
 	for code, status := range map[string]int{
-		hookline.EINVALID: 400, hookline.EUNAUTHORIZED: 401, hookline.ENOTFOUND: 404, hookline.EMETHOD: 405,
+		hookline.EINVALID: 400, hookline.EUNAUTHORIZED: 401, hookline.EFORBIDDEN: 403, hookline.ENOTFOUND: 404, hookline.EMETHOD: 405,
 		hookline.ECONFLICT: 409, hookline.ETOOLARGE: 413, hookline.EMEDIATYPE: 415, hookline.ERATELIMIT: 429, hookline.EUNAVAILABLE: 503,
 		hookline.EINTERNAL: 500, "something new": 500,
 	} {

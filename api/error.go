@@ -21,6 +21,8 @@ func errorStatus(code string) int {
 		return http.StatusBadRequest
 	case hookline.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case hookline.EFORBIDDEN:
+		return http.StatusForbidden
 	case hookline.ENOTFOUND:
 		return http.StatusNotFound
 	case hookline.EMETHOD:

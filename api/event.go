@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -165,7 +166,12 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ev := &hookline.Event{Tenant: req.Tenant, Type: req.Type, Data: req.Data, Priority: prio, OrderingKey: okey}
+	tenant, err := tenantOf(r.Context(), "", req.Tenant)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ev := &hookline.Event{Tenant: tenant, Type: req.Type, Data: req.Data, Priority: prio, OrderingKey: okey}
 	if key != "" {
 		ev.IdempotencyKey = key
 		ev.RequestHash = requestHash(ev)
@@ -199,7 +205,7 @@ func (s *Server) handleCreateEventBatch(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	events, err := batchEvents(req, key)
+	events, err := batchEvents(r.Context(), req, key)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -224,7 +230,7 @@ func (s *Server) handleCreateEventBatch(w http.ResponseWriter, r *http.Request) 
 
 // batchEvents validates a batch and returns its events, or the error of the
 // first invalid one, named by index.
-func batchEvents(req batchRequest, key string) ([]*hookline.Event, error) {
+func batchEvents(ctx context.Context, req batchRequest, key string) ([]*hookline.Event, error) {
 	if req.Events == nil {
 		return nil, hookline.Errorf(hookline.EINVALID, "events: required; an array of 1 to %d events", MaxBatch)
 	} else if n := len(req.Events); n == 0 || n > MaxBatch {
@@ -253,7 +259,11 @@ func batchEvents(req batchRequest, key string) ([]*hookline.Event, error) {
 		} else if key != "" {
 			k = key + "#" + strconv.Itoa(i)
 		}
-		ev := &hookline.Event{Tenant: e.Tenant, Type: e.Type, Data: e.Data, Priority: prio, OrderingKey: okey}
+		tenant, err := tenantOf(ctx, at, e.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		ev := &hookline.Event{Tenant: tenant, Type: e.Type, Data: e.Data, Priority: prio, OrderingKey: okey}
 		if k != "" {
 			if keys == nil {
 				keys = make(map[string]int)

@@ -13,30 +13,68 @@ import (
 	"github.com/hookline/hookline"
 )
 
-// This file holds the tenant-scoped principal: a request made in-process by
-// a session that may see one tenant only (a customer portal session of
-// package web). Such a request carries its tenant in its context, set with
-// WithTenant; nothing a client sends over HTTP can set it. Every /v1 route
-// is then scoped to that tenant: lists show only its objects, another
-// tenant's object is 404 as if it did not exist, and routes that cover every
-// tenant (GET /v1/stats) or would write for another tenant are refused.
-//
-// When tenant API keys land, they are expected to reach serveScoped too, so
-// that there is one set of scoping rules.
+// This file holds the tenant-scoped principals: an API key of one tenant
+// (made with POST /v1/keys), and a customer portal session of package web,
+// made in-process, which carries its tenant in its context (set with
+// WithTenant; nothing a client sends over HTTP can set it). Both get one
+// set of rules: every /v1 route is scoped to the tenant, lists show only
+// its objects, another tenant's object is 404 as if it did not exist, a
+// body naming another tenant is 403 forbidden, and /v1/keys is 403.
+// GET /v1/stats answers the tenant's own figures. A portal session may
+// not send events.
 
 // maxScopedEndpoints bounds how many endpoints of one tenant a scoped list
-// of deliveries merges; past it, the client must filter by endpoint_id.
+// of deliveries merges, or tenant stats sum; past it, the client must
+// filter by endpoint_id.
 const maxScopedEndpoints = 1000
 
-// tenantKey is the context key of the tenant of a scoped request.
-type tenantKey struct{}
+// scope is the tenant a /v1 request is confined to, and by what.
+type scope struct {
+	tenant string
+	portal bool // a portal session of package web; else a tenant API key
+}
+
+// scopeKey is the context key of the scope of a request.
+type scopeKey struct{}
 
 // WithTenant returns a copy of ctx under which the Server treats a /v1
-// request as made by a session of tenant, without an Authorization header.
-// It is for in-process callers only (the dashboard's portal sessions): a
-// request from the network never carries it.
+// request as made by a portal session of tenant, without an Authorization
+// header. It is for in-process callers only (the dashboard's portal
+// sessions): a request from the network never carries it.
 func WithTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, tenant)
+	return withScope(ctx, scope{tenant: tenant, portal: true})
+}
+
+// withScope returns a copy of ctx holding sc.
+func withScope(ctx context.Context, sc scope) context.Context {
+	return context.WithValue(ctx, scopeKey{}, sc)
+}
+
+// scopeOf returns the scope of a request, and whether it has one.
+func scopeOf(ctx context.Context) (scope, bool) {
+	sc, ok := ctx.Value(scopeKey{}).(scope)
+	return sc, ok
+}
+
+// tenantOf returns the tenant of an object a request makes, from the
+// tenant its body names (at is the field's path): for a scoped request,
+// the scope's tenant, or EFORBIDDEN when the body names another one; for
+// an admin request, given.
+func tenantOf(ctx context.Context, at, given string) (string, error) {
+	sc, ok := scopeOf(ctx)
+	if !ok {
+		return given, nil
+	}
+	if given != "" && given != sc.tenant {
+		return "", forbiddenTenant(at, sc.tenant)
+	}
+	return sc.tenant, nil
+}
+
+// forbiddenTenant is the error for a body that names a tenant other than
+// the request's own.
+func forbiddenTenant(at, tenant string) error {
+	return hookline.Errorf(hookline.EFORBIDDEN, "%s: this key acts for tenant %.130q only; leave the field out or send that tenant", join(at, "tenant"), tenant)
 }
 
 // unmeteredKey marks the context of an in-process request that the API
@@ -57,17 +95,11 @@ func unmetered(ctx context.Context) bool {
 	return ok
 }
 
-// scopedTenant returns the tenant of a scoped request, and whether it is
-// one.
-func scopedTenant(ctx context.Context) (string, bool) {
-	t, ok := ctx.Value(tenantKey{}).(string)
-	return t, ok
-}
-
-// serveScoped serves a /v1 request of a session of tenant: it checks that
-// the object the path names belongs to tenant (404 otherwise), pins lists
-// and new objects to tenant, and refuses routes that cover every tenant.
-func (s *Server) serveScoped(w http.ResponseWriter, r *http.Request, tenant string) {
+// serveScoped serves a /v1 request of scope sc: it checks that the object
+// the path names belongs to the tenant (404 otherwise), pins lists and new
+// objects to it, and refuses routes that are not the tenant's.
+func (s *Server) serveScoped(w http.ResponseWriter, r *http.Request, sc scope) {
+	tenant := sc.tenant
 	_, pattern := s.mux.Handler(r)
 	// Segments as the mux sees them: split before unescaping, so that the ID
 	// checked here is the {id} the handler gets.
@@ -82,12 +114,18 @@ func (s *Server) serveScoped(w http.ResponseWriter, r *http.Request, tenant stri
 	}
 	var err error
 	switch {
+	case parts[0] == "keys":
+		err = hookline.Errorf(hookline.EFORBIDDEN, "API keys are managed with the admin key only")
 	case pattern == "GET /v1/endpoints":
 		q := r.URL.Query()
 		q.Set("tenant", tenant)
 		r.URL.RawQuery = q.Encode()
 	case pattern == "POST /v1/endpoints":
 		err = s.pinTenant(w, r, tenant)
+	case pattern == "PATCH /v1/endpoints/{id}":
+		if err = s.ownEndpoint(r.Context(), id, tenant); err == nil {
+			err = s.pinTenant(w, r, tenant)
+		}
 	case parts[0] == "endpoints" && id != "":
 		err = s.ownEndpoint(r.Context(), id, tenant)
 	case pattern == "GET /v1/deliveries":
@@ -102,8 +140,14 @@ func (s *Server) serveScoped(w http.ResponseWriter, r *http.Request, tenant stri
 		err = s.pinTenant(w, r, tenant)
 	case parts[0] == "events" && id != "" && id != "batch":
 		err = s.ownEvent(r.Context(), id, tenant)
-	case strings.HasPrefix(pattern, "GET /v1/stats"), pattern == "POST /v1/events", pattern == "POST /v1/events/batch":
-		err = hookline.Errorf(hookline.ENOTFOUND, "%s %s is not available to a session of one tenant", r.Method, r.URL.Path)
+	case pattern == "POST /v1/events", pattern == "POST /v1/events/batch":
+		// The handlers pin each event to the tenant (tenantOf).
+		if sc.portal {
+			err = hookline.Errorf(hookline.EFORBIDDEN, "a portal session cannot send events")
+		}
+	case pattern == "GET /v1/stats":
+		s.serveTenantStats(w, r, tenant)
+		return
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -158,8 +202,10 @@ func (s *Server) pinTenant(w http.ResponseWriter, r *http.Request, tenant string
 	}
 	if t, ok := obj["tenant"]; ok && string(t) != "null" {
 		var got string
-		if json.Unmarshal(t, &got) != nil || got != tenant {
-			return hookline.Errorf(hookline.EINVALID, "tenant: must be this session's tenant %.130q or left out", tenant)
+		if json.Unmarshal(t, &got) != nil {
+			return hookline.Errorf(hookline.EINVALID, "tenant: must be a string")
+		} else if got != tenant {
+			return forbiddenTenant("", tenant)
 		}
 	}
 	obj["tenant"], _ = json.Marshal(tenant)

@@ -129,7 +129,7 @@ func TestScopedTenant(t *testing.T) {
 		}
 		s.as(t, "acme", "DELETE", "/v1/endpoints/"+ep.ID, "").ok(t, 204, nil)
 		s.as(t, "acme", "POST", "/v1/endpoints", `{"url":"https://a3.example.com/","tenant":"globex"}`).
-			wantError(t, 400, hookline.EINVALID, "tenant")
+			wantError(t, 403, hookline.EFORBIDDEN, "tenant")
 		s.as(t, "acme", "POST", "/v1/endpoints", `[1]`).wantError(t, 400, hookline.EINVALID)
 		var l list[endpointJSON]
 		s.do(t, "GET", "/v1/endpoints?tenant=globex", "").ok(t, 200, &l)
@@ -180,13 +180,21 @@ func TestScopedTenant(t *testing.T) {
 		}
 		s.as(t, "acme", "GET", "/v1/deliveries?status=bogus", "").wantError(t, 400, hookline.EINVALID, "status")
 	})
-	t.Run("WholeSystemRoutesRefused", func(t *testing.T) {
-		s.as(t, "acme", "GET", "/v1/stats", "").wantError(t, 404, hookline.ENOTFOUND)
-		s.as(t, "acme", "POST", "/v1/events", `{"type":"x","data":1}`).wantError(t, 404, hookline.ENOTFOUND)
-		s.as(t, "acme", "POST", "/v1/events/batch", `{"events":[]}`).wantError(t, 404, hookline.ENOTFOUND)
+	t.Run("StatsOfTheTenant", func(t *testing.T) {
+		var st hookline.TenantStats
+		s.as(t, "acme", "GET", "/v1/stats", "").ok(t, 200, &st)
+		if st.Tenant != "acme" || st.Endpoints != 2 || st.EndpointsByCircuit.Closed != 2 || st.Pending != 6 {
+			t.Fatalf("acme's stats: %+v", st)
+		}
+	})
+	t.Run("NoEventsNorKeys", func(t *testing.T) {
+		s.as(t, "acme", "POST", "/v1/events", `{"type":"x","data":1}`).wantError(t, 403, hookline.EFORBIDDEN, "portal")
+		s.as(t, "acme", "POST", "/v1/events/batch", `{"events":[]}`).wantError(t, 403, hookline.EFORBIDDEN, "portal")
+		s.as(t, "acme", "GET", "/v1/keys", "").wantError(t, 403, hookline.EFORBIDDEN)
+		s.as(t, "acme", "POST", "/v1/keys", `{"tenant":"acme"}`).wantError(t, 403, hookline.EFORBIDDEN)
 	})
 	t.Run("PortalLinksOwnTenantOnly", func(t *testing.T) {
-		s.as(t, "acme", "POST", "/v1/portal-links", `{"tenant":"globex"}`).wantError(t, 400, hookline.EINVALID, "tenant")
+		s.as(t, "acme", "POST", "/v1/portal-links", `{"tenant":"globex"}`).wantError(t, 403, hookline.EFORBIDDEN, "tenant")
 		var res portalLinkResponse
 		s.as(t, "acme", "POST", "/v1/portal-links", `{}`).ok(t, 201, &res)
 		if !strings.HasSuffix(res.URL, "t-acme") {

@@ -92,12 +92,14 @@ type Server struct {
 	writeTime  time.Duration // 0: no write deadline
 	keyHash    [sha256.Size]byte
 	hasKey     bool
+	keys       *keyCache
 	limiter    *keyLimiter // nil: no rate limit
 	rateLimit  float64
 	now        func() time.Time
 	dashboard  http.Handler
 	portal     PortalLinker
 	mux        *http.ServeMux
+	v1Routes   []string // the patterns of every /v1 route
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -126,6 +128,7 @@ func NewServer(c Config) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.keys = newKeyCache(c.Store, s.now)
 	if s.maxPayload <= 0 {
 		s.maxPayload = DefaultMaxPayload
 	}
@@ -151,28 +154,38 @@ func (s *Server) routes(metrics http.Handler) {
 		m.Handle("GET /metrics", metrics)
 	}
 
-	m.HandleFunc("POST /v1/endpoints", s.handleCreateEndpoint)
-	m.HandleFunc("GET /v1/endpoints", s.handleListEndpoints)
-	m.HandleFunc("GET /v1/endpoints/{id}", s.handleGetEndpoint)
-	m.HandleFunc("PATCH /v1/endpoints/{id}", s.handleUpdateEndpoint)
-	m.HandleFunc("DELETE /v1/endpoints/{id}", s.handleDeleteEndpoint)
-	m.HandleFunc("GET /v1/endpoints/{id}/secret", s.handleGetEndpointSecret)
-	m.HandleFunc("POST /v1/endpoints/{id}/secret/rotate", s.handleRotateEndpointSecret)
-	m.HandleFunc("POST /v1/endpoints/{id}/recover", s.handleRecoverEndpoint)
-	m.HandleFunc("GET /v1/endpoints/{id}/stats", s.handleEndpointStats)
+	// v1 registers a /v1 route; every one is in s.v1Routes, which the
+	// tests of tenant scoping go through, so that no route escapes them.
+	v1 := func(pattern string, h http.HandlerFunc) {
+		m.HandleFunc(pattern, h)
+		s.v1Routes = append(s.v1Routes, pattern)
+	}
+	v1("POST /v1/endpoints", s.handleCreateEndpoint)
+	v1("GET /v1/endpoints", s.handleListEndpoints)
+	v1("GET /v1/endpoints/{id}", s.handleGetEndpoint)
+	v1("PATCH /v1/endpoints/{id}", s.handleUpdateEndpoint)
+	v1("DELETE /v1/endpoints/{id}", s.handleDeleteEndpoint)
+	v1("GET /v1/endpoints/{id}/secret", s.handleGetEndpointSecret)
+	v1("POST /v1/endpoints/{id}/secret/rotate", s.handleRotateEndpointSecret)
+	v1("POST /v1/endpoints/{id}/recover", s.handleRecoverEndpoint)
+	v1("GET /v1/endpoints/{id}/stats", s.handleEndpointStats)
 
-	m.HandleFunc("POST /v1/events", s.handleCreateEvent)
-	m.HandleFunc("POST /v1/events/batch", s.handleCreateEventBatch)
-	m.HandleFunc("GET /v1/events/{id}", s.handleGetEvent)
-	m.HandleFunc("POST /v1/events/{id}/replay", s.handleReplayEvent)
+	v1("POST /v1/events", s.handleCreateEvent)
+	v1("POST /v1/events/batch", s.handleCreateEventBatch)
+	v1("GET /v1/events/{id}", s.handleGetEvent)
+	v1("POST /v1/events/{id}/replay", s.handleReplayEvent)
 
-	m.HandleFunc("GET /v1/deliveries", s.handleListDeliveries)
-	m.HandleFunc("GET /v1/deliveries/{id}", s.handleGetDelivery)
-	m.HandleFunc("GET /v1/deliveries/{id}/attempts", s.handleListAttempts)
-	m.HandleFunc("POST /v1/deliveries/{id}/retry", s.handleRetryDelivery)
+	v1("GET /v1/deliveries", s.handleListDeliveries)
+	v1("GET /v1/deliveries/{id}", s.handleGetDelivery)
+	v1("GET /v1/deliveries/{id}/attempts", s.handleListAttempts)
+	v1("POST /v1/deliveries/{id}/retry", s.handleRetryDelivery)
 
-	m.HandleFunc("GET /v1/stats", s.handleStats)
-	m.HandleFunc("POST /v1/portal-links", s.handleCreatePortalLink)
+	v1("GET /v1/stats", s.handleStats)
+	v1("POST /v1/portal-links", s.handleCreatePortalLink)
+
+	v1("POST /v1/keys", s.handleCreateKey)
+	v1("GET /v1/keys", s.handleListKeys)
+	v1("DELETE /v1/keys/{id}", s.handleDeleteKey)
 
 	m.HandleFunc("/", s.handleFallback)
 }
@@ -204,26 +217,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isV1(r.URL.Path) {
-		if tenant, ok := scopedTenant(r.Context()); ok {
-			s.serveScoped(sw, r, tenant)
-			return
-		}
-		sum, err := s.authorize(r)
-		if err != nil {
-			s.writeError(sw, r, err)
-			return
-		}
-		if s.limiter != nil && !unmetered(r.Context()) {
-			if ok, wait := s.limiter.allow(sum, s.now()); !ok {
-				sw.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
-				s.writeError(sw, r, hookline.Errorf(hookline.ERATELIMIT,
-					"too many requests with this API key: the limit is %g per second; retry after %d s", s.rateLimit, retryAfter(wait)))
-				return
-			}
-		}
 		if longSegment(r.URL.Path) {
 			s.writeError(sw, r, hookline.Errorf(hookline.ENOTFOUND,
 				"no route for %s: a path segment is longer than %d bytes, and no ID is", clip(r.URL.Path, maxEcho), maxSegment))
+			return
+		}
+		sc, scoped := scopeOf(r.Context())
+		if !scoped {
+			k, sum, err := s.authorize(r)
+			if err != nil {
+				s.writeError(sw, r, err)
+				return
+			}
+			if s.limiter != nil && !unmetered(r.Context()) {
+				if ok, wait := s.limiter.allow(sum, s.now()); !ok {
+					sw.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+					s.writeError(sw, r, hookline.Errorf(hookline.ERATELIMIT,
+						"too many requests with this API key: the limit is %g per second; retry after %d s", s.rateLimit, retryAfter(wait)))
+					return
+				}
+			}
+			if k != nil {
+				sc, scoped = scope{tenant: k.Tenant}, true
+				r = r.WithContext(withScope(r.Context(), sc))
+			}
+		}
+		if scoped {
+			s.serveScoped(sw, r, sc)
 			return
 		}
 	}
@@ -305,21 +325,35 @@ func isV1(path string) bool {
 // time, and returns the SHA-256 of the key sent, which names the key to the
 // rate limit. It compares SHA-256 digests so that neither the content nor
 // the length of the key leaks through timing.
-func (s *Server) authorize(r *http.Request) (sum [sha256.Size]byte, err error) {
+func (s *Server) authorize(r *http.Request) (k *hookline.APIKey, sum [sha256.Size]byte, err error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: missing; send \"Authorization: Bearer <API key>\"")
+		return nil, sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: missing; send \"Authorization: Bearer <API key>\"")
 	}
 	scheme, key, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: must be \"Bearer <API key>\"")
+		return nil, sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: must be \"Bearer <API key>\"")
 	}
-	sum = sha256.Sum256([]byte(strings.TrimLeft(key, " ")))
-	if subtle.ConstantTimeCompare(sum[:], s.keyHash[:]) != 1 || !s.hasKey {
-		return sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: the API key is not valid")
+	key = strings.TrimLeft(key, " ")
+	sum = sha256.Sum256([]byte(key))
+	if subtle.ConstantTimeCompare(sum[:], s.keyHash[:]) == 1 && s.hasKey {
+		return nil, sum, nil
 	}
-	return sum, nil
+	// A tenant key is looked up by its hash; what is not one is refused
+	// without a lookup.
+	if strings.HasPrefix(key, hookline.SecretKeyPrefix) && len(key) <= maxTenantKey {
+		if k, err = s.keys.find(r.Context(), sum); err != nil {
+			return nil, sum, err
+		} else if k != nil {
+			return k, sum, nil
+		}
+	}
+	return nil, sum, hookline.Errorf(hookline.EUNAUTHORIZED, "Authorization: the API key is not valid")
 }
+
+// maxTenantKey is the longest string looked up as a tenant key; a key
+// made by POST /v1/keys is 46 bytes.
+const maxTenantKey = 64
 
 // probeMethods are the methods the API routes use, in the order an Allow
 // header lists them. HEAD is implied by GET.

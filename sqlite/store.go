@@ -42,9 +42,12 @@ var schemaV3 string
 //go:embed schema_v4.sql
 var schemaV4 string
 
+//go:embed schema_v5.sql
+var schemaV5 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) hookline.Store) {
 		{"Atomicity", atomicityTests},
 		{"Health", healthTests},
 		{"Order", orderTests},
+		{"Key", keyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -71,8 +71,24 @@ func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 		h.loginForm(w, r, http.StatusServiceUnavailable, "Hookline could not check the key just now; try again.")
 		return
 	}
-	sid := h.sessions.create(&session{key: key, expires: h.now().Add(h.cfg.SessionTTL)})
+	// A tenant's key (GET /v1/stats names its tenant) opens the portal of
+	// that tenant, acting with the key, so that revoking it ends the session.
+	var who struct {
+		Tenant string `json:"tenant"`
+	}
+	if err := h.api.Load().do(r.Context(), cred, http.MethodGet, "/v1/stats", nil, &who); err != nil {
+		h.log.Error("dashboard: sign in", "err", err)
+		h.loginForm(w, r, http.StatusServiceUnavailable, "Hookline could not check the key just now; try again.")
+		return
+	}
 	h.setCookie(w, r, loginCookie, "", "/login", -1)
+	if who.Tenant != "" {
+		sid := h.sessions.create(&session{key: key, tenant: who.Tenant, portal: true, expires: h.now().Add(h.cfg.SessionTTL)})
+		h.setCookie(w, r, portalCookie, sid, "/portal", int(h.cfg.SessionTTL/time.Second))
+		http.Redirect(w, r, "/portal/endpoints", http.StatusSeeOther)
+		return
+	}
+	sid := h.sessions.create(&session{key: key, expires: h.now().Add(h.cfg.SessionTTL)})
 	h.setCookie(w, r, operatorCookie, sid, "/", int(h.cfg.SessionTTL/time.Second))
 	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
 }
@@ -92,7 +108,7 @@ func localPath(next string) string {
 // handleLogout is POST /logout and POST /portal/logout.
 func (h *Handler) handleLogout(w http.ResponseWriter, r *http.Request, p *page) {
 	h.signOut(w, r, p)
-	if p.portal {
+	if p.portal && p.sess.key == "" {
 		h.errorPage(w, r, nil, http.StatusOK, "Signed out", "You have left the portal. Open it again from the product that linked you here.")
 		return
 	}

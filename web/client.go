@@ -20,9 +20,10 @@ type credential struct {
 	portal bool
 }
 
-// cred returns the credential of s.
+// cred returns the credential of s: a portal session opened by a link acts
+// as its tenant; one opened with a tenant's API key acts with the key.
 func (s *session) cred() credential {
-	return credential{key: s.key, tenant: s.tenant, portal: s.portal}
+	return credential{key: s.key, tenant: s.tenant, portal: s.portal && s.key == ""}
 }
 
 // client calls the JSON API in-process, through its http.Handler.

@@ -466,3 +466,39 @@ func TestPortal(t *testing.T) {
 		c.get("/portal/endpoints").want(t, 401)
 	})
 }
+
+// TestSignInWithTenantKey checks that a tenant's API key signs in to that
+// tenant's portal, acting with the key: it sees its tenant only, and
+// revoking the key ends the session.
+func TestSignInWithTenantKey(t *testing.T) {
+	s := setupStack(t)
+	var acme, globex apiEndpoint
+	s.call(t, "POST", "/v1/endpoints", map[string]any{"url": s.receiver.URL + "/acme", "tenant": "acme"}, &acme)
+	s.call(t, "POST", "/v1/endpoints", map[string]any{"url": s.receiver.URL + "/globex", "tenant": "globex"}, &globex)
+	var key struct{ ID, Key string }
+	if code := s.call(t, "POST", "/v1/keys", map[string]any{"tenant": "acme", "name": "acme dashboard"}, &key); code != 201 {
+		t.Fatalf("create key: %d", code)
+	}
+	b := s.client(t)
+	b.get("/login").want(t, 200, "API key")
+	a := b.post("/login", url.Values{"api_key": {key.Key}, "next": {"/endpoints"}})
+	if a.code != 303 || a.location != "/portal/endpoints" {
+		t.Fatalf("sign in with acme's key: %d %q %s", a.code, a.location, a.body)
+	}
+	a = b.get("/portal/endpoints").want(t, 200, acme.ID)
+	if strings.Contains(a.body, globex.ID) || strings.Contains(a.body, ">Overview<") {
+		t.Fatalf("acme's key shows: %s", a.body)
+	}
+	b.get("/portal/endpoints/"+globex.ID).want(t, 404, "not found")
+	if a := b.get("/endpoints"); a.code != 303 || !strings.HasPrefix(a.location, "/login") {
+		t.Fatalf("the operator's pages with a tenant key's session: %d %q", a.code, a.location)
+	}
+
+	if code := s.call(t, "DELETE", "/v1/keys/"+key.ID, nil, nil); code != 204 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if a := b.get("/portal/endpoints"); a.code != 303 || a.location != "/login" {
+		t.Fatalf("after the key was revoked: %d %q %.500s", a.code, a.location, a.body)
+	}
+	b.get("/portal/endpoints").want(t, 401, "session")
+}

@@ -235,9 +235,11 @@ func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, p *page, err 
 		h.errorPage(w, r, p, http.StatusNotFound, "Not found", hookline.ErrorMessage(err))
 	case hookline.EINVALID, hookline.ECONFLICT:
 		h.errorPage(w, r, p, http.StatusBadRequest, "Not done", hookline.ErrorMessage(err))
+	case hookline.EFORBIDDEN:
+		h.errorPage(w, r, p, http.StatusForbidden, "Not allowed", hookline.ErrorMessage(err))
 	case hookline.EUNAUTHORIZED:
 		h.signOut(w, r, p)
-		if p.portal {
+		if p.portal && p.sess.key == "" {
 			h.errorPage(w, r, nil, http.StatusUnauthorized, "Portal session ended", "Open the portal again from the product that linked you here.")
 			return
 		}

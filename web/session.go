@@ -21,7 +21,9 @@ const (
 // portal link itself works on any node, since every node checks its
 // signature).
 type session struct {
-	// key is the API key an operator signed in with; "" for a portal session.
+	// key is the API key the session signed in with: the operator's, or a
+	// tenant's (a portal session then); "" for a portal session opened by a
+	// link.
 	key string
 	// tenant is the tenant of a portal session.
 	tenant string

@@ -1056,3 +1056,35 @@ func TestClusterPausedNode(t *testing.T) {
 	}
 	t.Logf("%d in flight when frozen, %d deliveries received twice", frozen, len(dups))
 }
+
+// TestClusterKeyRevoked checks tenant keys across nodes: a key made on one
+// node works on the other, sees its tenant only there too, and once revoked
+// on the first is refused by the second within a second.
+func TestClusterKeyRevoked(t *testing.T) {
+	db := clusterDatabase(t)
+	nodes := []*proc{clusterNode(t, db, "n0"), clusterNode(t, db, "n1")}
+	var acme, globex endpointJSON
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": "https://acme.example.com/", "tenant": "acme"}, &acme)
+	nodes[0].do(t, "POST", "/v1/endpoints", map[string]any{"url": "https://globex.example.com/", "tenant": "globex"}, &globex)
+	var key struct{ ID, Key string }
+	if code := nodes[0].do(t, "POST", "/v1/keys", map[string]any{"tenant": "acme"}, &key); code != 201 {
+		t.Fatalf("create key: %d", code)
+	}
+	tenant := *nodes[1]
+	tenant.key = key.Key
+	var l struct{ Data []endpointJSON }
+	if code := tenant.do(t, "GET", "/v1/endpoints", nil, &l); code != 200 || len(l.Data) != 1 || l.Data[0].ID != acme.ID {
+		t.Fatalf("acme's key on the other node: %d %+v", code, l.Data)
+	}
+	if code := tenant.do(t, "GET", "/v1/endpoints/"+globex.ID, nil, nil); code != 404 {
+		t.Fatalf("globex's endpoint with acme's key on the other node: %d", code)
+	}
+	if code := nodes[0].do(t, "DELETE", "/v1/keys/"+key.ID, nil, nil); code != 204 {
+		t.Fatalf("revoke: %d", code)
+	}
+	took := eventually(t, time.Second, "the other node to refuse the revoked key", func() (bool, string) {
+		code := tenant.do(t, "GET", "/v1/endpoints", nil, nil)
+		return code == 401, fmt.Sprint(code)
+	})
+	t.Logf("the other node refused the revoked key %s after it was revoked", took.Round(time.Millisecond))
+}

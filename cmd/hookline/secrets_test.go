@@ -107,6 +107,33 @@ func TestSecretsNotShown(t *testing.T) {
 		shown = append(shown, b)
 		apiKeys = append(apiKeys, k)
 	}
+	// A tenant key: shown once, at creation; used, listed, revoked, refused.
+	code, b = call("POST", "/v1/keys", `{"tenant":"acme","name":"acme production"}`, keyBytes)
+	var tk struct{ ID, Key string }
+	if code != 201 || json.Unmarshal([]byte(b), &tk) != nil || tk.Key == "" {
+		t.Fatalf("create key: %d %s", code, b)
+	}
+	apiKeys = append(apiKeys, tk.Key)
+	if code, b := call("GET", "/v1/endpoints", "", tk.Key); code != 200 {
+		t.Fatalf("tenant key: %d %s", code, b)
+	} else {
+		shown = append(shown, b)
+	}
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/v1/keys", 200}, {"DELETE", "/v1/keys/" + tk.ID, 204}} {
+		code, b := call(c.method, c.path, "", keyBytes)
+		if code != c.want {
+			t.Fatalf("%s %s: %d %s", c.method, c.path, code, b)
+		}
+		shown = append(shown, b)
+	}
+	if code, b := call("GET", "/v1/endpoints", "", tk.Key); code != 401 {
+		t.Fatalf("revoked tenant key: %d %s", code, b)
+	} else {
+		shown = append(shown, b)
+	}
 	// Lists and reads show endpoints without secrets.
 	for _, p := range []string{"/v1/endpoints", "/v1/endpoints/" + ep1, "/v1/endpoints/" + ep2, "/v1/stats"} {
 		_, b := call("GET", p, "", keyBytes)
