@@ -43,8 +43,12 @@ func (b *bundle) with(t *testing.T, key, method, path, body string) *response {
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	// IDs made in one millisecond do not sort by creation: a clock that
+	// moves between keys makes the list's order known.
+	clock := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	b := setup(t, func(c *Config) { c.Now = clock.Now })
 	k := b.createKey(t, "acme")
+	clock.Add(time.Millisecond)
 	if !strings.HasPrefix(k.ID, hookline.KeyPrefix) || !strings.HasPrefix(k.Key, hookline.SecretKeyPrefix) ||
 		len(k.Key) != 46 || k.Tenant != "acme" || k.Name != "acme production" || k.CreatedAt.IsZero() {
 		t.Fatalf("created %+v", k)
@@ -53,6 +57,7 @@ func TestKeys(t *testing.T) {
 	if other.Key == k.Key {
 		t.Fatal("two keys alike")
 	}
+	clock.Add(time.Millisecond)
 	b.createKey(t, "globex")
 
 	t.Run("ListedWithoutTheKey", func(t *testing.T) {
