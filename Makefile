@@ -15,12 +15,12 @@ build: ## build a static binary at ./bin/hookline
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/hookline/hookline.Version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/hookline ./cmd/hookline
 
 .PHONY: test
-test: ## run the whole test suite (starts a throwaway PostgreSQL on loopback)
+test: ## run the whole test suite with the race detector (starts a throwaway PostgreSQL on loopback)
 	scripts/test.sh
 
-.PHONY: test/race
-test/race: ## run the whole test suite with the race detector
-	RACE=1 scripts/test.sh
+.PHONY: test/quick
+test/quick: ## run the whole test suite without the race detector
+	RACE=0 scripts/test.sh
 
 .PHONY: vulncheck
 vulncheck: ## govulncheck: fail on known vulnerabilities our code reaches
