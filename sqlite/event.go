@@ -53,6 +53,9 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 		}
 	}
 	s.counts.ingested(tasks, in.events)
+	if len(in.claimed) > 0 {
+		s.claims.add(in.claimed, micros(in.now))
+	}
 	return nil
 }
 
@@ -83,6 +86,7 @@ type ingest struct {
 	eventArgs          []any  // rows of insertEvents
 	deliveryArgs       []any  // rows of insertDeliveries
 	lastID             string // of the deliveries
+	claimed            []*hookline.Task
 }
 
 // request plans the rows of one request, or sets its Err. The error it
@@ -207,7 +211,8 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		}
 		id := in.deliveryID()
 		claimed := int64(0)
-		if r.Claims(ce.ep, ce.partition) {
+		claims := r.Claims(ce.ep, ce.partition)
+		if claims {
 			claimed = 1
 		}
 		var okey any
@@ -216,7 +221,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		}
 		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now,
 			int64(ev.Priority), seq, okey)
-		tasks = append(tasks, &hookline.Task{
+		t := &hookline.Task{
 			DeliveryID:     id,
 			EventID:        ev.ID,
 			Endpoint:       ce.ep,
@@ -227,7 +232,11 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 			Due:            in.now,
 			OrderingKey:    ev.OrderingKey,
 			Seq:            seq,
-		})
+		}
+		tasks = append(tasks, t)
+		if claims {
+			in.claimed = append(in.claimed, t)
+		}
 		in.deliveries++
 	}
 	return tasks
@@ -358,5 +367,6 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
 	s.counts.ingested(tasks, 0)
+	s.claims.add(in.claimed, micros(in.now))
 	return tasks, nil
 }
