@@ -52,7 +52,7 @@ type Endpoint struct {
 	// match it. Kept as the JSON text given, compacted.
 	Filter    json.RawMessage `json:"filter"`
 	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // The orderings of an endpoint's deliveries.
