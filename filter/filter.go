@@ -117,6 +117,17 @@ func Compile(field string, raw json.RawMessage) (*Filter, error) {
 	return &Filter{root: g}, nil
 }
 
+// Stored compiles a filter read back from a store, which was checked when
+// it was saved. One that no longer compiles (a store edited by hand, a
+// limit lowered since) matches no event rather than every one.
+func Stored(raw json.RawMessage) *Filter {
+	f, err := Compile("filter", raw)
+	if err != nil {
+		return &Filter{root: &group{not: []*group{{}}}} // not(true): nothing
+	}
+	return f
+}
+
 // decode reads one JSON value with numbers kept as json.Number.
 func decode(raw []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
@@ -334,6 +345,24 @@ type Doc struct {
 	decoded bool
 	data    any
 	bad     bool // the data is not JSON: no data field matches
+}
+
+// Docs keeps the document of each event of an ingest, so that its data is
+// decoded once however many endpoints' filters look at it. The zero value
+// is ready to use; a Docs is not safe for concurrent use.
+type Docs struct{ m map[*hookline.Event]*Doc }
+
+// Of returns the document of ev.
+func (ds *Docs) Of(ev *hookline.Event) *Doc {
+	if d, ok := ds.m[ev]; ok {
+		return d
+	}
+	if ds.m == nil {
+		ds.m = make(map[*hookline.Event]*Doc)
+	}
+	d := NewDoc(ev.Type, ev.Tenant, ev.Data)
+	ds.m[ev] = d
+	return d
 }
 
 // NewDoc returns the document of an event.
