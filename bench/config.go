@@ -86,7 +86,8 @@ type Config struct {
 
 	// Receivers is how many receiver servers share the endpoints. Zero: 4.
 	Receivers int
-	// Behavior is how the receivers answer.
+	// Behavior is how the receivers answer. A zero Latency means the
+	// scenario's (none, for all so far); a negative one, none.
 	Behavior Behavior
 
 	// CeilingClients is the concurrency of the raw net/http ceiling. Zero:
@@ -101,7 +102,8 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Repeat is how many events wide-fanout sends, one after another. Zero: 3.
 	Repeat int
-	// BacklogSize is how many deliveries backlog queues up. Zero: 1,000,000.
+	// BacklogSize is how many deliveries backlog queues up. Zero: the
+	// scenario's, 1,000,000.
 	BacklogSize int
 	// BacklogDown is how receivers are down in backlog: "closed" (not
 	// listening: connection refused) or "503". Empty means "closed".
@@ -143,7 +145,7 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	def(&c.Receivers, 4)
 	def(&c.CeilingClients, 64)
 	def(&c.Repeat, 3)
-	def(&c.BacklogSize, 1_000_000)
+	def(&c.BacklogSize, cmp.Or(s.BacklogSize, 1_000_000))
 	defd(&c.Duration, cmp.Or(s.Duration, 10*time.Second))
 	defd(&c.Warmup, 2*time.Second)
 	defd(&c.CeilingDuration, 3*time.Second)
@@ -169,6 +171,12 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	}
 	if c.BacklogDown == "" {
 		c.BacklogDown = "closed"
+	}
+	switch {
+	case c.Behavior.Latency == 0:
+		c.Behavior.Latency = s.ReceiverLatency
+	case c.Behavior.Latency < 0:
+		c.Behavior.Latency = 0
 	}
 
 	var errs []error

@@ -20,6 +20,11 @@ type loader struct {
 	run       string
 	pad       string // filler that makes the data PayloadSize bytes
 	batch     int
+	// tenant and priority go into every event when set: an empty tenant is
+	// the default one, and a zero priority is not sent (the server's
+	// default, 5). Set before any send.
+	tenant   string
+	priority int
 
 	seq atomic.Uint64 // next event sequence number
 	req atomic.Uint64 // next request, for round-robin across nodes
@@ -68,7 +73,17 @@ func (l *loader) body(b []byte, seq uint64, n int, due time.Time) []byte {
 	appendEvent := func(b []byte, s uint64) []byte {
 		b = append(b, `{"type":"`...)
 		b = append(b, l.eventType...)
-		b = append(b, `","data":`...)
+		b = append(b, '"')
+		if l.tenant != "" {
+			b = append(b, `,"tenant":"`...)
+			b = append(b, l.tenant...)
+			b = append(b, '"')
+		}
+		if l.priority != 0 {
+			b = append(b, `,"priority":`...)
+			b = strconv.AppendInt(b, int64(l.priority), 10)
+		}
+		b = append(b, `,"data":`...)
 		b = appendData(b, l.run, s, due.UnixNano(), l.pad)
 		return append(b, '}')
 	}

@@ -30,10 +30,19 @@ type Scenario struct {
 	// NoCeiling skips the raw net/http ceiling: the scenario reports no
 	// ratio to it.
 	NoCeiling bool
+	// BacklogSize is the default of Config.BacklogSize; zero means
+	// 1,000,000. ReceiverLatency is the receivers' latency when
+	// Config.Behavior.Latency is zero.
+	BacklogSize     int
+	ReceiverLatency time.Duration
 	// measured returns how many endpoints, the first ones, the bench counts
 	// deliveries of and waits for, out of n; nil means all n.
 	measured func(n int) int
-	run      func(ctx context.Context, e *env) error
+	// ownEndpoints: the scenario registers its endpoints and loads itself
+	// (it runs several loads, or one per tenant); env.run only starts the
+	// receivers and the first server.
+	ownEndpoints bool
+	run          func(ctx context.Context, e *env) error
 }
 
 // Scenarios lists the scenarios, the default first.

@@ -16,6 +16,10 @@ type sink struct {
 	// unmeasured only (bad-receivers measures its healthy endpoints). Set
 	// before the sink is routed.
 	measured int
+	// first is the run's first endpoint: a delivery to one below it went to
+	// another run's endpoint (another tenant's) and is counted in foreign.
+	// Set before the sink is routed.
+	first int
 	// raw marks the ceiling's sink: its requests get the receiver latency
 	// but are never failed or left hanging on purpose.
 	raw  bool
@@ -24,6 +28,7 @@ type sink struct {
 	received   atomic.Int64
 	unmeasured atomic.Int64
 	duplicates atomic.Int64
+	foreign    atomic.Int64
 	lastNS     atomic.Int64 // latest arrival, Unix ns
 	firstNS    atomic.Int64 // first arrival, Unix ns
 	e2e        *Histogram
@@ -48,9 +53,13 @@ func newSink(endpoints int) *sink {
 // record counts one successful delivery of event seq to endpoint ep that
 // arrived at arrival and was scheduled at sentNS (0 if unknown). It returns
 // false for a duplicate. A delivery to an endpoint past measured is only
-// counted in unmeasured.
+// counted in unmeasured; one to an endpoint before first, in foreign.
 func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool {
 	if ep < 0 || ep >= s.endpoints {
+		return false
+	}
+	if ep < s.first {
+		s.foreign.Add(1)
 		return false
 	}
 	if ep >= s.measured {

@@ -61,14 +61,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.PayloadSize, "payload-size", 256, "bytes of data per event")
 	fs.IntVar(&c.Receivers, "receivers", 4, "receiver servers the endpoints are spread over")
 	fs.BoolVar(&c.Behavior.Verify, "verify", false, "receivers verify every signature (Standard Webhooks) and webhook-id")
-	fs.StringVar(&latency, "receiver-latency", "0s", "receiver answer latency: 5ms, or 5ms±2ms (also 5ms+-2ms) for uniform jitter")
+	fs.StringVar(&latency, "receiver-latency", "", "receiver answer latency: 5ms, or 5ms±2ms (also 5ms+-2ms) for uniform jitter (default: the scenario's, none so far)")
 	fs.Float64Var(&c.Behavior.FailRatio, "receiver-fail-ratio", 0, "share of deliveries the receivers answer 500")
 	fs.Float64Var(&c.Behavior.TimeoutRatio, "receiver-timeout-ratio", 0, "share of deliveries the receivers leave unanswered past the server's delivery timeout")
 	fs.IntVar(&c.CeilingClients, "ceiling-clients", 64, "concurrency of the raw net/http ceiling (the server's workers)")
 	fs.DurationVar(&ceilingDur, "ceiling-duration", 3*time.Second, "how long the ceiling is measured; 0 skips it")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 0, "wait for the last deliveries after load stops (default 2m; backlog 10m)")
 	fs.IntVar(&c.Repeat, "repeat", 3, "wide-fanout: events sent one after another")
-	fs.IntVar(&c.BacklogSize, "backlog-size", 1_000_000, "backlog: deliveries queued while the receivers are down")
+	fs.IntVar(&c.BacklogSize, "backlog-size", 0, "backlog: deliveries queued while the receivers are down (default 1000000)")
 	fs.StringVar(&c.BacklogDown, "backlog-down", "closed", "backlog: receivers down as closed (not listening) or 503")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&c.Markdown, "markdown", "", "also write a Markdown report (machine, commit, date, flags, results) to this file")
@@ -98,8 +98,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--rate: want a positive number of events per second or max")
 		}
 	}
-	if c.Behavior.Latency, c.Behavior.Jitter, err = bench.ParseLatency(latency); err != nil {
-		return fmt.Errorf("--receiver-latency: %w", err)
+	if latency != "" {
+		if c.Behavior.Latency, c.Behavior.Jitter, err = bench.ParseLatency(latency); err != nil {
+			return fmt.Errorf("--receiver-latency: %w", err)
+		}
+		if c.Behavior.Latency == 0 {
+			c.Behavior.Latency = -1 // none, whatever the scenario's
+		}
 	}
 	c.Warmup = warmup
 	if warmup == 0 {
