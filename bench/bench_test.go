@@ -385,6 +385,13 @@ func checkLoad(t *testing.T, l bench.LoadFigures, sent int64, endpoints int) {
 	}
 	if sent > 0 {
 		checkLatency(t, l.Name+" end-to-end", l.EndToEndLatency)
+		// The measured loads: a delivery counts from its 202 (0 if it came
+		// first), for the events of the window only.
+		if a := l.AfterAccepted; (l.Name == "B" || l.Name == "priority-9") &&
+			(a.Count == 0 || a.Count != l.EndToEndLatency.Count || a.P99 > l.EndToEndLatency.Max || a.Max > l.EndToEndLatency.Max) {
+			t.Errorf("%s: latency after the 202 %+v, want one per delivery of the window (%d), below the end-to-end max %.3f ms",
+				l.Name, a, l.EndToEndLatency.Count, l.EndToEndLatency.Max)
+		}
 		checkLatency(t, l.Name+" ingest", l.IngestLatency)
 		if d.PerSecond <= 0 {
 			t.Errorf("%s: no deliveries/s", l.Name)

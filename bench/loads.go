@@ -74,6 +74,16 @@ func (e *env) newLoad(name, eventType, tenant string, priority, first, n, batch 
 	return &namedLoad{name: name, first: first, n: n, clients: e.cfg.Clients, sink: sk, loader: l}
 }
 
+// measure makes ld the phase's measured load: its deliveries' latency
+// from their 202s is kept, for the events its open model sends (rate ×
+// the warm-up and the window, and a request's worth to spare).
+func (e *env) measure(ld *namedLoad) {
+	c := &e.cfg
+	ld.sink.track = true
+	ld.loader.trackAccepted(int(ld.rate*(c.Warmup+c.Duration).Seconds()) + ld.loader.batch + 1)
+	e.sink, e.loader = ld.sink, ld.loader
+}
+
 // sample reads the load's counters for the timeline, and its end-to-end
 // p99 since the previous sample.
 func (ld *namedLoad) sample() LoadSample {
@@ -181,6 +191,12 @@ type LoadFigures struct {
 	IngestLatency   Latency `json:"ingest_latency"`
 	EndToEndLatency Latency `json:"end_to_end_latency"`
 	SendLag         Latency `json:"send_lag"`
+	// AfterAccepted is, for the measured load only, from the 202 of each
+	// event (when the loader read it) to each of its deliveries' arrival:
+	// the engine's part of the end-to-end latency, without ingest. A
+	// delivery may arrive before its 202 is read (the engine hands it to
+	// the scheduler before it answers); it counts as 0.
+	AfterAccepted Latency `json:"after_202_latency"`
 }
 
 // figures returns the load's figures over the phase's window sp.
@@ -210,6 +226,9 @@ func (e *env) figures(ld *namedLoad, sp span) LoadFigures {
 	}
 	if ld.rate > 0 {
 		f.SendLag = l.lag.Summary()
+	}
+	if s.track {
+		f.AfterAccepted = s.afterAccepted(l.acceptedAt, sp.from).Summary()
 	}
 	return f
 }

@@ -89,9 +89,9 @@ func (e *env) tenantLoads(ctx context.Context) (b, a *namedLoad, err error) {
 	}
 	b = e.newLoad("B", eventType, TenantQuiet, 0, firstB, c.Endpoints, 1)
 	b.rate = c.Rate
+	e.measure(b)
 	a = e.newLoad("A", eventType, TenantNoisy, 0, firstA, c.Endpoints, c.Batch)
 	e.loads = []*namedLoad{b, a}
-	e.sink, e.loader = b.sink, b.loader
 	return b, a, nil
 }
 

@@ -106,7 +106,7 @@ func runPriority(ctx context.Context, e *env) error {
 func (e *env) priorityLoad(eventType string) *namedLoad {
 	high := e.newLoad(highLoad, eventType, "", HighPriority, 0, e.cfg.Endpoints, 1)
 	high.rate = e.cfg.Rate
-	e.sink, e.loader = high.sink, high.loader
+	e.measure(high)
 	return high
 }
 
