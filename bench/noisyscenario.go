@@ -22,6 +22,11 @@ const (
 // multiple of B's.
 const defaultNoisyFactor = 20
 
+// quietClients is the least number of senders of tenant B's open model, so
+// that its requests never wait for a free sender (and --clients, which
+// bounds A's flood, does not bound B).
+const quietClients = 64
+
 // runNoisyTenant is noisy-tenant. Each phase registers, on a fresh server,
 // B's endpoints and then A's, all subscribed to one event type, so that
 // only the tenant keeps an event from the other's endpoints; B sends at
@@ -74,8 +79,9 @@ func runNoisyTenant(ctx context.Context, e *env) error {
 }
 
 // tenantLoads registers the phase's endpoints, B's first, and makes the
-// two tenants' loads, B's the measured one. B sends one event per request;
-// A in requests of --batch.
+// two tenants' loads, B's the measured one. B sends one event per request,
+// from at least quietClients senders; A in requests of --batch, from
+// --clients.
 func (e *env) tenantLoads(ctx context.Context) (b, a *namedLoad, err error) {
 	c := &e.cfg
 	eventType := newEventType()
@@ -88,7 +94,7 @@ func (e *env) tenantLoads(ctx context.Context) (b, a *namedLoad, err error) {
 		return nil, nil, err
 	}
 	b = e.newLoad("B", eventType, TenantQuiet, 0, firstB, c.Endpoints, 1)
-	b.rate = c.Rate
+	b.rate, b.clients = c.Rate, max(c.Clients, quietClients)
 	e.measure(b)
 	a = e.newLoad("A", eventType, TenantNoisy, 0, firstA, c.Endpoints, c.Batch)
 	e.loads = []*namedLoad{b, a}

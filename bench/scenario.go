@@ -114,7 +114,7 @@ A server the bench starts gets --delivery-timeout 5s unless --delivery-timeout s
 to one event type; an event goes to its tenant's endpoints only. Tenant B sends --rate (default
 20) events/s (open model) for --duration 20s after a 2 s warm-up, one per request, in two phases
 against a fresh server each: A idle, then A sending --noisy-factor (default 20) times B's rate in
-requests of --batch events (--noisy-factor max: --clients senders back to back, a flood). Every
+requests of --batch events from --clients senders (--noisy-factor max: back to back, a flood). Every
 delivery of both is waited for. Reports B's end-to-end p50/p99 and deliveries/s in both phases
 and the ratio of its p99 (target ≤ 2×), A's figures and the most it had pending, and each
 phase's server CPU and peak RSS.`,
