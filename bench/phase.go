@@ -163,17 +163,27 @@ func writeTimeline(p *printer, ph *Phase) {
 			x := s.Loads[l.Name]
 			p.f(" %d | %d | %d | %.1f |", x.Sent, x.Delivered, x.pending(), x.P99)
 		}
-		var cores, bench, other string
-		// CPU times tick in hundredths of a second: rates over marks a
-		// moment apart would be noise.
-		if dt := s.T - prev.T; i == 0 || dt >= 0.5 {
-			if i > 0 {
-				c, b := (s.CPU-prev.CPU)/dt, (s.BenchCPU-prev.BenchCPU)/dt
-				cores, bench = fmt.Sprintf("%.2f", c), fmt.Sprintf("%.2f", b)
-				other = fmt.Sprintf("%.2f", max(0, (s.MachineCPU-prev.MachineCPU)/dt-c-b))
-			}
-			prev = s
-		}
+		cores, bench, other := coresSince(&prev, s, i == 0)
 		p.f(" %s | %s | %s | %d | %s |\n", cores, bench, other, s.Errors, mib(s.RSS))
 	}
+}
+
+// coresSince returns the cores the servers, the bench and the machine's
+// other processes kept busy between *prev and s, formatted, and makes s
+// the next *prev; empty when s is the first sample or less than half a
+// second after *prev (CPU times tick in hundredths of a second: rates over
+// marks a moment apart would be noise).
+func coresSince(prev *Sample, s Sample, first bool) (cores, bench, other string) {
+	dt := s.T - prev.T
+	if first {
+		*prev = s
+		return "", "", ""
+	}
+	if dt < 0.5 {
+		return "", "", ""
+	}
+	c, b := (s.CPU-prev.CPU)/dt, (s.BenchCPU-prev.BenchCPU)/dt
+	o := max(0, (s.MachineCPU-prev.MachineCPU)/dt-c-b)
+	*prev = s
+	return fmt.Sprintf("%.2f", c), fmt.Sprintf("%.2f", b), fmt.Sprintf("%.2f", o)
 }

@@ -326,9 +326,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		pr.writeMarkdown(p)
 		return p.err
 	}
-	p.f("\n## Timeline\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS |\n|---|---|---|---|---|---|---|\n")
-	for _, s := range r.Timeline {
-		p.f("| %.1f | %d | %d | %d | %d | %d | %s |\n", s.T, s.Sent, s.Accepted, s.Expected, s.Delivered, s.Errors, mib(s.RSS))
+	p.f("\n## Timeline\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS | server cores | bench cores | other cores |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	var prev Sample
+	for i, s := range r.Timeline {
+		cores, bench, other := coresSince(&prev, s, i == 0)
+		p.f("| %.1f | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", s.T, s.Sent, s.Accepted, s.Expected, s.Delivered, s.Errors, mib(s.RSS), cores, bench, other)
 	}
 	return p.err
 }
