@@ -25,6 +25,8 @@ type NoisyTenantReport struct {
 	RateA  float64 `json:"rate_a"`
 	BatchA int     `json:"batch_a"`
 
+	// Quiet is the phase with A idle, Noisy the one with A at its rate
+	// (or flooding); each has the loads "B" and "A", in that order.
 	Quiet Phase `json:"a_idle"`
 	Noisy Phase `json:"a_noisy"`
 

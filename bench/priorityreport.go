@@ -26,6 +26,9 @@ type PriorityReport struct {
 	// Batch is the events per request of the backlog's queueing.
 	Batch int `json:"batch"`
 
+	// Idle is the phase of priority-9 events alone (the load
+	// "priority-9"); Backlog the one beside the backlog (the loads
+	// "priority-9" and "priority-1").
 	Idle    Phase `json:"idle"`
 	Backlog Phase `json:"backlog"`
 

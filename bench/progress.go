@@ -47,6 +47,8 @@ type Sample struct {
 
 // LoadSample is one load's part of a Sample.
 type LoadSample struct {
+	// Sent and Accepted count the load's events; Expected the deliveries
+	// their 202s promised, Delivered the unique ones received.
 	Sent      int64 `json:"sent"`
 	Accepted  int64 `json:"accepted"`
 	Expected  int64 `json:"expected"`
