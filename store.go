@@ -14,6 +14,7 @@ import (
 // all. Times are kept to the microsecond.
 type Store interface {
 	KeyStore
+	Queue
 
 	// CreateEndpoint stores a new endpoint; e.ID, e.Secret, e.CreatedAt and
 	// e.UpdatedAt are set by the caller (and e.PreviousSecret with its
@@ -58,6 +59,49 @@ type Store interface {
 	// It returns ENOTFOUND when the delivery does not exist.
 	FindAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
 
+	// RetryDelivery makes one delivery pending and due now, whatever its
+	// status; its attempt count continues and its retry schedule restarts.
+	RetryDelivery(ctx context.Context, id string, now time.Time) (*Delivery, error)
+	// RecoverEndpoint does the same for every failed delivery of an endpoint
+	// created at or after since (zero means all) and returns how many.
+	RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error)
+
+	// EndpointCounts returns how many deliveries of one endpoint are pending
+	// and failed, or ENOTFOUND.
+	EndpointCounts(ctx context.Context, endpointID string) (EndpointCounts, error)
+	// SaveHealth stores the health of endpoints, replacing what was saved.
+	// The health of an endpoint that does not exist is dropped.
+	SaveHealth(ctx context.Context, hs []EndpointHealth) error
+	// FindHealth returns the saved health of one endpoint (the zero value
+	// when none was saved), or ENOTFOUND when the endpoint does not exist.
+	FindHealth(ctx context.Context, endpointID string) (EndpointHealth, error)
+	// LoadHealth returns the saved health of every endpoint of the given
+	// partitions (nil means all) that has one.
+	LoadHealth(ctx context.Context, partitions []int) ([]EndpointHealth, error)
+
+	// Stats counts deliveries by status, events and endpoints.
+	Stats(ctx context.Context) (StoreStats, error)
+	// PendingCount returns the number of pending deliveries, cheaply enough
+	// to call every second.
+	PendingCount(ctx context.Context) (int64, error)
+	// Prune deletes at most limit of the oldest events created before
+	// `before`, with their deliveries and attempts, skipping events that
+	// still have pending deliveries, and expired idempotency keys. It returns
+	// how many events it deleted.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store. Pending writes are already committed.
+	Close() error
+}
+
+// Queue is the part of the Store that the delivery engine works the queue
+// of deliveries with: it claims what is due, gives back what it cannot hold,
+// takes partitions over, frees claims nothing holds, and records the outcomes
+// of its attempts, fenced by claim and attempt number. The API never calls
+// it; it reads and changes deliveries through the rest of Store.
+type Queue interface {
 	// ClaimDue claims, for each request, up to Limit pending, unclaimed
 	// deliveries of its endpoint due at or before now, earliest due first,
 	// marking them as held in memory. The results align with reqs; each also
@@ -103,42 +147,6 @@ type Store interface {
 	// its reply was lost) is not written twice, and is not reported as
 	// dropped. Several outcomes of one delivery in a batch apply in order.
 	RecordOutcomes(ctx context.Context, outcomes []Outcome, now time.Time) error
-
-	// RetryDelivery makes one delivery pending and due now, whatever its
-	// status; its attempt count continues and its retry schedule restarts.
-	RetryDelivery(ctx context.Context, id string, now time.Time) (*Delivery, error)
-	// RecoverEndpoint does the same for every failed delivery of an endpoint
-	// created at or after since (zero means all) and returns how many.
-	RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error)
-
-	// EndpointCounts returns how many deliveries of one endpoint are pending
-	// and failed, or ENOTFOUND.
-	EndpointCounts(ctx context.Context, endpointID string) (EndpointCounts, error)
-	// SaveHealth stores the health of endpoints, replacing what was saved.
-	// The health of an endpoint that does not exist is dropped.
-	SaveHealth(ctx context.Context, hs []EndpointHealth) error
-	// FindHealth returns the saved health of one endpoint (the zero value
-	// when none was saved), or ENOTFOUND when the endpoint does not exist.
-	FindHealth(ctx context.Context, endpointID string) (EndpointHealth, error)
-	// LoadHealth returns the saved health of every endpoint of the given
-	// partitions (nil means all) that has one.
-	LoadHealth(ctx context.Context, partitions []int) ([]EndpointHealth, error)
-
-	// Stats counts deliveries by status, events and endpoints.
-	Stats(ctx context.Context) (StoreStats, error)
-	// PendingCount returns the number of pending deliveries, cheaply enough
-	// to call every second.
-	PendingCount(ctx context.Context) (int64, error)
-	// Prune deletes at most limit of the oldest events created before
-	// `before`, with their deliveries and attempts, skipping events that
-	// still have pending deliveries, and expired idempotency keys. It returns
-	// how many events it deleted.
-	Prune(ctx context.Context, before time.Time, limit int) (int, error)
-
-	// Ping reports whether the store answers.
-	Ping(ctx context.Context) error
-	// Close releases the store. Pending writes are already committed.
-	Close() error
 }
 
 // StoreStats are the counts behind GET /v1/stats.
