@@ -26,6 +26,16 @@ func dataBytes(events []*hookline.Event) int {
 	return n
 }
 
+// aboveDefault reports whether an event has a priority above the default.
+func aboveDefault(events []*hookline.Event) bool {
+	for _, ev := range events {
+		if ev.Priority > hookline.DefaultPriority {
+			return true
+		}
+	}
+	return false
+}
+
 // ingestJob is one API request waiting for its group commit.
 type ingestJob struct {
 	req  *hookline.IngestRequest
@@ -109,12 +119,21 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	// again, a second write. Without room they stay in the store and the
 	// poller pages them in as the queue drains. Nor are deliveries claimed
 	// for endpoints that cannot take them (a full queue, an open circuit):
-	// they wait in the store, where they cost nothing.
-	claim := e.sched.free() >= e.cfg.MemoryQueue/8
+	// they wait in the store, where they cost nothing. A request with events
+	// of a priority above the default may use the scheduler's reserve, past
+	// a full memory queue and past its endpoints' caps, so that it need not
+	// wait behind a backlog for the poller's next page; only an endpoint that
+	// takes no work at all (an open circuit, a long pause) holds it.
+	free := e.sched.free()
+	claim := free >= e.cfg.MemoryQueue/8
+	urgent := free > -e.sched.reserve()
 	owned := e.ownedMask()
-	hold := e.sched.holdSet()
+	hold, block := e.sched.holdSets()
 	for _, r := range reqs {
 		r.Claim, r.Owned, r.Hold = claim, owned, hold
+		if urgent && aboveDefault(r.Events) {
+			r.Claim, r.Hold = true, block
+		}
 	}
 	start := time.Now()
 	err := e.store.Ingest(context.Background(), reqs, e.now())
