@@ -87,29 +87,49 @@ func (c *committer) close() {
 	<-c.done
 }
 
-// run commits groups until jobs is closed and drained.
+// run commits groups until jobs is closed and drained. It takes in every
+// job that has arrived (up to as many again as the channel holds) and
+// forms each group round-robin across tenants (tenantJobs).
 func (c *committer) run() {
 	defer close(c.done)
+	var waiting tenantJobs
 	var group []*ingestJob
 	var reqs []*hookline.IngestRequest
-	for j := range c.jobs {
-		group, reqs = append(group[:0], j), append(reqs[:0], j.req)
-		events, bytes := len(j.req.Events), dataBytes(j.req.Events)
-	fill:
-		for events < maxGroupEvents && bytes < maxGroupBytes {
-			select {
-			case j, ok := <-c.jobs:
-				if !ok {
-					break fill
-				}
-				group, reqs = append(group, j), append(reqs, j.req)
-				events, bytes = events+len(j.req.Events), bytes+dataBytes(j.req.Events)
-			default:
-				break fill
+	open := true
+	for {
+		if waiting.len() == 0 {
+			j, ok := <-c.jobs
+			if !ok {
+				return
 			}
+			waiting.push(j)
 		}
+		open = c.takeArrived(&waiting, open)
+		group = waiting.group(group[:0], maxGroupEvents, maxGroupBytes)
+		reqs = requests(reqs[:0], group)
 		c.commit(group, reqs)
+		if !open && waiting.len() == 0 {
+			return
+		}
 	}
+}
+
+// takeArrived moves the jobs that wait in the channel to waiting, without
+// blocking, while fewer than the channel's capacity wait there; it returns
+// whether the channel is still open.
+func (c *committer) takeArrived(waiting *tenantJobs, open bool) bool {
+	for open && waiting.len() < cap(c.jobs) {
+		select {
+		case j, ok := <-c.jobs:
+			if !ok {
+				return false
+			}
+			waiting.push(j)
+		default:
+			return true
+		}
+	}
+	return open
 }
 
 // commit writes one group and hands its deliveries to the scheduler.
