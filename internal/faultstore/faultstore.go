@@ -238,3 +238,29 @@ func (s *Store) LoadHealth(ctx context.Context, partitions []int) ([]hookline.En
 	}
 	return hs, nil
 }
+
+// FindStaleClaims implements hookline.Store.
+func (s *Store) FindStaleClaims(ctx context.Context, f hookline.StaleClaimFilter) ([]string, error) {
+	var ids []string
+	err := s.run(FindStaleClaims, func() (err error) {
+		ids, err = s.Store.FindStaleClaims(ctx, f)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// RescueClaims implements hookline.Store.
+func (s *Store) RescueClaims(ctx context.Context, deliveryIDs []string, before time.Time) (int, error) {
+	var n int
+	err := s.run(RescueClaims, func() (err error) {
+		n, err = s.Store.RescueClaims(ctx, deliveryIDs, before)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

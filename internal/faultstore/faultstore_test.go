@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/internal/faultstore"
@@ -103,5 +104,34 @@ func TestLoseReply(t *testing.T) {
 	}
 	if st, _ := s.Stats(context.Background()); st.Events != 2 {
 		t.Fatalf("events after a lost Ingest reply = %d, want 2 (it committed)", st.Events)
+	}
+}
+
+// TestRescueFaults: FindStaleClaims fails without reading; RescueClaims
+// with a lost reply frees the claim and says it failed.
+func TestRescueFaults(t *testing.T) {
+	s, ep := open(t)
+	if _, err := ingest(t, s, true); err != nil {
+		t.Fatal(err)
+	}
+	later := hookline.Now().Add(time.Minute)
+	s.Fail(faultstore.FindStaleClaims, 1)
+	if _, err := s.FindStaleClaims(context.Background(), hookline.StaleClaimFilter{Before: later}); !errors.Is(err, faultstore.Err) {
+		t.Fatalf("FindStaleClaims with a fault: %v", err)
+	}
+	ids, err := s.FindStaleClaims(context.Background(), hookline.StaleClaimFilter{Before: later})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("FindStaleClaims = %v, %v; want the one claim", ids, err)
+	}
+	s.LoseReply(faultstore.RescueClaims, 1)
+	if _, err := s.RescueClaims(context.Background(), ids, later); !errors.Is(err, faultstore.Err) {
+		t.Fatalf("RescueClaims with a lost reply: %v", err)
+	}
+	if tasks, err := claim(t, s, ep); err != nil || len(tasks) != 1 {
+		t.Fatalf("ClaimDue after a rescue whose reply was lost = %d tasks, %v; want the one freed", len(tasks), err)
+	}
+	if s.Faults(faultstore.FindStaleClaims) != 1 || s.Faults(faultstore.RescueClaims) != 1 {
+		t.Errorf("faults: FindStaleClaims %d, RescueClaims %d; want 1 each",
+			s.Faults(faultstore.FindStaleClaims), s.Faults(faultstore.RescueClaims))
 	}
 }
