@@ -199,3 +199,26 @@ func TestWatchdogAbortsInFlight(t *testing.T) {
 	wait(t, b.arrived, 2*timeout, "request sent again once the leases are renewed")
 	b.wantUntouched(t)
 }
+
+// TestHardStopRecordsNothing: a hard stop (Close's deadline passed) aborts
+// the attempt in flight, and the attempt is handed back unrecorded, not
+// counted as a failure of the receiver (issue 14, finding 5, by the same
+// abort path as a revoked partition).
+func TestHardStopRecordsNothing(t *testing.T) {
+	stores(t, delivery.Config{DeliveryTimeout: time.Minute}, func(t *testing.T, b *bundle) {
+		recv, arrived, aborted := hangingReceiver(t)
+		b.endpoint(t, recv)
+		id := b.send(t, "a", `{}`).ID
+		wait(t, arrived, 10*time.Second, "request")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no time left: the stop is hard
+		if err := b.engine.Close(ctx); err == nil {
+			t.Error("Close with no time left for the attempt in flight returned no error")
+		}
+		wait(t, aborted, 5*time.Second, "abort of the request in flight")
+		d := b.deliveries(t, id)[0]
+		if d.Status != hookline.StatusPending || d.Attempts != 0 {
+			t.Errorf("after a hard stop: %s with %d attempts, want pending with none", d.Status, d.Attempts)
+		}
+	})
+}
