@@ -126,7 +126,9 @@ func testEndpointUpdateEachField(t *testing.T, b *bundle) {
 		{"RetrySchedule", hookline.EndpointUpdate{SetRetrySchedule: true, RetrySchedule: []time.Duration{0, time.Second}},
 			func(e *hookline.Endpoint) { e.RetrySchedule = []time.Duration{0, time.Second} }},
 		{"Auth", hookline.EndpointUpdate{SetAuth: true, Auth: &hookline.EndpointAuth{Type: hookline.AuthMTLS, Cert: "C", Key: "K"}},
-			func(e *hookline.Endpoint) { e.Auth = &hookline.EndpointAuth{Type: hookline.AuthMTLS, Cert: "C", Key: "K"} }},
+			func(e *hookline.Endpoint) {
+				e.Auth = &hookline.EndpointAuth{Type: hookline.AuthMTLS, Cert: "C", Key: "K"}
+			}},
 		{"OtherFieldKeepsOptions", hookline.EndpointUpdate{Description: ptr("options kept")},
 			func(e *hookline.Endpoint) { e.Description = "options kept" }},
 		{"OptionsRemoved", hookline.EndpointUpdate{SetHeaders: true, Timeout: ptr(time.Duration(0)), SetRetrySchedule: true, SetAuth: true},
