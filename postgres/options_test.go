@@ -12,8 +12,8 @@ import (
 )
 
 // TestOptionsSealedInRows checks that with a key an endpoint's headers
-// and auth are sealed in its row, written by create and by update, and read
-// back by another node with the same key.
+// and auth are sealed in its row, written by create and by update, read
+// back by another node with the same key, and re-sealed with a new key.
 func TestOptionsSealedInRows(t *testing.T) {
 	t.Parallel()
 	schema := testSchema(t)
@@ -27,6 +27,7 @@ func TestOptionsSealedInRows(t *testing.T) {
 	if err := s.CreateEndpoint(t.Context(), ep); err != nil {
 		t.Fatal(err)
 	}
+	keyID := box.KeyID()
 	check := func(needles ...string) {
 		t.Helper()
 		conn, err := pgx.Connect(t.Context(), databaseURL(t))
@@ -40,7 +41,7 @@ func TestOptionsSealedInRows(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, v := range []string{headers, auth} {
-			if !strings.HasPrefix(v, "aesgcm:"+box.KeyID()+":") {
+			if !strings.HasPrefix(v, "aesgcm:"+keyID+":") {
 				t.Fatalf("stored %.20q…, not sealed", v)
 			}
 			for _, n := range needles {
@@ -62,5 +63,17 @@ func TestOptionsSealedInRows(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.Headers, ep.Headers) || !reflect.DeepEqual(got.Auth, ep.Auth) {
 		t.Fatalf("another node reads %v %+v", got.Headers, got.Auth)
+	}
+	// A new key: a node started with it (the old one previous) re-seals
+	// them, and a node with the new key alone reads them.
+	box2 := newBox(t, testKey2, testKey1)
+	if n := mustOpenSealed(t, schema, box2).ResealedSecrets(); n != 1 {
+		t.Fatalf("re-sealed %d endpoints, want 1", n)
+	}
+	keyID = box2.KeyID()
+	check("header-needle-2", "password-needle")
+	got, err = mustOpenSealed(t, schema, newBox(t, testKey2)).FindEndpoint(t.Context(), ep.ID)
+	if err != nil || !reflect.DeepEqual(got.Headers, ep.Headers) || !reflect.DeepEqual(got.Auth, ep.Auth) {
+		t.Fatalf("a node with the new key alone reads %v %+v: %v", got.Headers, got.Auth, err)
 	}
 }

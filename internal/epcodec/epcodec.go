@@ -127,3 +127,20 @@ func Apply(ep *hookline.Endpoint, u *hookline.EndpointUpdate) {
 		}
 	}
 }
+
+// Reseal returns the sealed options of st (headers and auth) as box seals
+// them now, for the endpoint id: opened with the key that sealed them,
+// sealed with the current one (or plain without one).
+func Reseal(box *secretbox.Box, id string, st Stored) (Stored, error) {
+	for _, f := range []struct {
+		v    *string
+		name string
+	}{{&st.Headers, "headers"}, {&st.Auth, "auth"}} {
+		plain, err := box.Open(*f.v, id+"/"+f.name)
+		if err != nil {
+			return st, fmt.Errorf("endpoint %s: %s: %w", id, f.name, err)
+		}
+		*f.v = box.Seal(plain, id+"/"+f.name)
+	}
+	return st, nil
+}
