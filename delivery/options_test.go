@@ -307,8 +307,10 @@ func (ca *testCA) issue(t *testing.T, name string, usage x509.ExtKeyUsage) (cert
 }
 
 // TestEndpointMTLS checks that an endpoint's client certificate is
-// presented to a receiver that requires one, that an endpoint without it
-// fails there, and that a new certificate takes effect on the next request.
+// presented to a receiver that requires one, over a connection kept for
+// the endpoint's next requests; that a new certificate takes effect on the
+// next request, over a new connection; and that an endpoint without one
+// fails there.
 func TestEndpointMTLS(t *testing.T) {
 	ca := newTestCA(t)
 	serverCert, serverKey := ca.issue(t, "127.0.0.1", x509.ExtKeyUsageServerAuth)
@@ -316,26 +318,42 @@ func TestEndpointMTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var seen []string // client certificates' names, in order
-	recv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.TLS.PeerCertificates[0].Subject.CommonName)
-		mu.Unlock()
-	}))
-	recv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool}
-	recv.StartTLS()
-	t.Cleanup(recv.Close)
-
 	stores(t, delivery.Config{RootCAs: ca.pool, RetrySchedule: []time.Duration{0}}, func(t *testing.T, b *bundle) {
+		var mu sync.Mutex
+		var seen []string // client certificates' names, in order
+		var conns atomic.Int32
+		recv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen = append(seen, r.TLS.PeerCertificates[0].Subject.CommonName)
+			mu.Unlock()
+		}))
+		recv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		recv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.pool}
+		recv.StartTLS()
+		t.Cleanup(recv.Close)
+		last := func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			return seen[len(seen)-1]
+		}
+
 		cert, key := ca.issue(t, "client-one", x509.ExtKeyUsageClientAuth)
 		ep := b.optionsEndpoint(t, recv.URL, func(ep *hookline.Endpoint) {
 			ep.Auth = &hookline.EndpointAuth{Type: hookline.AuthMTLS, Cert: cert, Key: key}
 		})
-		res := b.send(t, "a", `{}`)
-		d := b.waitStatus(t, res.ID, hookline.StatusDelivered)
-		if d.LastStatusCode != 200 {
-			t.Fatalf("delivery %+v", d)
+		for range 2 {
+			res := b.send(t, "a", `{}`)
+			d := b.waitStatus(t, res.ID, hookline.StatusDelivered)
+			if d.LastStatusCode != 200 || last() != "client-one" {
+				t.Fatalf("delivery %+v, certificate %q", d, last())
+			}
+		}
+		if n := conns.Load(); n != 1 {
+			t.Fatalf("%d connections for two deliveries: the endpoint's transport was not kept", n)
 		}
 		cert2, key2 := ca.issue(t, "client-two", x509.ExtKeyUsageClientAuth)
 		u := hookline.EndpointUpdate{SetAuth: true, Auth: &hookline.EndpointAuth{Type: hookline.AuthMTLS, Cert: cert2, Key: key2}}
@@ -344,13 +362,10 @@ func TestEndpointMTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.engine.EndpointChanged(ep.ID, updated)
-		res = b.send(t, "a", `{}`)
+		res := b.send(t, "a", `{}`)
 		b.waitStatus(t, res.ID, hookline.StatusDelivered)
-		mu.Lock()
-		last := seen[len(seen)-1]
-		mu.Unlock()
-		if last != "client-two" {
-			t.Fatalf("after the change the receiver saw %q", last)
+		if last() != "client-two" || conns.Load() != 2 {
+			t.Fatalf("after the change: certificate %q, %d connections", last(), conns.Load())
 		}
 		b.endpointWithout(t, recv.URL)
 	})
