@@ -196,6 +196,18 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 	return s.validateOptions(req)
 }
 
+// isMTLS reports whether a is mTLS auth.
+func isMTLS(a *hookline.EndpointAuth) bool { return a != nil && a.Type == hookline.AuthMTLS }
+
+// checkMTLSURL refuses mTLS auth on an http:// URL, where no TLS would
+// present the certificate.
+func checkMTLSURL(u string, a *hookline.EndpointAuth) error {
+	if isMTLS(a) && !strings.HasPrefix(strings.ToLower(u), "https://") {
+		return hookline.Errorf(hookline.EINVALID, "auth: mtls needs an https:// url")
+	}
+	return nil
+}
+
 // validateOptions checks the request options of an endpoint: headers,
 // timeout, retry_schedule and auth.
 func (s *Server) validateOptions(req *endpointRequest) error {
@@ -224,6 +236,11 @@ func (s *Server) validateOptions(req *endpointRequest) error {
 			return err
 		}
 		req.setAuth = true
+	}
+	if req.URL != nil && req.setAuth {
+		if err := checkMTLSURL(*req.URL, req.auth); err != nil {
+			return err
+		}
 	}
 	if _, ok := req.headers["Authorization"]; ok && req.auth != nil {
 		return hookline.Errorf(hookline.EINVALID, "headers.Authorization: the endpoint's auth sets it; give one or the other")
@@ -516,11 +533,26 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	now := hookline.Now()
 	var keepUntil *time.Time
-	if req.Tenant != nil || (req.SignatureScheme != nil && req.Secret == nil) {
+	// mTLS needs https: with only one of url and auth given, the other is
+	// the endpoint's.
+	mtlsCheck := (req.URL != nil) != req.setAuth && (req.URL != nil || isMTLS(req.auth))
+	if req.Tenant != nil || (req.SignatureScheme != nil && req.Secret == nil) || mtlsCheck {
 		cur, err := s.store.FindEndpoint(r.Context(), id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if mtlsCheck {
+			u, a := cur.URL, cur.Auth
+			if req.URL != nil {
+				u = *req.URL
+			} else {
+				a = req.auth
+			}
+			if err := checkMTLSURL(u, a); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		if req.Tenant != nil && cur.Tenant != *req.Tenant {
 			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: cannot be changed; create a new endpoint for the other tenant"))

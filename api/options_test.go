@@ -195,10 +195,15 @@ func TestEndpointOptionsRefused(t *testing.T) {
 		{"MTLSNoKey", `"auth":{"type":"mtls","cert":` + pemJSON(cert) + `}`, "auth.key: required for mtls"},
 		{"MTLSGarbage", `"auth":{"type":"mtls","cert":"not a pem","key":"nor this"}`, "auth: cert and key must be"},
 		{"MTLSOtherKey", `"auth":{"type":"mtls","cert":` + pemJSON(cert) + `,"key":` + pemJSON(otherKey) + `}`, "auth: cert and key must be"},
+		{"MTLSOverHTTP", `"url":"http://example.com/","auth":{"type":"mtls","cert":` + pemJSON(cert) + `,"key":` + pemJSON(key) + `}`, "auth: mtls needs an https:// url"},
 		{"MTLSKeyAsCert", `"auth":{"type":"mtls","cert":` + pemJSON(key) + `,"key":` + pemJSON(key) + `}`, "auth: cert and key must be"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b.do(t, "POST", "/v1/endpoints", `{"url":"https://example.com/",`+tc.field+`}`).wantError(t, 400, hookline.EINVALID, tc.want)
+			body := `{"url":"https://example.com/",` + tc.field + `}`
+			if strings.HasPrefix(tc.field, `"url"`) {
+				body = `{` + tc.field + `}`
+			}
+			b.do(t, "POST", "/v1/endpoints", body).wantError(t, 400, hookline.EINVALID, tc.want)
 		})
 	}
 	// On update: refused, and nothing changes.
@@ -211,6 +216,13 @@ func TestEndpointOptionsRefused(t *testing.T) {
 	if got.Headers["X-A"] != "1" || got.Timeout != nil {
 		t.Fatalf("a refused PATCH changed the options: %+v", got)
 	}
+	// mTLS and an http:// URL, given one at a time.
+	mtls := `{"type":"mtls","cert":` + pemJSON(cert) + `,"key":` + pemJSON(key) + `}`
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"url":"http://example.com/"}`).ok(t, 200, nil)
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"auth":`+mtls+`}`).wantError(t, 400, hookline.EINVALID, "auth: mtls needs an https:// url")
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"url":"https://example.com/","auth":`+mtls+`}`).ok(t, 200, nil)
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"url":"http://example.com/"}`).wantError(t, 400, hookline.EINVALID, "auth: mtls needs an https:// url")
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"url":"http://example.com/","auth":null}`).ok(t, 200, nil)
 	// The timeout's bound is the server's delivery timeout.
 	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"timeout":"10s"}`).ok(t, 200, &got)
 	if got.Timeout == nil || *got.Timeout != "10s" {
