@@ -48,15 +48,12 @@ var schemaV5 string
 //go:embed schema_v6.sql
 var schemaV6 string
 
-// schemaV10 is named for the version it takes once the branches of v7 to v9
-// are merged; until then it is the entry after v6.
-//
-//go:embed schema_v10.sql
-var schemaV10 string
+//go:embed schema_v7.sql
+var schemaV7 string
 
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV10}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

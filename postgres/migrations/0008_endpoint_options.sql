@@ -1,5 +1,4 @@
--- Version 11 (the next after 7 on this branch; renumbered at merge):
--- endpoints' request options. headers and auth hold JSON sealed with the
+-- Version 8: endpoints' request options. headers and auth hold JSON sealed with the
 -- secret key ('' for none), retry_schedule a JSON array of nanoseconds (''
 -- for the server's), timeout_ms 0 for the server's.
 ALTER TABLE endpoints

@@ -1,5 +1,4 @@
--- Schema version 10 (the next after 6 on this branch; see the migrations
--- list): endpoints' request options. headers and auth hold JSON sealed with
+-- Schema version 7: endpoints' request options. headers and auth hold JSON sealed with
 -- the secret key ('' for none), retry_schedule a JSON array of nanoseconds
 -- ('' for the server's), timeout_ms 0 for the server's.
 ALTER TABLE endpoints ADD COLUMN headers TEXT NOT NULL DEFAULT '';
