@@ -17,7 +17,7 @@ import (
 
 // FindStaleClaims returns the IDs of pending deliveries of f.Partitions
 // claimed before f.Before, by any store, in ID order. A claim made before
-// claims had a time (migration 8) counts as old.
+// claims had a time (migration 9) counts as old.
 func (s *Store) FindStaleClaims(ctx context.Context, f hookline.StaleClaimFilter) ([]string, error) {
 	if f.Partitions != nil && len(f.Partitions) == 0 {
 		return nil, nil

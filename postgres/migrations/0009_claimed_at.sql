@@ -1,4 +1,4 @@
--- Version 8: claims carry their time (mirrors nothing on SQLite, which keeps
+-- Version 9: claims carry their time (mirrors nothing on SQLite, which keeps
 -- the holder and time of its claims in memory: see sqlite/claims.go).
 --
 -- claimed_at is when the claim of a claimed delivery was made, by the
