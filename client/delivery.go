@@ -94,7 +94,9 @@ type Attempt struct {
 }
 
 // Duration returns how long the attempt took.
-func (a *Attempt) Duration() time.Duration { return time.Duration(a.DurationMS * float64(time.Millisecond)) }
+func (a *Attempt) Duration() time.Duration {
+	return time.Duration(a.DurationMS * float64(time.Millisecond))
+}
 
 // Attempts is GET /v1/deliveries/{id}/attempts: every attempt, first
 // first.
