@@ -21,6 +21,7 @@ import (
 	"github.com/hookline/hookline/api"
 	"github.com/hookline/hookline/client"
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/internal/openapitest"
 	"github.com/hookline/hookline/signature"
 	"github.com/hookline/hookline/sqlite"
 	"github.com/hookline/hookline/web"
@@ -35,6 +36,7 @@ type bundle struct {
 	srv      *httptest.Server
 	c        *client.Client
 	receiver *receiver
+	v        *openapitest.Validator
 }
 
 // receiver records what it receives and answers a status tests set.
@@ -100,11 +102,13 @@ func setup(t *testing.T, opts ...func(*api.Config)) *bundle {
 		rc.Close()
 		_ = st.Close()
 	})
-	c, err := client.New(srv.URL+"/", operatorKey)
+	// Every request and answer is checked against the OpenAPI document.
+	v := openapitest.New(t, api.OpenAPI(), srv.URL)
+	c, err := client.New(srv.URL+"/", operatorKey, client.WithHTTPClient(&http.Client{Transport: v.Transport(nil)}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &bundle{srv: srv, c: c, receiver: rc}
+	return &bundle{srv: srv, c: c, receiver: rc, v: v}
 }
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -420,6 +424,10 @@ func TestHealthAndErrors(t *testing.T) {
 	r, err := b.c.Ready(ctx)
 	if err != nil || r.Status != "ready" || len(r.Detail) == 0 {
 		t.Fatalf("ready: %+v %v", r, err)
+	}
+	doc, err := b.c.OpenAPI(ctx)
+	if err != nil || !bytes.Equal(doc, api.OpenAPI()) {
+		t.Fatalf("openapi: %d bytes, %v", len(doc), err)
 	}
 	// Past the rate limit: 429 with Retry-After.
 	var limited *client.Error
