@@ -141,13 +141,15 @@ func TestEndpoints(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	ep, err := b.c.CreateEndpoint(ctx, client.EndpointCreate{URL: b.receiver.URL + "/hook", EventTypes: []string{"invoice.*"},
-		Description: "billing", Tenant: "acme", RateLimit: 10, MaxInFlight: 4, Ordering: "fifo", Batch: &client.Batch{MaxEvents: 5, MaxWaitMS: 100}})
+		Description: "billing", Tenant: "acme", RateLimit: 10, MaxInFlight: 4, Ordering: "fifo", Batch: &client.Batch{MaxEvents: 5, MaxWaitMS: 100},
+		Filter: json.RawMessage(`{"data": {"amount": {"$gte": 1000}}}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(ep.ID, "ep_") || !strings.HasPrefix(ep.Secret, "whsec_") || ep.SignatureScheme != "v1" ||
 		ep.Tenant != "acme" || ep.RateLimit != 10 || ep.MaxInFlight != 4 || ep.Ordering != "fifo" ||
-		ep.Batch == nil || ep.Batch.MaxEvents != 5 || ep.Health.Circuit != "closed" || ep.CreatedAt.IsZero() {
+		ep.Batch == nil || ep.Batch.MaxEvents != 5 || ep.Health.Circuit != "closed" || ep.CreatedAt.IsZero() ||
+		string(ep.Filter) != `{"data":{"amount":{"$gte":1000}}}` {
 		t.Fatalf("created %+v", ep)
 	}
 	got, err := b.c.GetEndpoint(ctx, ep.ID)
@@ -161,8 +163,8 @@ func TestEndpoints(t *testing.T) {
 	if err != nil || up.Description != "changed" || !up.Disabled || up.DisabledReason != "manual" || up.Batch != nil || up.RateLimit != 10 {
 		t.Fatalf("update: %+v %v", up, err)
 	}
-	up, err = b.c.UpdateEndpoint(ctx, ep.ID, client.EndpointUpdate{Batch: &client.Batch{MaxEvents: 2, MaxWaitMS: 0}})
-	if err != nil || up.Batch == nil || up.Batch.MaxEvents != 2 || up.Description != "changed" {
+	up, err = b.c.UpdateEndpoint(ctx, ep.ID, client.EndpointUpdate{Batch: &client.Batch{MaxEvents: 2, MaxWaitMS: 0}, NoFilter: true})
+	if err != nil || up.Batch == nil || up.Batch.MaxEvents != 2 || up.Description != "changed" || up.Filter != nil {
 		t.Fatalf("update batch: %+v %v", up, err)
 	}
 

@@ -30,11 +30,22 @@ type Endpoint struct {
 	Ordering string `json:"ordering"`
 	// Batch is nil unless deliveries are sent together.
 	Batch *Batch `json:"batch"`
+	// Filter is the endpoint's payload filter, nil for none: it receives
+	// an event only when EventTypes and Filter both match.
+	Filter json.RawMessage `json:"filter"`
 	// SignatureScheme is "v1" (HMAC-SHA256) or "v1a" (ed25519).
 	SignatureScheme string         `json:"signature_scheme"`
 	Health          EndpointHealth `json:"health"`
 	CreatedAt       time.Time      `json:"created_at"`
 	UpdatedAt       time.Time      `json:"updated_at"`
+}
+
+// tidy makes a null filter nil.
+func (e *Endpoint) tidy() *Endpoint {
+	if string(e.Filter) == "null" {
+		e.Filter = nil
+	}
+	return e
 }
 
 // Batch are the batch settings of an endpoint: up to MaxEvents deliveries
@@ -83,6 +94,9 @@ type EndpointCreate struct {
 	// Ordering is "none" (the default) or "fifo".
 	Ordering string `json:"ordering,omitempty"`
 	Batch    *Batch `json:"batch,omitempty"`
+	// Filter is a payload filter, such as {"data":{"amount":{"$gte":1000}}};
+	// nil for none.
+	Filter json.RawMessage `json:"filter,omitempty"`
 }
 
 // EndpointUpdate is the body of UpdateEndpoint: the fields that are not nil
@@ -105,9 +119,13 @@ type EndpointUpdate struct {
 	// Batch turns batching on with these settings; NoBatch turns it off.
 	Batch   *Batch
 	NoBatch bool
+	// Filter replaces the payload filter; NoFilter removes it.
+	Filter   json.RawMessage
+	NoFilter bool
 }
 
-// MarshalJSON encodes the fields that are set; NoBatch is "batch": null.
+// MarshalJSON encodes the fields that are set; NoBatch is "batch": null
+// and NoFilter "filter": null.
 func (u EndpointUpdate) MarshalJSON() ([]byte, error) {
 	m := map[string]any{}
 	set := func(name string, isSet bool, v any) {
@@ -128,6 +146,10 @@ func (u EndpointUpdate) MarshalJSON() ([]byte, error) {
 	if u.NoBatch {
 		m["batch"] = nil
 	}
+	set("filter", u.Filter != nil, u.Filter)
+	if u.NoFilter {
+		m["filter"] = nil
+	}
 	return json.Marshal(m)
 }
 
@@ -145,6 +167,7 @@ func (c *Client) CreateEndpoint(ctx context.Context, e EndpointCreate) (*Endpoin
 	if err := c.call(ctx, http.MethodPost, "/v1/endpoints", e, &out); err != nil {
 		return nil, err
 	}
+	out.tidy()
 	return &out, nil
 }
 
@@ -154,7 +177,11 @@ func (c *Client) ListEndpoints(ctx context.Context, f EndpointFilter) (Page[*End
 	if f.Tenant != nil {
 		q.Set("tenant", *f.Tenant)
 	}
-	return listPage[*Endpoint](ctx, c, "/v1/endpoints", q, f.PageOptions)
+	p, err := listPage[*Endpoint](ctx, c, "/v1/endpoints", q, f.PageOptions)
+	for _, e := range p.Data {
+		e.tidy()
+	}
+	return p, err
 }
 
 // Endpoints iterates over the endpoints of f, newest first, from f.Cursor
@@ -175,7 +202,7 @@ func (c *Client) GetEndpoint(ctx context.Context, id string) (*Endpoint, error) 
 	if err := c.get(ctx, pathOf("/v1/endpoints", id), nil, &out); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out.tidy(), nil
 }
 
 // UpdateEndpoint is PATCH /v1/endpoints/{id}; it returns the endpoint as
@@ -188,7 +215,7 @@ func (c *Client) UpdateEndpoint(ctx context.Context, id string, u EndpointUpdate
 	if err := c.call(ctx, http.MethodPatch, pathOf("/v1/endpoints", id), u, &out); err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out.tidy(), nil
 }
 
 // DeleteEndpoint is DELETE /v1/endpoints/{id}: the endpoint goes with its

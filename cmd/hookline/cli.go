@@ -421,8 +421,8 @@ func pageSize(limit int) int {
 	return limit
 }
 
-// readData reads an event's data: JSON as given, @FILE for a file's
-// contents, or - for standard input.
+// readData reads JSON given on the command line: as it is, @FILE for a
+// file's contents, or - for stdin.
 func readData(v string, stdin io.Reader) (json.RawMessage, error) {
 	var b []byte
 	var err error
@@ -438,7 +438,7 @@ func readData(v string, stdin io.Reader) (json.RawMessage, error) {
 		return nil, err
 	}
 	if !json.Valid(b) {
-		return nil, fmt.Errorf("the data is not JSON (quote it for the shell: '{\"amount\":4200}'; @FILE reads a file, - standard input)")
+		return nil, fmt.Errorf("not JSON (quote it for the shell: '{\"amount\":4200}'; @FILE reads a file, - standard input)")
 	}
 	return b, nil
 }

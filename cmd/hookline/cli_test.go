@@ -135,8 +135,8 @@ func TestCLI(t *testing.T) {
 	bad.setStatus(500)
 
 	// endpoints create, list, get, update, secret, rotate-secret, stats.
-	out := c.run("endpoints", "create", good.URL+"/hook", "--event-types", "order.*,invoice.paid", "--description", "orders")
-	has(t, "endpoints create", out, "Created endpoint ep_", "URL:", good.URL+"/hook", "order.*, invoice.paid", "Secret:", "whsec_")
+	out := c.run("endpoints", "create", good.URL+"/hook", "--event-types", "order.*,invoice.paid", "--description", "orders", "--filter", `{"data":{"n":{"$gte":1}}}`)
+	has(t, "endpoints create", out, "Created endpoint ep_", "URL:", good.URL+"/hook", "order.*, invoice.paid", "Secret:", "whsec_", `Filter:`, `{"data":{"n":{"$gte":1}}}`)
 	var ep cliEndpoint
 	c.json(&ep, "endpoints", "create", "--endpoint-url", bad.URL, "--event-types", "invoice.failed", "--scheme", "v1a")
 	if !strings.HasPrefix(ep.ID, "ep_") || !strings.HasPrefix(ep.Secret, "whsk_") || ep.SignatureScheme != "v1a" {
@@ -162,7 +162,10 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("update %+v", ep)
 	}
 	has(t, "endpoints update", c.run("endpoints", "update", good1.ID, "--disable"), "Updated endpoint", "disabled (manual)")
-	has(t, "endpoints update", c.run("endpoints", "update", good1.ID, "--enable"), "State:", "enabled")
+	has(t, "endpoints update", c.run("endpoints", "update", good1.ID, "--enable", "--no-filter"), "State:", "enabled")
+	if strings.Contains(c.run("endpoints", "get", good1.ID), "Filter:") {
+		t.Fatal("--no-filter left a filter")
+	}
 	var sec struct {
 		Secret         string `json:"secret"`
 		PublicKey      string `json:"public_key"`

@@ -47,12 +47,13 @@ func init() {
 	})
 
 	var create client.EndpointCreate
-	var createTypes string
+	var createTypes, createFilter string
 	register("endpoints", "create", &apiCommand{
 		args: "[URL]", summary: "Create an endpoint (the URL as --url or the argument). The answer shows its signing secret.", max: 1,
 		flags: func(fs *flag.FlagSet, x *inv) {
 			fs.StringVar(&create.URL, "endpoint-url", "", "the endpoint's URL (or give it as the argument)")
 			fs.StringVar(&createTypes, "event-types", "", "comma-separated event types it receives, such as invoice.*,order.paid (default: every type)")
+			fs.StringVar(&createFilter, "filter", "", `a payload filter, JSON such as '{"data":{"amount":{"$gte":1000}}}' (@FILE reads a file)`)
 			fs.StringVar(&create.Description, "description", "", "free text for people")
 			fs.StringVar(&create.Tenant, "tenant", "", "the tenant it belongs to")
 			fs.StringVar(&create.Secret, "secret", "", "its signing secret, whsec_… or whsk_… (default: generated)")
@@ -74,6 +75,13 @@ func init() {
 				return usageError(x.stderr, x.name, fmt.Errorf("the endpoint's URL is required: hookline endpoints create https://example.com/hook"))
 			}
 			create.EventTypes = splitList(createTypes)
+			if createFilter != "" {
+				f, err := readData(createFilter, nil)
+				if err != nil {
+					return usageError(x.stderr, x.name, fmt.Errorf("--filter: %w", err))
+				}
+				create.Filter = f
+			}
 			ep, err := x.c.CreateEndpoint(x.ctx, create)
 			if err != nil {
 				return err
@@ -101,6 +109,8 @@ func init() {
 		u                           client.EndpointUpdate
 		upURL, upTypes, upDesc      optString
 		upSecret, upScheme, upOrder optString
+		upFilter                    optString
+		noFilter                    bool
 		upRate                      optFloat
 		upInFlight                  optInt
 		enable, disable, noBatch    bool
@@ -121,6 +131,8 @@ func init() {
 			fs.BoolVar(&disable, "disable", false, "disable it")
 			batchFlags(fs, &upBatch)
 			fs.BoolVar(&noBatch, "no-batch", false, "turn batching off")
+			fs.Var(&upFilter, "filter", "a new payload filter (JSON, or @FILE)")
+			fs.BoolVar(&noFilter, "no-filter", false, "remove the payload filter")
 		},
 		run: func(x *inv) error {
 			if enable && disable {
@@ -139,6 +151,14 @@ func init() {
 				d := disable
 				u.Disabled = &d
 			}
+			if upFilter.set {
+				f, err := readData(upFilter.v, nil)
+				if err != nil {
+					return usageError(x.stderr, x.name, fmt.Errorf("--filter: %w", err))
+				}
+				u.Filter = f
+			}
+			u.NoFilter = noFilter
 			ep, err := x.c.UpdateEndpoint(x.ctx, x.args[0], u)
 			if err != nil {
 				return err
@@ -265,7 +285,7 @@ func endpointFields(w io.Writer, ep *client.Endpoint, more ...string) {
 		circuit += fmt.Sprintf(", %d consecutive failures since %s", h.ConsecutiveFailures, when(h.FailingSince))
 	}
 	fields(w, "ID", ep.ID, "URL", ep.URL, "Tenant", or(ep.Tenant, `"" (default)`), "Description", ep.Description,
-		"Event types", or(strings.Join(ep.EventTypes, ", "), "* (every type)"), "Signature", ep.SignatureScheme,
+		"Event types", or(strings.Join(ep.EventTypes, ", "), "* (every type)"), "Filter", string(ep.Filter), "Signature", ep.SignatureScheme,
 		"State", endpointState(ep), "Rate limit", rate, "Max in flight", inFlight, "Ordering", ep.Ordering, "Batch", batch,
 		"Circuit", circuit, "Last success", when(h.LastSuccessAt), "Paused until", when(h.PausedUntil),
 		"Created", when(&ep.CreatedAt), "Updated", when(&ep.UpdatedAt))

@@ -40,7 +40,7 @@ func init() {
 			}
 			var err error
 			if ev.Data, err = readData(data, os.Stdin); err != nil {
-				return usageError(x.stderr, x.name, err)
+				return usageError(x.stderr, x.name, fmt.Errorf("the data is %w", err))
 			}
 			ev.Priority = priority.ptr()
 			res, err := x.c.SendEvent(x.ctx, ev)
