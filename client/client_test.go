@@ -461,3 +461,62 @@ func TestHealthAndErrors(t *testing.T) {
 		t.Fatalf("no server: %v", err)
 	}
 }
+
+// TestEndpointRequestOptions sets an endpoint's headers, timeout, retry
+// schedule and auth, sees them where the API shows them (a list shows the
+// auth type only), sees a delivery carry them, and removes them.
+func TestEndpointRequestOptions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ep, err := b.c.CreateEndpoint(ctx, client.EndpointCreate{URL: b.receiver.URL + "/hook",
+		Headers: map[string]string{"X-Api-Key": "k_live_1"}, Timeout: "2s", RetrySchedule: []string{"0s", "1s"},
+		Auth: &client.EndpointAuth{Type: "basic", Username: "hookline", Password: "pw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, e *client.Endpoint, full bool) {
+		t.Helper()
+		if e.Timeout != "2s" || strings.Join(e.RetrySchedule, ",") != "0s,1s" || e.Auth == nil || e.Auth.Type != "basic" {
+			t.Errorf("%s: timeout %q, retry schedule %q, auth %+v", what, e.Timeout, e.RetrySchedule, e.Auth)
+		}
+		if full != (e.Headers["X-Api-Key"] == "k_live_1" && e.Auth != nil && e.Auth.Password == "pw") {
+			t.Errorf("%s: headers %v, auth %+v; want the credentials shown: %v", what, e.Headers, e.Auth, full)
+		}
+	}
+	check("create", &ep.Endpoint, true)
+	got, err := b.c.GetEndpoint(ctx, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("get", got, true)
+	page, err := b.c.ListEndpoints(ctx, client.EndpointFilter{})
+	if err != nil || len(page.Data) != 1 {
+		t.Fatalf("list: %v %v", page, err)
+	}
+	check("list", page.Data[0], false)
+
+	res, err := b.c.SendEvent(ctx, client.EventCreate{Type: "a.b", Data: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the delivery", func() bool { return b.receiver.count(res.ID) > 0 })
+	b.receiver.mu.Lock()
+	h := b.receiver.last.Header
+	b.receiver.mu.Unlock()
+	if u, p, ok := (&http.Request{Header: h}).BasicAuth(); !ok || u != "hookline" || p != "pw" || h.Get("X-Api-Key") != "k_live_1" {
+		t.Errorf("the delivery's headers: %v", h)
+	}
+
+	up, err := b.c.UpdateEndpoint(ctx, ep.ID, client.EndpointUpdate{NoHeaders: true, NoTimeout: true, NoRetrySchedule: true, NoAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.Headers != nil || up.Timeout != "" || up.RetrySchedule != nil || up.Auth != nil {
+		t.Errorf("after removing them: headers %v, timeout %q, retry schedule %v, auth %+v", up.Headers, up.Timeout, up.RetrySchedule, up.Auth)
+	}
+	timeout := "3s"
+	if up, err = b.c.UpdateEndpoint(ctx, ep.ID, client.EndpointUpdate{Timeout: &timeout, RetrySchedule: []string{"0s"}}); err != nil || up.Timeout != "3s" || len(up.RetrySchedule) != 1 {
+		t.Errorf("update timeout and schedule: %+v %v", up, err)
+	}
+}

@@ -36,8 +36,37 @@ type Endpoint struct {
 	// SignatureScheme is "v1" (HMAC-SHA256) or "v1a" (ed25519).
 	SignatureScheme string         `json:"signature_scheme"`
 	Health          EndpointHealth `json:"health"`
-	CreatedAt       time.Time      `json:"created_at"`
-	UpdatedAt       time.Time      `json:"updated_at"`
+	// Headers are sent with every request to it. They are secrets: set
+	// in the answers about the endpoint alone (GetEndpoint, CreateEndpoint,
+	// UpdateEndpoint), nil in lists.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Timeout bounds each attempt, a Go duration such as "5s"; "" is the
+	// server's --delivery-timeout.
+	Timeout string `json:"timeout"`
+	// RetrySchedule is the delay before each attempt, Go durations; nil is
+	// the server's --retry-schedule.
+	RetrySchedule []string `json:"retry_schedule"`
+	// Auth is how Hookline authenticates to the receiver, nil for none; in
+	// lists only its Type is set.
+	Auth      *EndpointAuth `json:"auth"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
+}
+
+// EndpointAuth is an endpoint's authentication to its receiver: Type is
+// "basic" (Username, Password), "oauth2_client_credentials" (TokenURL,
+// ClientID, ClientSecret, and Scope if any) or "mtls" (Cert and Key, PEM;
+// the endpoint's URL must be https://).
+type EndpointAuth struct {
+	Type         string `json:"type"`
+	Username     string `json:"username,omitempty"`
+	Password     string `json:"password,omitempty"`
+	TokenURL     string `json:"token_url,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	Cert         string `json:"cert,omitempty"`
+	Key          string `json:"key,omitempty"`
 }
 
 // tidy makes a null filter nil.
@@ -97,6 +126,12 @@ type EndpointCreate struct {
 	// Filter is a payload filter, such as {"data":{"amount":{"$gte":1000}}};
 	// nil for none.
 	Filter json.RawMessage `json:"filter,omitempty"`
+	// Headers, Timeout, RetrySchedule and Auth shape the requests to the
+	// endpoint (see Endpoint); zero values take the server's.
+	Headers       map[string]string `json:"headers,omitempty"`
+	Timeout       string            `json:"timeout,omitempty"`
+	RetrySchedule []string          `json:"retry_schedule,omitempty"`
+	Auth          *EndpointAuth     `json:"auth,omitempty"`
 }
 
 // EndpointUpdate is the body of UpdateEndpoint: the fields that are not nil
@@ -122,10 +157,24 @@ type EndpointUpdate struct {
 	// Filter replaces the payload filter; NoFilter removes it.
 	Filter   json.RawMessage
 	NoFilter bool
+	// Headers replaces the headers (all of them); NoHeaders removes them.
+	Headers   map[string]string
+	NoHeaders bool
+	// Timeout sets the attempt timeout; NoTimeout goes back to the
+	// server's.
+	Timeout   *string
+	NoTimeout bool
+	// RetrySchedule sets the retry schedule; NoRetrySchedule goes back to
+	// the server's.
+	RetrySchedule   []string
+	NoRetrySchedule bool
+	// Auth replaces the auth; NoAuth removes it.
+	Auth   *EndpointAuth
+	NoAuth bool
 }
 
-// MarshalJSON encodes the fields that are set; NoBatch is "batch": null
-// and NoFilter "filter": null.
+// MarshalJSON encodes the fields that are set; each No… field is its
+// field as null ("batch": null, "filter": null, …).
 func (u EndpointUpdate) MarshalJSON() ([]byte, error) {
 	m := map[string]any{}
 	set := func(name string, isSet bool, v any) {
@@ -147,8 +196,15 @@ func (u EndpointUpdate) MarshalJSON() ([]byte, error) {
 		m["batch"] = nil
 	}
 	set("filter", u.Filter != nil, u.Filter)
-	if u.NoFilter {
-		m["filter"] = nil
+	set("headers", u.Headers != nil, u.Headers)
+	set("timeout", u.Timeout != nil, u.Timeout)
+	set("retry_schedule", u.RetrySchedule != nil, u.RetrySchedule)
+	set("auth", u.Auth != nil, u.Auth)
+	for name, null := range map[string]bool{"filter": u.NoFilter, "headers": u.NoHeaders, "timeout": u.NoTimeout,
+		"retry_schedule": u.NoRetrySchedule, "auth": u.NoAuth} {
+		if null {
+			m[name] = nil
+		}
 	}
 	return json.Marshal(m)
 }
