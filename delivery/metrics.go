@@ -18,6 +18,7 @@ type metrics struct {
 	latencySeconds prometheus.Histogram
 	outcomeBatches prometheus.Histogram
 	claims         prometheus.Counter
+	aborted        prometheus.Counter
 	ingestWrite    prometheus.Observer
 	outcomeWrite   prometheus.Observer
 
@@ -52,6 +53,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		}),
 		claims: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookline_deliveries_claimed_total", Help: "Deliveries paged in from the store (retries, overflow, recovery).",
+		}),
+		aborted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookline_attempts_aborted_total", Help: "Deliveries whose attempt this node aborted (a hard stop) and handed back unrecorded.",
 		}),
 		attempts: map[string]prometheus.Counter{},
 		circuitOpened: prometheus.NewCounter(prometheus.CounterOpts{
@@ -88,7 +92,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	reg.MustRegister(m.eventsIngested, m.ingestGroups, m.attemptSeconds, m.latencySeconds,
-		m.outcomeBatches, m.claims, attempts, writes,
+		m.outcomeBatches, m.claims, m.aborted, attempts, writes,
 		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped,
 		&schedCollector{s: e.sched},
 		gauge("hookline_deliveries_pending", "Pending deliveries (the durable backlog, cluster-wide).",

@@ -534,8 +534,8 @@ func congestion(r *sender.Result) bool {
 // s.mu.
 func (s *scheduler) feedback(j *job, r *sender.Result, now time.Time) (out outcome) {
 	e := j.e
-	if r.Kind == sender.KindDisabled {
-		e.brk.Abandon(j.probe) // nothing was sent
+	if r.Kind == sender.KindDisabled || r.Aborted {
+		e.brk.Abandon(j.probe) // nothing was sent, or nothing was learnt
 		return out
 	}
 	if r.Success {

@@ -64,6 +64,15 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 		}
 		r = e.sender.Send(e.ctx, req, start)
 	}
+	if r.Aborted {
+		// The engine ended the attempt (a hard stop): it tells nothing of
+		// the receiver, so it is not recorded and uses up no attempt. The
+		// deliveries go back to the store as they were, to be sent again.
+		_, next := e.sched.complete(j, &r)
+		e.metrics.aborted.Add(float64(len(j.tasks)))
+		e.unclaims.add(j.tasks)
+		return next
+	}
 	end := e.now()
 	outs := e.outcome(j.tasks, ep, &r, start, end.Sub(start), batchID)
 	fb, next := e.sched.complete(j, &r)

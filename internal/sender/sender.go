@@ -117,13 +117,20 @@ type Result struct {
 	PushBack bool
 	// Timeout is an attempt that ran out of time.
 	Timeout bool
-	Kind    string // one of the Kind constants
+	// Aborted is an attempt that the caller's context ended (a shutdown, a
+	// partition handed over) before an answer arrived: it says nothing of
+	// the receiver, so it is no attempt failure and Kind is empty.
+	Aborted bool
+	Kind    string // one of the Kind constants; "" when Aborted
 }
 
-// Send makes one attempt. ctx bounds it together with the Sender's
-// timeout; now is the attempt's time, for an HTTP-date Retry-After.
-func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+// Send makes one attempt. parent bounds it together with the Sender's
+// timeout; now is the attempt's time, for an HTTP-date Retry-After. An
+// attempt that parent ends before an answer arrives is Aborted, whatever the
+// error the transport saw; one that runs out of the Sender's timeout is a
+// Timeout.
+func (s *Sender) Send(parent context.Context, r *Request, now time.Time) Result {
+	ctx, cancel := context.WithTimeout(parent, s.timeout)
 	defer cancel()
 	if r.Wrote != nil {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -143,6 +150,9 @@ func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
+		if cause := context.Cause(parent); cause != nil {
+			return Result{Err: "attempt aborted: " + cause.Error(), Aborted: true}
+		}
 		return classifyError(err, s.timeout)
 	}
 	defer resp.Body.Close()
