@@ -79,7 +79,9 @@ func (b *bundle) start(t *testing.T, cfg delivery.Config) {
 	t.Helper()
 	s := b.open(t)
 	cfg.Store = s
-	cfg.AllowPrivateNetworks = true
+	// Receivers are on loopback; a test that lists destinations gets the
+	// guard that refuses the others.
+	cfg.AllowPrivateNetworks = cfg.AllowDestinations == nil
 	if cfg.RetrySchedule == nil {
 		cfg.RetrySchedule = []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond}
 	}

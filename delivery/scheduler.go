@@ -534,8 +534,10 @@ func congestion(r *sender.Result) bool {
 // s.mu.
 func (s *scheduler) feedback(j *job, r *sender.Result, now time.Time) (out outcome) {
 	e := j.e
-	if r.Kind == sender.KindDisabled || r.Aborted {
-		e.brk.Abandon(j.probe) // nothing was sent, or nothing was learnt
+	if r.Kind == sender.KindDisabled || r.Kind == sender.KindRefused || r.Aborted {
+		// Nothing was sent (disabled, or a destination the guard refuses:
+		// not the receiver's doing), or nothing was learnt.
+		e.brk.Abandon(j.probe)
 		return out
 	}
 	if r.Success {

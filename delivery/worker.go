@@ -109,7 +109,10 @@ func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sende
 	switch {
 	case r.Success:
 		status = hookline.StatusDelivered
-	case r.Gone || r.Kind == sender.KindDisabled:
+	case r.Gone || r.Kind == sender.KindDisabled || r.Kind == sender.KindRefused:
+		// A refused destination (the guard: a non-public address not
+		// allowed) cannot succeed on a retry while the configuration
+		// stands: it fails at once, its error naming the flag that allows it.
 		status = hookline.StatusFailed
 	default:
 		// A Retry-After pauses the whole endpoint (the scheduler holds it
@@ -142,6 +145,18 @@ func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sende
 	return outs
 }
 
+// failReason is the reason of hookline.delivery.failed for a delivery that
+// failed with r.
+func failReason(r *sender.Result) string {
+	switch {
+	case r.Gone:
+		return "gone"
+	case r.Kind == sender.KindRefused:
+		return "destination not allowed"
+	}
+	return "retries exhausted"
+}
+
 // record counts an attempt, queues its outcomes for the store, and acts on
 // what the scheduler reported: operational events, disabling the endpoint,
 // tasks handed back to the store.
@@ -159,7 +174,7 @@ func (e *Engine) record(tasks []*hookline.Task, ep *hookline.Endpoint, r *sender
 		}
 		e.outcomes.add(outs[i])
 		if outs[i].Status == hookline.StatusFailed && r.Kind != sender.KindDisabled {
-			e.opEvents.deliveryFailed(ep, t, &outs[i])
+			e.opEvents.deliveryFailed(ep, t, &outs[i], failReason(r))
 		}
 	}
 	if r.RetryAfter > 0 && fb.paused {
