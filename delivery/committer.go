@@ -105,6 +105,7 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	start := time.Now()
 	err := e.store.Ingest(context.Background(), reqs, e.now())
 	e.metrics.ingestWrite.Observe(time.Since(start).Seconds())
+	e.commits.record(err, time.Now())
 	if err != nil {
 		e.log.Error("ingest", "err", err)
 		if hookline.ErrorCode(err) == hookline.EINTERNAL {

@@ -12,7 +12,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -167,7 +166,9 @@ type Engine struct {
 	metrics   *metrics
 	live      live
 
-	pending atomic.Int64 // pending deliveries, refreshed from the store
+	pending  atomic.Int64 // pending deliveries, refreshed from the store
+	commits  commitHealth // of ingest, for readiness
+	readyLog readyLog
 
 	statsMu sync.Mutex
 	stats   hookline.StoreStats
@@ -309,9 +310,9 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // Ingest implements api.Engine.
 func (e *Engine) Ingest(ctx context.Context, events []*hookline.Event) ([]hookline.IngestResult, error) {
-	if max := e.cfg.MaxBacklog; max > 0 && e.pending.Load() >= max {
+	if e.overBacklog() {
 		return nil, hookline.Errorf(hookline.EUNAVAILABLE,
-			"the backlog of pending deliveries is over its bound (%d); try again later", max)
+			"the backlog of pending deliveries is over its bound (%d); try again later", e.cfg.MaxBacklog)
 	}
 	now := e.now()
 	for _, ev := range events {
@@ -409,24 +410,6 @@ func (e *Engine) Stats(ctx context.Context) (hookline.Stats, error) {
 func (e *Engine) nodeStats() hookline.NodeStats {
 	held, inFlight := e.sched.counts()
 	return hookline.NodeStats{ID: e.cfg.NodeID, Partitions: e.ownedCount(), InMemory: held, InFlight: inFlight}
-}
-
-// Ready implements api.Engine.
-func (e *Engine) Ready(ctx context.Context) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	detail := map[string]any{"node": e.nodeStats(), "store": "ok"}
-	select {
-	case <-e.stopping:
-		detail["store"] = "n/a"
-		return detail, errors.New("shutting down")
-	default:
-	}
-	if err := e.store.Ping(ctx); err != nil {
-		detail["store"] = err.Error()
-		return detail, err
-	}
-	return detail, nil
 }
 
 // cachedStats returns the store counts from the last refresh.

@@ -1,13 +1,21 @@
 package delivery_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/delivery"
+	"github.com/hookline/hookline/sqlite"
 )
 
 // TestRefusedDestinationFailsAtOnce sends to a receiver on an address the
@@ -29,4 +37,204 @@ func TestRefusedDestinationFailsAtOnce(t *testing.T) {
 	if n := rc.count(); n != 0 {
 		t.Fatalf("the receiver got %d requests", n)
 	}
+}
+
+// injectStore is a store with failures injected on chosen calls; a nil
+// hook passes the call through.
+type injectStore struct {
+	hookline.Store
+	mu       sync.Mutex
+	ping     error
+	ingest   func(ctx context.Context, s hookline.Store, reqs []*hookline.IngestRequest, now time.Time) error
+	outcomes func(ctx context.Context, s hookline.Store, os []hookline.Outcome, now time.Time) error
+	claim    func(ctx context.Context, s hookline.Store, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error)
+}
+
+// set changes the hooks under the lock.
+func (s *injectStore) set(fn func(s *injectStore)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s)
+}
+
+func (s *injectStore) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	err := s.ping
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.Store.Ping(ctx)
+}
+
+func (s *injectStore) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) error {
+	s.mu.Lock()
+	fn := s.ingest
+	s.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, s.Store, reqs, now)
+	}
+	return s.Store.Ingest(ctx, reqs, now)
+}
+
+func (s *injectStore) RecordOutcomes(ctx context.Context, os []hookline.Outcome, now time.Time) error {
+	s.mu.Lock()
+	fn := s.outcomes
+	s.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, s.Store, os, now)
+	}
+	return s.Store.RecordOutcomes(ctx, os, now)
+}
+
+func (s *injectStore) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
+	s.mu.Lock()
+	fn := s.claim
+	s.mu.Unlock()
+	if fn != nil {
+		return fn(ctx, s.Store, reqs, now)
+	}
+	return s.Store.ClaimDue(ctx, reqs, now)
+}
+
+// setupInjected starts an engine on a fresh SQLite store wrapped in an
+// injectStore, and a buffer of its logs.
+func setupInjected(t *testing.T, cfg delivery.Config) (*bundle, *injectStore, *syncBuffer) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hookline.db")
+	inj := &injectStore{}
+	b := &bundle{open: func(t *testing.T) hookline.Store {
+		s, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inj.Store = s
+		return inj
+	}}
+	logs := &syncBuffer{}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
+	b.start(t, cfg)
+	return b, inj, logs
+}
+
+// syncBuffer is a buffer safe for concurrent writes, for logs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// readyDetail returns what Ready reports, as /readyz shows it.
+func readyDetail(t *testing.T, e *delivery.Engine) (string, error) {
+	t.Helper()
+	detail, err := e.Ready(context.Background())
+	b, jerr := json.Marshal(detail)
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	return string(b), err
+}
+
+// TestReadyHidesStoreError: /readyz needs no key, so a store that does not
+// answer is reported without its error, which names hosts, users and
+// databases; the error goes to the log.
+func TestReadyHidesStoreError(t *testing.T) {
+	b, inj, logs := setupInjected(t, delivery.Config{})
+	secret := `failed to connect to host=db.internal user=hookline database=prod: connection refused`
+	inj.set(func(s *injectStore) { s.ping = errors.New(secret) })
+	detail, err := readyDetail(t, b.engine)
+	if err == nil {
+		t.Fatal("ready while the store does not answer")
+	}
+	for _, leak := range []string{"db.internal", "user=hookline", "prod"} {
+		if strings.Contains(detail, leak) || strings.Contains(err.Error(), leak) {
+			t.Fatalf("readiness shows %q: %s (%v)", leak, detail, err)
+		}
+	}
+	if !strings.Contains(detail, `"store":"unavailable"`) {
+		t.Fatalf("detail %s; want the store unavailable", detail)
+	}
+	if !strings.Contains(logs.String(), "db.internal") {
+		t.Fatalf("the store's error is not logged:\n%s", logs)
+	}
+	inj.set(func(s *injectStore) { s.ping = nil })
+	if detail, err := readyDetail(t, b.engine); err != nil {
+		t.Fatalf("not ready once the store answers: %v %s", err, detail)
+	}
+}
+
+// TestReadyFollowsIngestCommits: a store that answers pings but cannot
+// commit (a full disk) makes every ingest fail; after a few failures in a
+// row the node says it is not ready, so that a load balancer sends
+// elsewhere, and the next commit that succeeds makes it ready again.
+func TestReadyFollowsIngestCommits(t *testing.T) {
+	b, inj, _ := setupInjected(t, delivery.Config{})
+	rc := newReceiver(t, nil)
+	b.endpoint(t, rc.URL)
+	inj.set(func(s *injectStore) {
+		s.ingest = func(context.Context, hookline.Store, []*hookline.IngestRequest, time.Time) error {
+			return errors.New("sqlite: ingest: database or disk is full (13)")
+		}
+	})
+	ingest := func() error {
+		_, err := b.engine.Ingest(context.Background(), []*hookline.Event{{Type: "a", Data: json.RawMessage(`{}`)}})
+		return err
+	}
+	for i := range 3 {
+		if detail, err := readyDetail(t, b.engine); err != nil {
+			t.Fatalf("not ready after %d failed commits: %v %s", i, err, detail)
+		}
+		if err := ingest(); hookline.ErrorCode(err) != hookline.EUNAVAILABLE {
+			t.Fatalf("ingest on a full disk: %v", err)
+		}
+	}
+	detail, err := readyDetail(t, b.engine)
+	if err == nil || !strings.Contains(detail, "ingest commits") || strings.Contains(detail, "disk is full") {
+		t.Fatalf("after 3 failed commits: %v %s; want not ready, saying why in general terms", err, detail)
+	}
+	inj.set(func(s *injectStore) { s.ingest = nil })
+	if err := ingest(); err != nil {
+		t.Fatalf("ingest once the disk has room: %v", err)
+	}
+	if detail, err := readyDetail(t, b.engine); err != nil {
+		t.Fatalf("not ready after a commit succeeded: %v %s", err, detail)
+	}
+}
+
+// TestReadyFollowsBacklog: while the pending backlog is over its bound,
+// ingest refuses, and the node is not ready; once it drains, it is.
+func TestReadyFollowsBacklog(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	b, _, _ := setupInjected(t, delivery.Config{MaxBacklog: 2})
+	rc := newReceiver(t, func(w http.ResponseWriter, r *received) { <-release })
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // before the receiver closes
+	b.endpoint(t, rc.URL)
+	b.send(t, "a", `{}`)
+	b.send(t, "a", `{}`)
+	if _, err := b.engine.Ingest(context.Background(), []*hookline.Event{{Type: "a", Data: json.RawMessage(`{}`)}}); hookline.ErrorCode(err) != hookline.EUNAVAILABLE {
+		t.Fatalf("ingest over the backlog bound: %v", err)
+	}
+	detail, err := readyDetail(t, b.engine)
+	if err == nil || !strings.Contains(detail, "backlog") {
+		t.Fatalf("backlog over its bound: %v %s; want not ready", err, detail)
+	}
+	once.Do(func() { close(release) })
+	waitFor(t, "ready once the backlog drained", func() bool {
+		_, err := b.engine.Ready(context.Background())
+		return err == nil
+	})
 }
