@@ -71,6 +71,11 @@ type Config struct {
 	RetrySchedule []time.Duration
 	// DeliveryTimeout bounds one attempt (default 15 s).
 	DeliveryTimeout time.Duration
+	// CommitTimeout bounds one group commit of ingest (default 10 s): past
+	// it the commit is abandoned and its requests answered with EUNAVAILABLE
+	// (whether it was written may then be unknown; see
+	// hookline.ErrCommitUnknown).
+	CommitTimeout time.Duration
 	// AllowPrivateNetworks lets deliveries go to loopback and private
 	// addresses.
 	AllowPrivateNetworks bool
@@ -135,6 +140,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DeliveryTimeout <= 0 {
 		c.DeliveryTimeout = 15 * time.Second
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = 10 * time.Second
 	}
 	if c.Retention <= 0 {
 		c.Retention = 720 * time.Hour

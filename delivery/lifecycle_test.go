@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -237,4 +238,72 @@ func TestReadyFollowsBacklog(t *testing.T) {
 		_, err := b.engine.Ready(context.Background())
 		return err == nil
 	})
+}
+
+// TestIngestCommitDeadline: a store that does not answer an ingest holds
+// its requests only until CommitTimeout; they are answered unavailable,
+// and, since the store wrote nothing, told so.
+func TestIngestCommitDeadline(t *testing.T) {
+	release := make(chan struct{})
+	b, inj, _ := setupInjected(t, delivery.Config{CommitTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { close(release) }) // before the engine stops
+	b.endpoint(t, "https://example.com/")
+	inj.set(func(s *injectStore) {
+		s.ingest = func(ctx context.Context, _ hookline.Store, _ []*hookline.IngestRequest, _ time.Time) error {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("sqlite: ingest: %w", ctx.Err())
+			case <-release:
+				return errors.New("released at the end of the test")
+			}
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.engine.Ingest(context.Background(), []*hookline.Event{{Type: "a", Data: json.RawMessage(`{}`)}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if hookline.ErrorCode(err) != hookline.EUNAVAILABLE || !strings.Contains(hookline.ErrorMessage(err), "nothing was written") {
+			t.Fatalf("ingest past its commit deadline: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ingest still waits for a store that does not answer after 10 s")
+	}
+}
+
+// TestIngestUnknownCommit: when the store sent the COMMIT and lost its
+// reply, the client is not told that nothing was written (it may have
+// been) but that the outcome is unknown and that retrying with the same
+// Idempotency-Key is safe; and it is: the retry answers with the event
+// written, which is stored once.
+func TestIngestUnknownCommit(t *testing.T) {
+	b, inj, _ := setupInjected(t, delivery.Config{})
+	b.endpoint(t, "https://example.com/")
+	inj.set(func(s *injectStore) {
+		s.ingest = func(ctx context.Context, st hookline.Store, reqs []*hookline.IngestRequest, now time.Time) error {
+			if err := st.Ingest(ctx, reqs, now); err != nil {
+				return err
+			}
+			return fmt.Errorf("postgres: ingest: write events: unexpected EOF: %w", hookline.ErrCommitUnknown)
+		}
+	})
+	events := func() []*hookline.Event {
+		return []*hookline.Event{{Type: "a", Data: json.RawMessage(`{"n":1}`), IdempotencyKey: "order-1"}}
+	}
+	_, err := b.engine.Ingest(context.Background(), events())
+	msg := hookline.ErrorMessage(err)
+	if hookline.ErrorCode(err) != hookline.EUNAVAILABLE || strings.Contains(msg, "nothing was written") ||
+		!strings.Contains(msg, "may or may not") || !strings.Contains(msg, "same Idempotency-Key is safe") {
+		t.Fatalf("ingest whose commit reply was lost: %v", err)
+	}
+	inj.set(func(s *injectStore) { s.ingest = nil })
+	res, err := b.engine.Ingest(context.Background(), events())
+	if err != nil || len(res) != 1 || !res[0].Duplicate {
+		t.Fatalf("the retry with the same key: %+v, %v; want the first answer", res, err)
+	}
+	if st, err := b.store.Stats(context.Background()); err != nil || st.Events != 1 {
+		t.Fatalf("%d events stored (%v); want 1", st.Events, err)
+	}
 }
