@@ -12,6 +12,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -207,6 +208,7 @@ type Engine struct {
 	hardStop  chan struct{}
 	bg        sync.WaitGroup
 	closeOnce sync.Once
+	abortOnce sync.Once
 	started   bool // Start got as far as starting the goroutines
 }
 
@@ -290,10 +292,24 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
+// ErrStoreNotAnswering is wrapped by the error of a Close that gave up on
+// the store: its calls had not returned closeGrace after the deadline.
+var ErrStoreNotAnswering = errors.New("the store did not answer")
+
+// closeGrace is how long Close waits, once its ctx has ended, for the store
+// calls it cut short to return; a store that ignores its context (a hung
+// disk) is then left behind.
+const closeGrace = 2 * time.Second
+
 // Close stops the engine gracefully: no new ingest, every accepted event
-// committed, in-flight attempts finished (until ctx ends; then they are
-// aborted and left for the next start), queued deliveries handed back to the
-// store, and every outcome written. The store stays open.
+// committed, queued deliveries handed back to the store, in-flight attempts
+// finished, and every outcome written. When ctx ends first, the stop turns
+// hard: attempts in flight are aborted and left claimed for the next start,
+// and the store calls of the stop (hand-backs, outcomes, health) are cut
+// short, so a store that does not answer cannot hold Close past ctx and
+// closeGrace; Close then returns ctx's error (wrapped with what it gave up
+// on if the store still had not answered). Ingest commits are bounded by
+// CommitTimeout. The store stays open.
 func (e *Engine) Close(ctx context.Context) error {
 	var err error
 	e.closeOnce.Do(func() {
@@ -303,31 +319,52 @@ func (e *Engine) Close(ctx context.Context) error {
 			e.bgCancel()
 			return
 		}
-		e.opEvents.close()  // what is queued is ingested before the committer closes
-		e.committer.close() // waits for the last group commit
-		e.bgCancel()        // poller, maintenance, pruning, health
-		e.sched.close()
-		e.unclaim(e.sched.drop(func(*hookline.Task) bool { return false }))
 		done := make(chan struct{})
-		go func() { e.sched.running.Wait(); close(done) }()
+		go func() {
+			defer close(done)
+			e.stop()
+		}()
 		select {
 		case <-done:
+			return
 		case <-ctx.Done():
-			err = ctx.Err()
-			close(e.hardStop)
-			e.cancel()
-			<-done
 		}
-		close(e.outcomes.ch)
-		<-e.outcomes.done
-		e.bg.Wait()
-		close(e.unclaims.ch) // after the poller, which adds to it
-		<-e.unclaims.done
-		e.healthW.flush() // after the last outcome, with the final health
-		e.cancel()
-		e.sender.CloseIdleConnections()
+		err = ctx.Err()
+		e.abort()
+		select {
+		case <-done:
+		case <-time.After(closeGrace):
+			err = fmt.Errorf("stop engine: %w %s after the deadline; stopped without it: %w", ErrStoreNotAnswering, closeGrace, err)
+		}
 	})
 	return err
+}
+
+// stop is the graceful stop of Close, in order.
+func (e *Engine) stop() {
+	e.opEvents.close()  // what is queued is ingested before the committer closes
+	e.committer.close() // waits for the last group commit
+	e.bgCancel()        // poller, maintenance, pruning, health
+	e.sched.close()
+	e.unclaim(e.sched.drop(func(*hookline.Task) bool { return false }))
+	e.sched.running.Wait() // until the attempts finish, or abort ends them
+	close(e.outcomes.ch)
+	<-e.outcomes.done
+	e.bg.Wait()
+	close(e.unclaims.ch) // after the poller, which adds to it
+	<-e.unclaims.done
+	e.healthW.flush() // after the last outcome, with the final health
+	e.cancel()
+	e.sender.CloseIdleConnections()
+}
+
+// abort makes the stop hard: in-flight attempts are aborted (and handed
+// back unrecorded), and the store calls made under e.ctx end.
+func (e *Engine) abort() {
+	e.abortOnce.Do(func() {
+		close(e.hardStop)
+		e.cancel()
+	})
 }
 
 // Ingest implements api.Engine.

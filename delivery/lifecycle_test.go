@@ -307,3 +307,65 @@ func TestIngestUnknownCommit(t *testing.T) {
 		t.Fatalf("%d events stored (%v); want 1", st.Events, err)
 	}
 }
+
+// TestCloseWithStoreDown: an attempt was made, and then the store stops
+// answering, so its outcome cannot be written. Close must still return soon
+// after its context ends (the outcome is dropped, the delivery stays claimed
+// and is resent after restart), whether the store's calls end with their
+// context (a database that does not answer) or ignore it (a hung disk).
+func TestCloseWithStoreDown(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		ignoreCtx   bool
+		within      time.Duration
+		errContains string
+	}{
+		{"CallsEndWithContext", false, 2 * time.Second, "deadline exceeded"},
+		{"CallsIgnoreContext", true, 5 * time.Second, "did not answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			release := make(chan struct{})
+			b, inj, _ := setupInjected(t, delivery.Config{})
+			t.Cleanup(func() { close(release) }) // before the store closes
+			rc := newReceiver(t, nil)
+			b.endpoint(t, rc.URL)
+			called := make(chan struct{}, 100)
+			inj.set(func(s *injectStore) {
+				s.outcomes = func(ctx context.Context, _ hookline.Store, _ []hookline.Outcome, _ time.Time) error {
+					called <- struct{}{}
+					if tc.ignoreCtx {
+						<-release
+						return errors.New("released at the end of the test")
+					}
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("postgres: record outcomes: %w", ctx.Err())
+					case <-release:
+						return errors.New("released at the end of the test")
+					}
+				}
+			})
+			b.send(t, "a", `{}`)
+			rc.next(t)
+			select {
+			case <-called:
+			case <-time.After(15 * time.Second):
+				t.Fatal("the outcome was never written")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- b.engine.Close(ctx) }()
+			select {
+			case err := <-done:
+				if took := time.Since(start); took > tc.within || err == nil || !strings.Contains(err.Error(), tc.errContains) {
+					t.Fatalf("Close took %s and returned %v; want within %s an error saying %q", took, err, tc.within, tc.errContains)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Close still waits for a store that does not answer after 20 s")
+			}
+		})
+	}
+}

@@ -71,7 +71,7 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 	e := w.e
 	backoff := 50 * time.Millisecond
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second) // e.ctx ends on a hard stop
 		start := time.Now()
 		err := e.store.RecordOutcomes(ctx, batch, e.now())
 		e.metrics.outcomeWrite.Observe(time.Since(start).Seconds())

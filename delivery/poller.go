@@ -218,7 +218,7 @@ func (e *Engine) unclaim(tasks []*hookline.Task) {
 	for i, t := range tasks {
 		ids[i] = t.DeliveryID
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second) // e.ctx ends on a hard stop
 	defer cancel()
 	if err := e.store.Unclaim(ctx, ids); err != nil {
 		// Not fatal: claims are reset when a node starts owning a partition.
