@@ -369,3 +369,75 @@ func TestCloseWithStoreDown(t *testing.T) {
 		})
 	}
 }
+
+// TestPoisonClaimIsolated: the store fails every claim that includes one
+// endpoint's deliveries (a row it cannot read), for a reason other than
+// being unavailable. Another endpoint's deliveries, claimed in the same
+// poll, are still claimed and delivered; the poison endpoint is put off,
+// and the failure logged.
+func TestPoisonClaimIsolated(t *testing.T) {
+	b, inj, logs := setupInjected(t, delivery.Config{})
+	rcA, rcB := newReceiver(t, nil), newReceiver(t, nil)
+	epA := b.endpoint(t, rcA.URL, "a")
+	b.endpoint(t, rcB.URL, "b")
+	inj.set(func(s *injectStore) {
+		s.claim = func(ctx context.Context, st hookline.Store, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
+			for _, r := range reqs {
+				if r.EndpointID == epA.ID {
+					return nil, errors.New("sqlite: claim due: scan delivery: malformed JSON in payload")
+				}
+			}
+			return st.ClaimDue(ctx, reqs, now)
+		}
+	})
+	// Written straight to the store, unclaimed: the poller finds both
+	// endpoints' work at its next look and claims it in one call.
+	now := hookline.Now()
+	var events []*hookline.Event
+	for i, typ := range []string{"a", "b", "a", "b"} {
+		events = append(events, &hookline.Event{ID: hookline.NewID(hookline.EventPrefix, now.Add(time.Duration(i))),
+			Type: typ, Data: json.RawMessage(`{}`), CreatedAt: now})
+	}
+	if err := inj.Store.Ingest(context.Background(), []*hookline.IngestRequest{{Events: events}}, now); err != nil {
+		t.Fatal(err)
+	}
+	b.waitStatus(t, events[1].ID, hookline.StatusDelivered)
+	b.waitStatus(t, events[3].ID, hookline.StatusDelivered)
+	if n := rcA.count(); n != 0 {
+		t.Fatalf("the poison endpoint got %d requests", n)
+	}
+	if !strings.Contains(logs.String(), "cannot be claimed") || !strings.Contains(logs.String(), epA.ID) {
+		t.Fatalf("the poison endpoint is not logged:\n%s", logs)
+	}
+}
+
+// TestPoisonOutcomeIsolated: the store refuses one endpoint's outcomes
+// (for a reason other than being unavailable). The outcome writer drops
+// that outcome after a few tries, logging it, instead of retrying it
+// forever while every later outcome waits behind it.
+func TestPoisonOutcomeIsolated(t *testing.T) {
+	b, inj, logs := setupInjected(t, delivery.Config{})
+	rcA, rcB := newReceiver(t, nil), newReceiver(t, nil)
+	epA := b.endpoint(t, rcA.URL, "a")
+	b.endpoint(t, rcB.URL, "b")
+	inj.set(func(s *injectStore) {
+		s.outcomes = func(ctx context.Context, st hookline.Store, os []hookline.Outcome, now time.Time) error {
+			for _, o := range os {
+				if o.EndpointID == epA.ID {
+					return errors.New("sqlite: record outcomes: CHECK constraint failed: status_code")
+				}
+			}
+			return st.RecordOutcomes(ctx, os, now)
+		}
+	})
+	a := b.send(t, "a", `{}`)
+	rcA.next(t)
+	bres := b.send(t, "b", `{}`)
+	b.waitStatus(t, bres.ID, hookline.StatusDelivered)
+	if d := b.deliveries(t, a.ID); len(d) != 1 || d[0].Status != hookline.StatusPending || d[0].Attempts != 0 {
+		t.Fatalf("the poison delivery: %+v; want pending, its outcome unrecorded", d)
+	}
+	waitFor(t, "the dropped outcome logged", func() bool {
+		return strings.Contains(logs.String(), "outcome the store refuses was dropped")
+	})
+}

@@ -65,12 +65,21 @@ func (w *outcomeWriter) run() {
 	}
 }
 
+// poisonTries is how many times one outcome that fails alone, for a reason
+// other than an unavailable store, is tried before it is dropped.
+const poisonTries = 3
+
 // write records one batch, retrying while the store is unavailable: the
 // outcomes of attempts already made must not be lost while the process runs.
+// A batch that fails otherwise (a row the store refuses) is split in halves,
+// each written on its own, so that one poison outcome cannot stall the
+// writer and every worker behind it: alone, it is tried poisonTries times,
+// then dropped, logged and counted (its delivery stays claimed, and is sent
+// again after a restart).
 func (w *outcomeWriter) write(batch []hookline.Outcome) {
 	e := w.e
 	backoff := 50 * time.Millisecond
-	for {
+	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second) // e.ctx ends on a hard stop
 		start := time.Now()
 		err := e.store.RecordOutcomes(ctx, batch, e.now())
@@ -78,6 +87,21 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 		cancel()
 		if err == nil {
 			break
+		}
+		if hookline.ErrorCode(err) != hookline.EUNAVAILABLE && e.ctx.Err() == nil {
+			if len(batch) > 1 {
+				e.log.Warn("record outcomes: the batch failed; writing its halves apart", "err", err, "batch", len(batch))
+				w.write(batch[:len(batch)/2])
+				w.write(batch[len(batch)/2:])
+				return
+			}
+			if try >= poisonTries {
+				o := &batch[0]
+				e.log.Error("record outcomes: an outcome the store refuses was dropped; its delivery stays claimed",
+					"delivery", o.Attempt.DeliveryID, "endpoint", o.EndpointID, "attempt", o.Attempt.Attempt, "tries", try, "err", err)
+				e.metrics.poison.WithLabelValues("outcome").Inc()
+				return
+			}
 		}
 		e.log.Error("record outcomes", "err", err, "batch", len(batch))
 		select {
