@@ -200,16 +200,21 @@ type Engine struct {
 	mask       []bool // ownedParts by partition
 	all        bool
 
-	ctx       context.Context // cancelled on a hard stop: in-flight requests abort
-	cancel    context.CancelFunc
-	bgCtx     context.Context // cancelled when background loops must stop
-	bgCancel  context.CancelFunc
-	stopping  chan struct{}
-	hardStop  chan struct{}
-	bg        sync.WaitGroup
-	closeOnce sync.Once
-	abortOnce sync.Once
-	started   bool // Start got as far as starting the goroutines
+	ctx    context.Context // cancelled on a hard stop: in-flight requests abort
+	cancel context.CancelFunc
+	// storeCtx bounds the writes that must not be lost while the store
+	// answers (outcomes, hand-backs, health): cancelled closeGrace/2 after
+	// a hard stop began, and when the engine has stopped.
+	storeCtx    context.Context
+	storeCancel context.CancelFunc
+	bgCtx       context.Context // cancelled when background loops must stop
+	bgCancel    context.CancelFunc
+	stopping    chan struct{}
+	hardStop    chan struct{}
+	bg          sync.WaitGroup
+	closeOnce   sync.Once
+	abortOnce   sync.Once
+	started     bool // Start got as far as starting the goroutines
 }
 
 // New returns an engine ready to Start.
@@ -236,6 +241,7 @@ func New(cfg Config) *Engine {
 		Client:               cfg.Client,
 	})
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.storeCtx, e.storeCancel = context.WithCancel(context.Background())
 	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
 	e.poller = newPoller(e)
 	e.sched = newScheduler(schedConfig{
@@ -305,7 +311,8 @@ const closeGrace = 2 * time.Second
 // committed, queued deliveries handed back to the store, in-flight attempts
 // finished, and every outcome written. When ctx ends first, the stop turns
 // hard: attempts in flight are aborted and left claimed for the next start,
-// and the store calls of the stop (hand-backs, outcomes, health) are cut
+// a failed write is not tried again, and the store calls of the stop
+// (hand-backs, outcomes, health) still under way closeGrace/2 later are cut
 // short, so a store that does not answer cannot hold Close past ctx and
 // closeGrace; Close then returns ctx's error (wrapped with what it gave up
 // on if the store still had not answered). Ingest commits are bounded by
@@ -316,6 +323,7 @@ func (e *Engine) Close(ctx context.Context) error {
 		close(e.stopping)
 		if !e.started {
 			e.cancel()
+			e.storeCancel()
 			e.bgCancel()
 			return
 		}
@@ -331,6 +339,8 @@ func (e *Engine) Close(ctx context.Context) error {
 		}
 		err = ctx.Err()
 		e.abort()
+		cut := time.AfterFunc(closeGrace/2, e.storeCancel) // the store had its chance to answer
+		defer cut.Stop()
 		select {
 		case <-done:
 		case <-time.After(closeGrace):
@@ -355,11 +365,12 @@ func (e *Engine) stop() {
 	<-e.unclaims.done
 	e.healthW.flush() // after the last outcome, with the final health
 	e.cancel()
+	e.storeCancel()
 	e.sender.CloseIdleConnections()
 }
 
 // abort makes the stop hard: in-flight attempts are aborted (and handed
-// back unrecorded), and the store calls made under e.ctx end.
+// back unrecorded), and the outcome writer stops retrying failed writes.
 func (e *Engine) abort() {
 	e.abortOnce.Do(func() {
 		close(e.hardStop)

@@ -441,3 +441,46 @@ func TestPoisonOutcomeIsolated(t *testing.T) {
 		return strings.Contains(logs.String(), "outcome the store refuses was dropped")
 	})
 }
+
+// TestHardStopWritesOutcomes: a stop that turns hard (an attempt still
+// hangs at the deadline) still writes the outcomes of the attempts that
+// finished, when the store answers, if slowly: cutting them short would
+// send those deliveries again after restart.
+func TestHardStopWritesOutcomes(t *testing.T) {
+	release := make(chan struct{})
+	b, inj, _ := setupInjected(t, delivery.Config{})
+	hang := newReceiver(t, func(http.ResponseWriter, *received) { <-release })
+	t.Cleanup(func() { close(release) }) // before the receivers close
+	rc := newReceiver(t, nil)
+	b.endpoint(t, hang.URL, "hang")
+	b.endpoint(t, rc.URL, "ok")
+	writing := make(chan struct{}, 100)
+	inj.set(func(s *injectStore) {
+		s.outcomes = func(ctx context.Context, st hookline.Store, os []hookline.Outcome, now time.Time) error {
+			writing <- struct{}{}
+			select { // a slow store, within closeGrace
+			case <-time.After(500 * time.Millisecond):
+			case <-ctx.Done():
+				return fmt.Errorf("record outcomes: %w", ctx.Err())
+			}
+			return st.RecordOutcomes(ctx, os, now)
+		}
+	})
+	b.send(t, "hang", `{}`)
+	hang.next(t)
+	ok := b.send(t, "ok", `{}`)
+	rc.next(t)
+	select {
+	case <-writing:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the outcome was never written")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := b.engine.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close with an attempt that hangs: %v; want the deadline", err)
+	}
+	if d := b.deliveries(t, ok.ID); len(d) != 1 || d[0].Status != hookline.StatusDelivered {
+		t.Fatalf("the delivery whose attempt finished before the hard stop: %+v; want delivered", d)
+	}
+}

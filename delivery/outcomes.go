@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hookline/hookline"
@@ -65,6 +66,14 @@ func (w *outcomeWriter) run() {
 	}
 }
 
+// poison reports whether a store call's error may be of what it was given
+// (a row the store refuses), rather than of the store (unavailable, or too
+// slow: a deadline).
+func poison(err error) bool {
+	return hookline.ErrorCode(err) != hookline.EUNAVAILABLE &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
 // poisonTries is how many times one outcome that fails alone, for a reason
 // other than an unavailable store, is tried before it is dropped.
 const poisonTries = 3
@@ -80,7 +89,7 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 	e := w.e
 	backoff := 50 * time.Millisecond
 	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second) // e.ctx ends on a hard stop
+		ctx, cancel := context.WithTimeout(e.storeCtx, 30*time.Second) // cut short when a stop gives up on the store
 		start := time.Now()
 		err := e.store.RecordOutcomes(ctx, batch, e.now())
 		e.metrics.outcomeWrite.Observe(time.Since(start).Seconds())
@@ -88,7 +97,7 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 		if err == nil {
 			break
 		}
-		if hookline.ErrorCode(err) != hookline.EUNAVAILABLE && e.ctx.Err() == nil {
+		if poison(err) && e.storeCtx.Err() == nil {
 			if len(batch) > 1 {
 				e.log.Warn("record outcomes: the batch failed; writing its halves apart", "err", err, "batch", len(batch))
 				w.write(batch[:len(batch)/2])

@@ -201,7 +201,7 @@ const poisonDelay = time.Minute
 func (p *poller) claim(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
 	e := p.e
 	res, err := e.store.ClaimDue(ctx, reqs, now)
-	if err == nil || ctx.Err() != nil || hookline.ErrorCode(err) == hookline.EUNAVAILABLE {
+	if err == nil || ctx.Err() != nil || !poison(err) {
 		return res, err
 	}
 	if len(reqs) == 1 {
@@ -254,7 +254,7 @@ func (e *Engine) unclaim(tasks []*hookline.Task) {
 	for i, t := range tasks {
 		ids[i] = t.DeliveryID
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second) // e.ctx ends on a hard stop
+	ctx, cancel := context.WithTimeout(e.storeCtx, 30*time.Second) // cut short when a stop gives up on the store
 	defer cancel()
 	if err := e.store.Unclaim(ctx, ids); err != nil {
 		// Not fatal: claims are reset when a node starts owning a partition.
