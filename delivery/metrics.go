@@ -18,7 +18,6 @@ type metrics struct {
 	latencySeconds prometheus.Histogram
 	outcomeBatches prometheus.Histogram
 	claims         prometheus.Counter
-	aborted        prometheus.Counter
 	ingestWrite    prometheus.Observer
 	outcomeWrite   prometheus.Observer
 
@@ -28,6 +27,10 @@ type metrics struct {
 	disabled        *prometheus.CounterVec
 	opEvents        *prometheus.CounterVec
 	opEventsDropped prometheus.Counter
+
+	aborted         prometheus.Counter     // attempts aborted: partition revoked, hard stop
+	outcomesDropped *prometheus.CounterVec // outcomes the store's fence dropped, by reason
+	rescued         prometheus.Counter     // stale claims the rescuer freed
 	// poison counts what a store write or read failed on alone, and was
 	// put off (claim) or dropped (outcome) so as not to stall the rest.
 	poison *prometheus.CounterVec
@@ -57,9 +60,6 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		claims: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookline_deliveries_claimed_total", Help: "Deliveries paged in from the store (retries, overflow, recovery).",
 		}),
-		aborted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hookline_attempts_aborted_total", Help: "Deliveries whose attempt this node aborted (a hard stop) and handed back unrecorded.",
-		}),
 		attempts: map[string]prometheus.Counter{},
 		circuitOpened: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookline_circuit_opened_total", Help: "Endpoint circuits opened (consecutive failures reached --breaker-failures).",
@@ -84,6 +84,18 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Help: "Store calls that failed on one item alone, other than for an unavailable store: claim (an endpoint whose deliveries could not be claimed, put off a minute) and outcome (an outcome that could not be written, dropped; its delivery stays claimed).",
 		}, []string{"what"}),
 	}
+	m.aborted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookline_attempts_aborted_total",
+		Help: "Attempts aborted before an answer (their partition lost or at risk, a hard stop); handed back, not recorded.",
+	})
+	m.outcomesDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookline_outcomes_dropped_total",
+		Help: "Attempt outcomes the store did not write, by reason (gone, settled, not_held, collision, stale).",
+	}, []string{"reason"})
+	m.rescued = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookline_claims_rescued_total",
+		Help: "Stale claims freed by the rescuer (a failed unclaim, a lost reply, a node that died).",
+	})
 	writes := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "hookline_store_write_seconds", Help: "Duration of batched store writes, commit included.",
 		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
@@ -99,8 +111,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	reg.MustRegister(m.eventsIngested, m.ingestGroups, m.attemptSeconds, m.latencySeconds,
-		m.outcomeBatches, m.claims, m.aborted, attempts, writes,
+		m.outcomeBatches, m.claims, attempts, writes,
 		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped, m.poison,
+		m.aborted, m.outcomesDropped, m.rescued,
 		&schedCollector{s: e.sched},
 		gauge("hookline_deliveries_pending", "Pending deliveries (the durable backlog, cluster-wide).",
 			func() float64 { return float64(e.pending.Load()) }),

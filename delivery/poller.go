@@ -257,7 +257,8 @@ func (e *Engine) unclaim(tasks []*hookline.Task) {
 	ctx, cancel := context.WithTimeout(e.storeCtx, 30*time.Second) // cut short when a stop gives up on the store
 	defer cancel()
 	if err := e.store.Unclaim(ctx, ids); err != nil {
-		// Not fatal: claims are reset when a node starts owning a partition.
+		// Not fatal: the rescuer frees the claims once they are older than
+		// RescueAfter, and a node that takes the partition over resets them.
 		e.log.Error("unclaim deliveries", "err", err, "count", len(ids))
 		return
 	}

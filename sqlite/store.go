@@ -75,6 +75,8 @@ type Store struct {
 	// mu.
 	seq int64
 
+	claims claims // who holds the claims of the file, and since when; under mu
+
 	box      *secretbox.Box // seals endpoint secrets; nil: stored in plain
 	resealed int            // endpoints whose secrets Open re-sealed
 }

@@ -39,6 +39,7 @@ func (m *Main) startLeases(ctx context.Context, log *slog.Logger) error {
 	// not send them again meanwhile.
 	l.HandoverDelay = m.Config.DeliveryTimeout + time.Second
 	l.Renewed = m.Engine.SetDispatchDeadline
+	l.Lost = m.Engine.Revoke // abort at once what is in flight on partitions at risk
 	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(lctx, m.Engine.SetOwned) }()
