@@ -41,7 +41,8 @@ type Store interface {
 	// it returns. It fills each request's Results and Tasks, or sets its Err
 	// (a conflicting idempotency key) and writes nothing of that request.
 	// The returned error is for the transaction as a whole; then no request
-	// was written.
+	// was written, unless it wraps ErrCommitUnknown: then the COMMIT was
+	// sent and not confirmed, and every request may have been written.
 	Ingest(ctx context.Context, reqs []*IngestRequest, now time.Time) error
 	// FindEvent returns one event.
 	FindEvent(ctx context.Context, id string) (*Event, error)

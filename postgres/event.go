@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/filter"
@@ -141,6 +142,9 @@ func (in *ingest) prepare(ctx context.Context, reqs []*hookline.IngestRequest) e
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	// 202 promises that the events are on disk, whatever the connection's
+	// or the database's setting.
+	b.Queue("SET LOCAL synchronous_commit = on")
 	var version int64
 	b.Queue("SELECT version FROM endpoints_version FOR SHARE").QueryRow(func(row pgx.Row) error {
 		return row.Scan(&version)
@@ -295,9 +299,26 @@ func (in *ingest) write(ctx context.Context) error {
 	queueDeliveries(b, &in.deliveries, in.now, false, in.s.owner)
 	b.Queue("COMMIT")
 	if err := in.q.SendBatch(ctx, b).Close(); err != nil {
+		if commitUnknown(err) {
+			return fmt.Errorf("write events: %w: %w", err, hookline.ErrCommitUnknown)
+		}
 		return fmt.Errorf("write events: %w", err)
 	}
 	return nil
+}
+
+// commitUnknown reports whether err, of a batch that ends with COMMIT, leaves
+// its outcome unknown. It does not when the server refused a statement with
+// an ERROR, after which it rolls the transaction back, nor when nothing of
+// the batch was sent. It does when the connection failed, the context ended
+// or the reply was lost, and when the server ended the session (a FATAL
+// error, such as a termination, may come after the COMMIT was applied).
+func commitUnknown(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Severity == "FATAL" || pe.Severity == "PANIC"
+	}
+	return !pgconn.SafeToRetry(err)
 }
 
 // queueDeliveries queues the INSERT of new pending deliveries, due now.
@@ -395,6 +416,9 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 	var tasks []*hookline.Task
 	err := s.inTx(ctx, "replay event", func(tx pgx.Tx) error {
 		in = &ingest{s: s, q: tx, now: now}
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on"); err != nil { // 202, as ingest
+			return err
+		}
 		version, err := lockVersion(ctx, tx)
 		if err != nil {
 			return err

@@ -248,7 +248,9 @@ func (s *Store) EndpointCounts(ctx context.Context, endpointID string) (hookline
 // Foreign keys are deferred (see schema.sql), so a violation fails the
 // COMMIT, which in SQLite leaves the transaction open. The drivers roll it
 // back then, as database/sql expects; write makes sure, so that the one
-// write connection is never left inside a transaction.
+// write connection is never left inside a transaction. A COMMIT that fails
+// otherwise (an I/O error, a full disk, an interrupt) may have reached the
+// file: its error wraps hookline.ErrCommitUnknown.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -260,6 +262,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		_, _ = s.wdb.ExecContext(context.Background(), "ROLLBACK") // fails when none is open
+		if !isConstraint(err) {
+			return fmt.Errorf("%w: %w", err, hookline.ErrCommitUnknown)
+		}
 		return err
 	}
 	return nil
