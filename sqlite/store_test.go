@@ -251,7 +251,7 @@ func TestQueryPlans(t *testing.T) {
 			nil, []string{"deliveries_event"}},
 		{"DeliveriesByEndpoint", deliveries(hookline.DeliveryFilter{EndpointID: "e"}), nil, []string{"deliveries_endpoint"}},
 		{"DeliveriesByEndpointStatus", deliveries(hookline.DeliveryFilter{EndpointID: "e", Status: hookline.StatusFailed, Cursor: "c"}),
-			nil, []string{"deliveries_endpoint"}},
+			nil, []string{"deliveries_failed_endpoint"}},
 		{"DeliveriesByStatus", deliveries(hookline.DeliveryFilter{Status: hookline.StatusFailed}), nil, []string{"deliveries_failed"}},
 		{"RecoverEndpoint", recoverQuery(true), nil, []string{"deliveries_endpoint"}},
 		{"Unclaim", queryUnclaim, []any{"[]"}, []string{"PRIMARY KEY"}},
