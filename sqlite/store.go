@@ -45,12 +45,12 @@ var schemaV4 string
 //go:embed schema_v5.sql
 var schemaV5 string
 
-//go:embed schema_v6.sql
-var schemaV6 string
+//go:embed schema_v9.sql
+var schemaV9 string
 
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV9}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

@@ -1,5 +1,5 @@
--- Version 7: the recovery tools and the event type catalog (mirrors
--- sqlite/schema_v6.sql).
+-- Version 8 (0010 once the branches before it merge; see the report): the recovery tools and the event type catalog (mirrors
+-- sqlite/schema_v9.sql).
 --
 -- Deliveries carry their event's type (event_type), set at fan-out, so that
 -- a list filtered by type walks an index newest first instead of joining
