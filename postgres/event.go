@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 )
 
 // Ingest writes the events of every request and their fan-out in one
@@ -98,7 +99,8 @@ type ingest struct {
 
 	events     eventRows
 	deliveries deliveryRows
-	unclaimed  bool // some deliveries were written unclaimed
+	unclaimed  bool        // some deliveries were written unclaimed
+	docs       filter.Docs // of the events, for the endpoints' filters
 }
 
 // eventRows and deliveryRows are the columns of the rows to insert.
@@ -210,7 +212,7 @@ func (in *ingest) request(r *hookline.IngestRequest) {
 func (in *ingest) matches(ev *hookline.Event) int {
 	n := 0
 	for _, sub := range in.subs[ev.Tenant] {
-		if sub.ep.Matches(ev.Type) {
+		if sub.matches(ev, &in.docs) {
 			n++
 		}
 	}
@@ -224,7 +226,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, 
 	created := truncate(ev.CreatedAt)
 	d := &in.deliveries
 	for _, sub := range in.subs[ev.Tenant] {
-		if !sub.ep.Matches(ev.Type) {
+		if !sub.matches(ev, &in.docs) {
 			continue
 		}
 		if payload == nil {

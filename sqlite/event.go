@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 )
 
 // Ingest writes the events of every request and their fan-out in one
@@ -66,11 +67,12 @@ type ingest struct {
 	keys    map[hookline.IdempotencyID]*hookline.IdempotencyEntry
 	putKeys []hookline.IdempotencyID // in the order first used
 
-	events, deliveries int    // written
-	seq                int64  // accepted order of the last event planned
-	eventArgs          []any  // rows of insertEvents
-	deliveryArgs       []any  // rows of insertDeliveries
-	lastID             string // of the deliveries
+	docs               filter.Docs // of the events, for the endpoints' filters
+	events, deliveries int         // written
+	seq                int64       // accepted order of the last event planned
+	eventArgs          []any       // rows of insertEvents
+	deliveryArgs       []any       // rows of insertDeliveries
+	lastID             string      // of the deliveries
 }
 
 // request plans the rows of one request, or sets its Err. The error it
@@ -116,7 +118,7 @@ func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error 
 func (in *ingest) matches(ev *hookline.Event) int {
 	n := 0
 	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
-		if ce.ep.Matches(ev.Type) {
+		if ce.matches(ev, &in.docs) {
 			n++
 		}
 	}
@@ -156,7 +158,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 	now := micros(in.now)
 	created := truncate(ev.CreatedAt)
 	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
-		if !ce.ep.Matches(ev.Type) {
+		if !ce.matches(ev, &in.docs) {
 			continue
 		}
 		if payload == nil {
