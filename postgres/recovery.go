@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 )
 
 // This file holds the recovery tools: the list of events, counting and
@@ -161,10 +162,10 @@ const maxReplayBytes = 16 << 20
 // ReplayMissing examines, in one transaction, up to r.Limit events of the
 // endpoint's tenant in the window after r.After, in ID order (on
 // events_tenant), and writes an unclaimed pending delivery of each that the
-// endpoint matches and that has none to it (one seek of deliveries_event
-// per event). The transaction holds the endpoint's replay lock, and the
-// endpoints version FOR SHARE like ingest, so the endpoint cannot be
-// deleted under it.
+// endpoint matches (its event types and payload filter, as at fan-out) and
+// that has none to it (one seek of deliveries_event per event). The
+// transaction holds the endpoint's replay lock, and the endpoints version FOR
+// SHARE like ingest, so the endpoint cannot be deleted under it.
 func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingRequest, now time.Time) (hookline.ReplayMissingPage, error) {
 	limit := r.Limit
 	if limit <= 0 {
@@ -193,18 +194,21 @@ func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingReque
 			return err
 		}
 		page.Next = next
-		// The endpoint's own match decides, as at fan-out.
-		var candidates []string
+		// The endpoint's types and payload filter decide, as at fan-out.
+		sub := subscriber{ep: ep, partition: ep.Partition(), filter: filter.Stored(ep.Filter)}
+		var docs filter.Docs
+		var candidates []*hookline.Event
+		var ids []string
 		for _, ev := range evs {
-			if ep.Matches(ev.Type) {
-				candidates = append(candidates, ev.ID)
+			if sub.matches(ev, &docs) {
+				candidates, ids = append(candidates, ev), append(ids, ev.ID)
 			}
 		}
 		if len(candidates) == 0 {
 			return nil
 		}
 		rows, err := tx.Query(ctx, `SELECT DISTINCT event_id FROM deliveries WHERE event_id = ANY($1) AND endpoint_id = $2`,
-			candidates, ep.ID)
+			ids, ep.ID)
 		if err != nil {
 			return err
 		}
@@ -217,9 +221,9 @@ func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingReque
 			have[id] = true
 		}
 		var d deliveryRows
-		partition := int32(ep.Partition())
-		for _, ev := range evs {
-			if !ep.Matches(ev.Type) || have[ev.ID] {
+		partition := int32(sub.partition)
+		for _, ev := range candidates {
+			if have[ev.ID] {
 				continue
 			}
 			var okey *string

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 )
 
 // This file holds the recovery tools: the list of events, counting and
@@ -44,6 +45,30 @@ func (s *Store) FindEvents(ctx context.Context, f hookline.EventFilter) ([]*hook
 			return nil, "", nil
 		}
 	}
+	query, args := eventsQuery(f, types, limit+1)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("sqlite: find events: %w", err)
+	}
+	defer rows.Close()
+	var evs []*hookline.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("sqlite: find events: %w", err)
+		}
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("sqlite: find events: %w", err)
+	}
+	evs, next := paginate(evs, limit, func(ev *hookline.Event) string { return ev.ID })
+	return evs, next, nil
+}
+
+// eventsQuery returns the query of FindEvents for the exact types (""
+// for any), and its arguments: one walk per type, merged.
+func eventsQuery(f hookline.EventFilter, types []string, limit int) (string, []any) {
 	var parts []string
 	var args []any
 	for _, t := range types {
@@ -65,35 +90,16 @@ func (s *Store) FindEvents(ctx context.Context, f hookline.EventFilter) ([]*hook
 		if f.Cursor != "" {
 			add("id < ?", f.Cursor)
 		}
-		args = append(args, limit+1)
+		args = append(args, limit)
 		parts = append(parts, "SELECT "+eventColumns+" FROM events"+whereClause(where)+" ORDER BY id DESC LIMIT ?")
 	}
-	query := parts[0]
-	if len(parts) > 1 {
-		for i, p := range parts {
-			parts[i] = "SELECT * FROM (" + p + ")"
-		}
-		query = joinUnion(parts) + " ORDER BY 1 DESC LIMIT ?"
-		args = append(args, limit+1)
+	if len(parts) == 1 {
+		return parts[0], args
 	}
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: find events: %w", err)
+	for i, p := range parts {
+		parts[i] = "SELECT * FROM (" + p + ")"
 	}
-	defer rows.Close()
-	var evs []*hookline.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: find events: %w", err)
-		}
-		evs = append(evs, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: find events: %w", err)
-	}
-	evs, next := paginate(evs, limit, func(ev *hookline.Event) string { return ev.ID })
-	return evs, next, nil
+	return joinUnion(parts) + " ORDER BY 1 DESC LIMIT ?", append(args, limit)
 }
 
 // joinUnion joins queries with UNION ALL.
@@ -111,13 +117,19 @@ func (s *Store) CountDeliveries(ctx context.Context, f hookline.DeliveryFilter) 
 	if f.Status != "" && !f.Status.Valid() {
 		return 0, hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
 	}
-	f.Cursor = ""
-	where, args := deliveryWhere(f, true)
+	query, args := countQuery(f)
 	var n int64
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM deliveries d"+whereClause(where), args...).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count deliveries: %w", err)
 	}
 	return n, nil
+}
+
+// countQuery returns the query of CountDeliveries and its arguments.
+func countQuery(f hookline.DeliveryFilter) (string, []any) {
+	f.Cursor = ""
+	where, args := deliveryWhere(f, true)
+	return "SELECT count(*) FROM deliveries d" + whereClause(where), args
 }
 
 // RetryDeliveries makes up to limit of the failed deliveries f selects
@@ -178,8 +190,9 @@ const maxReplayBytes = 16 << 20
 // ReplayMissing examines, in one transaction, up to r.Limit events of the
 // endpoint's tenant in the window after r.After, in ID order (on
 // events_tenant), and writes an unclaimed pending delivery of each that the
-// endpoint matches and that has none to it (one seek of deliveries_event per
-// event). The store's single writer makes two calls at once take turns.
+// endpoint matches (its event types and payload filter, as at fan-out) and
+// that has none to it (one seek of deliveries_event per event). The store's
+// single writer makes two calls at once take turns.
 func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingRequest, now time.Time) (hookline.ReplayMissingPage, error) {
 	limit := r.Limit
 	if limit <= 0 {
@@ -203,22 +216,28 @@ func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingReque
 			return err
 		}
 		page.Next = next
-		var candidates []string
+		// The endpoint's types and payload filter decide, as at fan-out.
+		var docs filter.Docs
+		var candidates []*replayEvent
 		for _, ev := range evs {
-			if ep.Matches(ev.Type) {
-				candidates = append(candidates, ev.ID)
+			if ce.matches(&ev.Event, &docs) {
+				candidates = append(candidates, ev)
 			}
 		}
 		if len(candidates) == 0 {
 			return nil
 		}
-		have, err := deliveredTo(ctx, tx, ep.ID, candidates)
+		ids := make([]string, len(candidates))
+		for i, ev := range candidates {
+			ids[i] = ev.ID
+		}
+		have, err := deliveredTo(ctx, tx, ep.ID, ids)
 		if err != nil {
 			return err
 		}
 		nowUS := micros(in.now)
-		for _, ev := range evs {
-			if !ep.Matches(ev.Type) || have[ev.ID] {
+		for _, ev := range candidates {
+			if have[ev.ID] {
 				continue
 			}
 			var okey any
@@ -292,10 +311,14 @@ func replayPage(ctx context.Context, tx *sql.Tx, tenant string, r hookline.Repla
 	return evs, next, nil
 }
 
+// queryDeliveredTo selects which of the events (a JSON list) have a delivery
+// to an endpoint: one seek of deliveries_event each.
+const queryDeliveredTo = `SELECT DISTINCT event_id FROM deliveries INDEXED BY deliveries_event
+	WHERE event_id IN (SELECT value FROM json_each(?)) AND endpoint_id = ?`
+
 // deliveredTo returns which of the events have a delivery to the endpoint.
 func deliveredTo(ctx context.Context, tx *sql.Tx, endpointID string, eventIDs []string) (map[string]bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT event_id FROM deliveries INDEXED BY deliveries_event
-		WHERE event_id IN (SELECT value FROM json_each(?)) AND endpoint_id = ?`, jsonList(eventIDs), endpointID)
+	rows, err := tx.QueryContext(ctx, queryDeliveredTo, jsonList(eventIDs), endpointID)
 	if err != nil {
 		return nil, fmt.Errorf("read deliveries: %w", err)
 	}

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) hookline.Store) {
 		{"Health", healthTests},
 		{"Order", orderTests},
 		{"Key", keyTests},
+		{"Recovery", recoveryTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
