@@ -169,13 +169,17 @@ func (s *Server) routes(metrics http.Handler) {
 	v1("POST /v1/endpoints/{id}/secret/rotate", s.handleRotateEndpointSecret)
 	v1("POST /v1/endpoints/{id}/recover", s.handleRecoverEndpoint)
 	v1("GET /v1/endpoints/{id}/stats", s.handleEndpointStats)
+	v1("POST /v1/endpoints/{id}/replay-missing", s.handleReplayMissing)
 
 	v1("POST /v1/events", s.handleCreateEvent)
 	v1("POST /v1/events/batch", s.handleCreateEventBatch)
+	v1("GET /v1/events", s.handleListEvents)
 	v1("GET /v1/events/{id}", s.handleGetEvent)
 	v1("POST /v1/events/{id}/replay", s.handleReplayEvent)
 
 	v1("GET /v1/deliveries", s.handleListDeliveries)
+	v1("GET /v1/deliveries/count", s.handleCountDeliveries)
+	v1("POST /v1/deliveries/retry", s.handleRetryDeliveries)
 	v1("GET /v1/deliveries/{id}", s.handleGetDelivery)
 	v1("GET /v1/deliveries/{id}/attempts", s.handleListAttempts)
 	v1("POST /v1/deliveries/{id}/retry", s.handleRetryDelivery)
