@@ -176,6 +176,8 @@ func newTenantFixture(t *testing.T) *tenantFixture {
 			f.keys["other"] = k.Key
 		}
 	}
+	// An event type of acme's own catalog.
+	b.do(t, "POST", "/v1/event-types", `{"name":"order.created","tenant":"acme","description":"acme's orders"}`).ok(t, 201, nil)
 	revoked := b.createKey(t, "acme")
 	b.do(t, "DELETE", "/v1/keys/"+revoked.ID, "").ok(t, 204, nil)
 	f.keys["revoked"] = revoked.Key
@@ -224,6 +226,11 @@ func TestTenantKeyRoutes(t *testing.T) {
 		{"GET /v1/deliveries/{id}", "GET", "/v1/deliveries/{dlv}", "", read},
 		{"GET /v1/deliveries/{id}/attempts", "GET", "/v1/deliveries/{dlv}/attempts", "", read},
 		{"POST /v1/deliveries/{id}/retry", "POST", "/v1/deliveries/{dlv}/retry", "", object(202)},
+		{"POST /v1/event-types", "POST", "/v1/event-types", `{"name":"invoice.paid","tenant":"acme"}`, pinned(201)},
+		{"GET /v1/event-types", "GET", "/v1/event-types", "", all},
+		{"GET /v1/event-types/{name}", "GET", "/v1/event-types/order.created?tenant=acme", "", read},
+		{"PATCH /v1/event-types/{name}", "PATCH", "/v1/event-types/order.created?tenant=acme", `{"description":"changed"}`, read},
+		{"DELETE /v1/event-types/{name}", "DELETE", "/v1/event-types/order.created?tenant=acme", "", object(204)},
 		{"GET /v1/stats", "GET", "/v1/stats", "", all},
 		{"POST /v1/portal-links", "POST", "/v1/portal-links", `{"tenant":"acme"}`, pinned(201)},
 		{"POST /v1/keys", "POST", "/v1/keys", `{"tenant":"acme"}`, adminOK(201)},
@@ -307,6 +314,22 @@ func (f *tenantFixture) checkScopedEffects(t *testing.T, pattern, who string, re
 		}
 		if st.Tenant != tenant || st.Endpoints != 1 || st.Pending != 1 || st.EndpointsByCircuit.Closed != 1 {
 			t.Fatalf("%s's stats: %+v", tenant, st)
+		}
+	case "GET /v1/event-types":
+		var l list[eventTypeJSON]
+		if err := json.Unmarshal(res.body, &l); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"own": 1, "other": 0}[who]
+		if len(l.Data) != want || want == 1 && l.Data[0].Tenant != "acme" {
+			t.Fatalf("%s's catalog: %s", tenant, res.body)
+		}
+	case "POST /v1/event-types":
+		if who == "own" {
+			var et eventTypeJSON
+			if err := json.Unmarshal(res.body, &et); err != nil || et.Tenant != "acme" {
+				t.Fatalf("event type made with acme's key: %s", res.body)
+			}
 		}
 	case "GET /v1/deliveries/count":
 		var c countResponse

@@ -141,6 +141,16 @@ func (s *Server) serveScoped(w http.ResponseWriter, r *http.Request, sc scope) {
 		q := r.URL.Query()
 		q.Set("tenant", tenant)
 		r.URL.RawQuery = q.Encode()
+	case parts[0] == "event-types" && sc.portal && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		err = hookline.Errorf(hookline.EFORBIDDEN, "a portal session can read the event type catalog, not change it")
+	case pattern == "POST /v1/event-types":
+		err = s.pinTenant(w, r, tenant)
+	case parts[0] == "event-types":
+		// The tenant's own catalog (over the default one); it may change
+		// only its own entries.
+		q := r.URL.Query()
+		q.Set("tenant", tenant)
+		r.URL.RawQuery = q.Encode()
 	case parts[0] == "deliveries" && id != "":
 		var d *hookline.Delivery
 		if d, err = s.store.FindDelivery(r.Context(), id); err == nil && d.Tenant != tenant {
