@@ -1,4 +1,4 @@
--- Schema version 9 (user_version 7 until versions 7 and 8 merge): the recovery tools and the event type catalog.
+-- Schema version 9 (user_version 8 until version 8 merges): the recovery tools and the event type catalog.
 --
 -- Deliveries carry their event's type (event_type), set at fan-out, so that
 -- a list of deliveries filtered by type walks an index newest first instead

@@ -48,15 +48,18 @@ var schemaV5 string
 //go:embed schema_v6.sql
 var schemaV6 string
 
-// schemaV9 is the recovery tools' schema. It is the seventh entry until
-// versions 7 and 8 (other branches) merge before it.
+//go:embed schema_v7.sql
+var schemaV7 string
+
+// schemaV9 is the recovery tools' schema. It is the eighth entry until
+// version 8 (another branch) merges before it.
 //
 //go:embed schema_v9.sql
 var schemaV9 string
 
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV9}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV9}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

@@ -1,4 +1,4 @@
--- Version 8 (0010 once the branches before it merge; see the report): the recovery tools and the event type catalog (mirrors
+-- Version 9 (0010 once the branch before it merges): the recovery tools and the event type catalog (mirrors
 -- sqlite/schema_v9.sql).
 --
 -- Deliveries carry their event's type (event_type), set at fan-out, so that
