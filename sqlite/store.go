@@ -51,9 +51,12 @@ var schemaV6 string
 //go:embed schema_v7.sql
 var schemaV7 string
 
+//go:embed schema_v8.sql
+var schemaV8 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

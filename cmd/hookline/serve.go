@@ -238,6 +238,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RateLimit:          c.APIRateLimit,
 		Dashboard:          dash,
 		Portal:             dash,
+
+		RequireEventTypes: c.RequireEventTypes,
 	})
 	dash.Attach(handler)
 	m.closers = append(m.closers, func() error { dash.Close(); return nil })
