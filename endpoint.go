@@ -48,6 +48,18 @@ type Endpoint struct {
 	Batch     *Batch    `json:"batch"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Version numbers the endpoint's latest change. The store takes it from
+	// one sequence for all endpoints: every write of an endpoint (create,
+	// update, delete) gives it a number greater than any given before, in
+	// the order the writes commit, whatever the writers' clocks say. Of two
+	// snapshots of an endpoint, the one with the greater Version is the
+	// newer. Set by the store.
+	Version int64 `json:"-"`
+	// Deleted marks the snapshot of a deleted endpoint: its last Version,
+	// its secrets cleared. Only DeleteEndpoint and EndpointChanges return
+	// such snapshots; every other read of the store acts as if the endpoint
+	// did not exist.
+	Deleted bool `json:"-"`
 }
 
 // The orderings of an endpoint's deliveries.

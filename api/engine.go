@@ -25,8 +25,11 @@ type Engine interface {
 	// RecoverEndpoint makes every failed delivery of an endpoint created at
 	// or after since pending again, and returns how many.
 	RecoverEndpoint(ctx context.Context, endpointID string, since time.Time) (int, error)
-	// EndpointChanged tells the engine an endpoint was updated or deleted
-	// (ep is nil then), so queued deliveries use the new URL and secret.
+	// EndpointChanged tells the engine an endpoint was written, with the
+	// snapshot the store returned (Deleted set for a delete; nil also means
+	// deleted), so that queued deliveries use the new URL and secret at once
+	// on this node. Other nodes learn of it from the store
+	// (EndpointChanges); snapshots are ordered by Version.
 	EndpointChanged(id string, ep *hookline.Endpoint)
 	// EndpointHealth returns an endpoint's health (circuit, failures),
 	// live from the node that dispatches it, else as last saved; ENOTFOUND

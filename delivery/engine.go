@@ -371,6 +371,9 @@ func (e *Engine) RecoverEndpoint(ctx context.Context, endpointID string, since t
 
 // EndpointChanged implements api.Engine.
 func (e *Engine) EndpointChanged(id string, ep *hookline.Endpoint) {
+	if ep != nil && ep.Deleted {
+		ep = nil
+	}
 	e.sched.updateEndpoint(id, ep)
 	if ep == nil {
 		e.epStats.remove(id)

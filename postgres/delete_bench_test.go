@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/storetest"
 )
 
@@ -14,6 +15,9 @@ import (
 func BenchmarkDeleteEndpoint(b *testing.B) {
 	s := newStore(b)
 	storetest.DeleteUnderIngest(b, s, 200_000, 4, func(ctx context.Context, id string) error {
-		return s.DeleteEndpoint(ctx, id)
+		if _, err := s.DeleteEndpoint(ctx, id, hookline.Now()); err != nil {
+			return err
+		}
+		return storetest.Purge(ctx, s)
 	})
 }

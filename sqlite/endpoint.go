@@ -39,7 +39,7 @@ type cachedEndpoint struct {
 // a secret in plain.
 func loadEndpoints(ctx context.Context, db *sql.DB, box *secretbox.Box) (c *endpointCache, stale []*hookline.Endpoint, plain bool, err error) {
 	c = &endpointCache{byID: make(map[string]*cachedEndpoint), tenant: make(map[string][]*cachedEndpoint)}
-	rows, err := db.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints")
+	rows, err := db.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE deleted_at IS NULL")
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
 	}
@@ -118,7 +118,7 @@ func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at`
+	previous_secret, previous_secret_expires_at, version, deleted_at IS NOT NULL`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -131,7 +131,7 @@ func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 	var batchEvents, batchWait int
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
 		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-		&created, &updated, &ep.PreviousSecret, &prevExpires); err != nil {
+		&created, &updated, &ep.PreviousSecret, &prevExpires, &ep.Version, &ep.Deleted); err != nil {
 		return nil, err
 	}
 	if ep.PreviousSecret != "" {
@@ -181,12 +181,13 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	version := s.version.Load() + 1
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+insertColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Tenant, e.URL, e.Description, string(types), s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e))
+			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), version)
 		return err
 	})
 	if isConstraint(err) {
@@ -194,6 +195,8 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	} else if err != nil {
 		return fmt.Errorf("sqlite: create endpoint: %w", err)
 	}
+	s.version.Store(version)
+	e.Version, e.Deleted = version, false
 	snap := cloneEndpoint(e)
 	snap.CreatedAt, snap.UpdatedAt = truncate(e.CreatedAt), truncate(e.UpdatedAt)
 	snap.PreviousSecretExpiresAt = time.Time{}
@@ -207,7 +210,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 
 // FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
 func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
-	ep, err := s.readEndpoint(s.rdb.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ?", id))
+	ep, err := s.readEndpoint(s.rdb.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ? AND deleted_at IS NULL", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -223,7 +226,7 @@ func endpointNotFound(id string) error {
 // FindEndpoints returns a page of endpoints, newest first, and the cursor of
 // the next page ("" on the last page).
 func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([]*hookline.Endpoint, string, error) {
-	var where []string
+	where := []string{"deleted_at IS NULL"}
 	var args []any
 	if f.Tenant != nil {
 		where, args = append(where, "tenant = ?"), append(args, *f.Tenant)
@@ -311,6 +314,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		}
 	}
 	ep.UpdatedAt = now
+	ep.Version = s.version.Load() + 1
 	reenabled := cur.ep.Disabled && !ep.Disabled
 	types, err := json.Marshal(ep.EventTypes)
 	if err != nil {
@@ -320,11 +324,11 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
 			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
 			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?,
-			previous_secret = ?, previous_secret_expires_at = ?
+			previous_secret = ?, previous_secret_expires_at = ?, version = ?
 			WHERE id = ?`,
 			ep.URL, ep.Description, string(types), s.box.Seal(ep.Secret, id), ep.Disabled, ep.DisabledReason,
 			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
-			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), id)
+			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), ep.Version, id)
 		if err != nil || !reenabled {
 			return err
 		}
@@ -334,6 +338,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
 	}
+	s.version.Store(ep.Version)
 	s.endpoints.put(ep)
 	if reenabled {
 		s.counts.setCircuit(id, hookline.CircuitClosed)
@@ -341,44 +346,75 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	return cloneEndpoint(ep), nil
 }
 
-// DeleteEndpoint deletes an endpoint with its deliveries and their attempts,
-// or returns ENOTFOUND.
-func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+// DeleteEndpoint deletes an endpoint at now and returns its last snapshot,
+// or ENOTFOUND: one UPDATE of its row (deleted_at set, secrets cleared) and
+// the delete of its health. Its deliveries stay until PurgeDeleted, but it
+// is gone from memory at once, so from fan-out and ClaimDue too.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string, now time.Time) (*hookline.Endpoint, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.endpoints.get(id) == nil {
-		return endpointNotFound(id)
+	cur := s.endpoints.get(id)
+	if cur == nil {
+		return nil, endpointNotFound(id)
 	}
-	d := hookline.StoreStats{Endpoints: -1}
+	ep := cloneEndpoint(cur.ep)
+	ep.UpdatedAt, ep.Version, ep.Deleted = truncate(now), s.version.Load()+1, true
+	ep.Secret, ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", "", time.Time{}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		d = hookline.StoreStats{Endpoints: -1}
-		rows, err := tx.QueryContext(ctx, `SELECT status, count(*) FROM deliveries
-			WHERE endpoint_id = ? GROUP BY status`, id)
+		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = ?, updated_at = ?, version = ?,
+			secret = '', previous_secret = '', previous_secret_expires_at = 0 WHERE id = ?`,
+			micros(ep.UpdatedAt), micros(ep.UpdatedAt), ep.Version, id)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var status, n int64
-			if err := rows.Scan(&status, &n); err != nil {
-				return err
-			}
-			addStatus(&d, status, -n)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// Deliveries and attempts go by ON DELETE CASCADE.
-		_, err = tx.ExecContext(ctx, "DELETE FROM endpoints WHERE id = ?", id)
+		_, err = tx.ExecContext(ctx, "DELETE FROM endpoint_health WHERE endpoint_id = ?", id)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: delete endpoint: %w", err)
+		return nil, fmt.Errorf("sqlite: delete endpoint: %w", err)
 	}
+	s.version.Store(ep.Version)
 	s.endpoints.remove(id)
-	s.counts.endpointDeleted(id, d)
-	return nil
+	s.counts.endpointDeleted(id)
+	return ep, nil
 }
+
+// EndpointChanges returns up to limit endpoints written after version
+// since, in version order, deleted ones included, and the since of the next
+// call. It reads the database, not memory, up to the latest version that
+// has committed.
+func (s *Store) EndpointChanges(ctx context.Context, since int64, limit int) ([]*hookline.Endpoint, int64, error) {
+	latest := s.version.Load()
+	if limit <= 0 || latest <= since {
+		return nil, latest, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+endpointColumns+` FROM endpoints INDEXED BY endpoints_by_version
+		WHERE version > ? AND version <= ? ORDER BY version LIMIT ?`, since, latest, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: endpoint changes: %w", err)
+	}
+	defer rows.Close()
+	var eps []*hookline.Endpoint
+	for rows.Next() {
+		ep, err := s.readEndpoint(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlite: endpoint changes: %w", err)
+		}
+		eps = append(eps, ep)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: endpoint changes: %w", err)
+	}
+	if len(eps) == limit {
+		return eps, eps[len(eps)-1].Version, nil
+	}
+	return eps, latest, nil
+}
+
+// insertColumns are the columns a new endpoint is written with.
+const insertColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
+	previous_secret, previous_secret_expires_at, version`
 
 // whereClause joins conditions with AND.
 func whereClause(conds []string) string {

@@ -182,3 +182,21 @@ func pct(ds []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Purge deletes every delivery of the deleted endpoints of s as the engine
+// does (package delivery, purger.go): PurgeBatch at a time, each call
+// followed by a pause as long as it took, so that it takes at most half of
+// the writer's time.
+func Purge(ctx context.Context, s hookline.Store) error {
+	for {
+		start := time.Now()
+		n, err := s.PurgeDeleted(ctx, nil, hookline.Now(), PurgeBatch)
+		if err != nil || n < PurgeBatch {
+			return err
+		}
+		time.Sleep(time.Since(start))
+	}
+}
+
+// PurgeBatch is the engine's purge batch (package delivery, purgeBatch).
+const PurgeBatch = 500
