@@ -1,6 +1,7 @@
 package hookline
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -45,9 +46,13 @@ type Endpoint struct {
 	Ordering string `json:"ordering"`
 	// Batch, when not nil, sends deliveries together, up to MaxEvents per
 	// request, waiting at most MaxWaitMS for a batch to fill.
-	Batch     *Batch    `json:"batch"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Batch *Batch `json:"batch"`
+	// Filter, when not nil, is a payload filter (package filter's language):
+	// the endpoint receives an event only when both EventTypes and Filter
+	// match it. Kept as the JSON text given, compacted.
+	Filter    json.RawMessage `json:"filter"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 	// Version numbers the endpoint's latest change. The store takes it from
 	// one sequence for all endpoints: every write of an endpoint (create,
 	// update, delete) gives it a number greater than any given before, in
@@ -172,6 +177,9 @@ type EndpointUpdate struct {
 	// Batch, when SetBatch, replaces the batch settings (nil: off).
 	SetBatch bool
 	Batch    *Batch
+	// Filter, when SetFilter, replaces the payload filter (nil: none).
+	SetFilter bool
+	Filter    json.RawMessage
 }
 
 // EndpointFilter selects endpoints. Results are ordered newest first.

@@ -99,6 +99,10 @@ type IngestRequest struct {
 	// even when Claim and Owned say so: the dispatcher has no room for them
 	// (a full queue, an open circuit). They wait in the store.
 	Hold map[string]struct{}
+	// MaxDeliveries, when positive, bounds the deliveries the request's new
+	// events may make: past it, Err is ETOOLARGE and nothing of the request
+	// is written.
+	MaxDeliveries int
 
 	Results []IngestResult
 	Tasks   []*Task

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 	"github.com/hookline/hookline/signature"
 )
 
@@ -39,9 +40,14 @@ type endpointRequest struct {
 	SignatureScheme *string `json:"signature_scheme"`
 	// Batch is kept raw: absent leaves batching alone, null turns it off.
 	Batch json.RawMessage `json:"batch"`
+	// Filter is kept raw too: absent leaves the filter alone, null removes
+	// it.
+	Filter json.RawMessage `json:"filter"`
 
-	batch    *hookline.Batch // Batch, decoded by validate
-	setBatch bool
+	batch     *hookline.Batch // Batch, decoded by validate
+	setBatch  bool
+	filter    json.RawMessage // Filter, checked and compacted by validate; nil for none
+	setFilter bool
 }
 
 // batchRequest is the batch field of an endpoint.
@@ -139,7 +145,34 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 		}
 		req.batch, req.setBatch = b, true
 	}
+	if req.Filter != nil {
+		f, err := checkFilter(req.Filter)
+		if err != nil {
+			return err
+		}
+		req.filter, req.setFilter = f, true
+	}
 	return nil
+}
+
+// checkFilter compiles a filter to check it and returns it compacted, nil
+// for null or {} (no filter).
+func checkFilter(raw json.RawMessage) (json.RawMessage, error) {
+	if err := checkUnicode("filter", raw); err != nil {
+		return nil, err
+	}
+	f, err := filter.Compile("filter", raw)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, hookline.Errorf(hookline.EINVALID, "filter: not valid JSON")
+	}
+	if b.String() == "{}" {
+		return nil, nil
+	}
+	return b.Bytes(), nil
 }
 
 // secretError is the answer to a secret that package signature refused.
@@ -294,6 +327,7 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 		ep.Ordering = *req.Ordering
 	}
 	ep.Batch = req.batch
+	ep.Filter = req.filter
 	if req.Secret != nil {
 		ep.Secret = *req.Secret
 	} else if req.SignatureScheme != nil {
@@ -431,6 +465,8 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		Ordering:    req.Ordering,
 		SetBatch:    req.setBatch,
 		Batch:       req.batch,
+		SetFilter:   req.setFilter,
+		Filter:      req.filter,
 
 		KeepPreviousUntil: keepUntil,
 	}

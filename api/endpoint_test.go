@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"reflect"
@@ -26,10 +27,11 @@ type endpointJSON struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 	Secret      string    `json:"secret"`
 
-	DisabledReason string      `json:"disabled_reason"`
-	RateLimit      float64     `json:"rate_limit"`
-	MaxInFlight    *int        `json:"max_in_flight"`
-	Health         *healthJSON `json:"health"`
+	DisabledReason string          `json:"disabled_reason"`
+	RateLimit      float64         `json:"rate_limit"`
+	MaxInFlight    *int            `json:"max_in_flight"`
+	Health         *healthJSON     `json:"health"`
+	Filter         json.RawMessage `json:"filter"`
 }
 
 // healthJSON is an endpoint's health as the API shows it.
@@ -41,6 +43,37 @@ type healthJSON struct {
 }
 
 // createEndpoint creates an endpoint and returns the answer.
+// TestEndpointFilter checks the filter field: kept compacted, shown on the
+// endpoint, changed and removed by PATCH, left alone by a PATCH without it.
+func TestEndpointFilter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ep := b.createEndpoint(t, `{"url":"https://example.com/","filter":{ "data": {"amount": {"$gte": 1000}} }}`)
+	if string(ep.Filter) != `{"data":{"amount":{"$gte":1000}}}` {
+		t.Fatalf("filter %s", ep.Filter)
+	}
+	var got endpointJSON
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"description":"x"}`).ok(t, 200, &got)
+	if string(got.Filter) != string(ep.Filter) {
+		t.Fatalf("a PATCH without filter changed it to %s", got.Filter)
+	}
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"filter":{"type":"a"}}`).ok(t, 200, &got)
+	if string(got.Filter) != `{"type":"a"}` {
+		t.Fatalf("filter after PATCH: %s", got.Filter)
+	}
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"filter":{"data":{"x":{"$in":3}}}}`).wantError(t, 400, hookline.EINVALID, "filter.data.x.$in")
+	b.do(t, "GET", "/v1/endpoints/"+ep.ID, "").ok(t, 200, &got)
+	if string(got.Filter) != `{"type":"a"}` {
+		t.Fatalf("a refused PATCH changed the filter to %s", got.Filter)
+	}
+	for _, none := range []string{`null`, `{}`} {
+		b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{"filter":`+none+`}`).ok(t, 200, &got)
+		if string(got.Filter) != "null" && len(got.Filter) != 0 {
+			t.Fatalf("filter after PATCH %s: %s", none, got.Filter)
+		}
+	}
+}
+
 func (b *bundle) createEndpoint(t *testing.T, body string) endpointJSON {
 	t.Helper()
 	var ep endpointJSON
@@ -195,6 +228,11 @@ func TestCreateEndpointInvalid(t *testing.T) {
 		{"BatchTooBig", `{"url":"https://example.com/","batch":{"max_events":1001,"max_wait_ms":10}}`, []string{"batch.max_events:"}},
 		{"BatchWaitTooLong", `{"url":"https://example.com/","batch":{"max_events":10,"max_wait_ms":60001}}`, []string{"batch.max_wait_ms:", "60000"}},
 		{"BatchUnknownField", `{"url":"https://example.com/","batch":{"max_events":10,"max_wait_ms":1,"size":3}}`, []string{"batch.size: unknown field"}},
+		{"FilterNotObject", `{"url":"https://example.com/","filter":[1]}`, []string{"filter: must be an object of fields"}},
+		{"FilterUnknownField", `{"url":"https://example.com/","filter":{"id":"x"}}`, []string{"filter.id: unknown field"}},
+		{"FilterBadOperand", `{"url":"https://example.com/","filter":{"data":{"amount":{"$gte":true}}}}`, []string{"filter.data.amount.$gte: must be a number or a string"}},
+		{"FilterUnknownOperator", `{"url":"https://example.com/","filter":{"data":{"a":{"$regex":"x"}}}}`, []string{"filter.data.a.$regex: unknown operator"}},
+		{"FilterSurrogate", `{"url":"https://example.com/","filter":{"data":{"a":"\ud800"}}}`, []string{"filter:", "surrogate"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b.do(t, "POST", "/v1/endpoints", tt.body).wantError(t, 400, hookline.EINVALID, tt.want...)

@@ -39,12 +39,9 @@ func runBadReceivers(ctx context.Context, e *env) error {
 		return err
 	}
 	defer bad.close()
-	urls, key, err := e.startServers(ctx)
-	if err != nil {
+	if err := e.freshServers(ctx); err != nil {
 		return err
 	}
-	e.api = newAPIClient(urls, key, c.Clients+16)
-	e.prog = newSampler(e.sample, c.Progress)
 	e.bad = bad
 	epURLs := make([]string, 0, c.Endpoints)
 	for i := range healthy {
@@ -95,14 +92,7 @@ func (e *env) endPhase(ctx context.Context, ph *BadPhase) error {
 		return fmt.Errorf("stats: %w", err)
 	}
 	ph.Stats = st
-	for i, pid := range e.pids {
-		if u, err := readProc(pid); err == nil {
-			ph.PeakRSS += u.PeakRSS
-			if i < len(e.cpuStart) {
-				ph.CPUSeconds += (u.CPU - e.cpuStart[i]).Seconds()
-			}
-		}
-	}
+	ph.PeakRSS, ph.CPUSeconds = e.usage()
 	e.errs.add("duplicate", e.sink.duplicates.Load())
 	if d := ph.Deliveries.Expected - ph.Deliveries.Received; d > 0 {
 		e.errs.add("undelivered", d)
@@ -114,17 +104,9 @@ func (e *env) endPhase(ctx context.Context, ph *BadPhase) error {
 		// one's endpoints.
 		e.api.deleteEndpoints(ctx, e.eps, 16)
 	}
-	var errs []error
-	var peak int64
-	for _, s := range e.servers {
-		_, maxRSS, err := s.stop()
-		errs = append(errs, err)
-		peak += maxRSS
-	}
+	peak, err := e.stopServers()
 	ph.PeakRSS = max(ph.PeakRSS, peak)
-	e.servers, e.pids = nil, nil
-	e.api.hc.CloseIdleConnections()
-	return errors.Join(errs...)
+	return err
 }
 
 // readBad reads, at the end of the with-bad phase that ran over sp, what

@@ -364,3 +364,225 @@ func TestBadReceivers(t *testing.T) {
 		}
 	}
 }
+
+// checkLoad checks one load's figures in a phase: the open model sent
+// exactly rate × time events, all accepted, and every delivery the 202s
+// announced (one per endpoint of the load's tenant) arrived, once, at the
+// load's own endpoints.
+func checkLoad(t *testing.T, l bench.LoadFigures, sent int64, endpoints int) {
+	t.Helper()
+	e, d := l.Events, l.Deliveries
+	if e.Sent != sent || e.Accepted != sent {
+		t.Errorf("%s: events %+v, want %d sent and accepted", l.Name, e, sent)
+	}
+	if l.Endpoints != endpoints || l.Announced != e.Accepted*int64(endpoints) {
+		t.Errorf("%s: %d endpoints, 202s announced %d deliveries; want %d, accepted × %d = %d",
+			l.Name, l.Endpoints, l.Announced, endpoints, endpoints, e.Accepted*int64(endpoints))
+	}
+	if d.Expected != l.Announced || d.Received != d.Expected || !d.Drained || l.Foreign != 0 || l.Duplicates != 0 {
+		t.Errorf("%s: deliveries %+v, %d foreign, %d duplicates; want all %d received, once, at its own endpoints",
+			l.Name, d, l.Foreign, l.Duplicates, l.Announced)
+	}
+	if sent > 0 {
+		checkLatency(t, l.Name+" end-to-end", l.EndToEndLatency)
+		// The measured loads: a delivery counts from its 202 (0 if it came
+		// first), for the events of the window only.
+		if a := l.AfterAccepted; (l.Name == "B" || l.Name == "priority-9") &&
+			(a.Count == 0 || a.Count != l.EndToEndLatency.Count || a.P99 > l.EndToEndLatency.Max || a.Max > l.EndToEndLatency.Max) {
+			t.Errorf("%s: latency after the 202 %+v, want one per delivery of the window (%d), below the end-to-end max %.3f ms",
+				l.Name, a, l.EndToEndLatency.Count, l.EndToEndLatency.Max)
+		}
+		checkLatency(t, l.Name+" ingest", l.IngestLatency)
+		if d.PerSecond <= 0 {
+			t.Errorf("%s: no deliveries/s", l.Name)
+		}
+	}
+}
+
+// checkPhase checks the figures of one phase of noisy-tenant or priority,
+// which ran loads named names (the measured one first).
+func checkPhase(t *testing.T, ph bench.Phase, name string, names ...string) {
+	t.Helper()
+	if ph.Name != name || len(ph.Loads) != len(names) {
+		t.Fatalf("phase %q with %d loads, want %q with %v", ph.Name, len(ph.Loads), name, names)
+	}
+	for i, l := range ph.Loads {
+		if l.Name != names[i] {
+			t.Errorf("phase %s: load %d is %q, want %q", name, i, l.Name, names[i])
+		}
+	}
+	if ph.PeakRSS <= 0 || ph.CPUSeconds <= 0 || ph.WindowCores <= 0 || ph.Seconds < 1.9 || len(ph.Timeline) < 3 {
+		t.Errorf("phase %s figures missing: RSS %d, CPU %.2fs, %.2f cores, %.2fs, %d samples",
+			name, ph.PeakRSS, ph.CPUSeconds, ph.WindowCores, ph.Seconds, len(ph.Timeline))
+	}
+	// The timeline counts each load; its last sample saw every delivery.
+	last := ph.Timeline[len(ph.Timeline)-1]
+	for _, l := range ph.Loads {
+		if x, ok := last.Loads[l.Name]; !ok || x.Delivered != l.Deliveries.Received || x.Sent != l.Events.Sent {
+			t.Errorf("phase %s: last sample of %s: %+v, want %d sent and %d delivered", name, l.Name, x, l.Events.Sent, l.Deliveries.Received)
+		}
+	}
+	if ph.Stats.Endpoints == 0 || ph.Stats.Failed != 0 {
+		t.Errorf("phase %s: server stats %+v", name, ph.Stats)
+	}
+}
+
+// checkMarkdown checks that the Markdown report holds every want.
+func checkMarkdown(t *testing.T, path string, want ...string) {
+	t.Helper()
+	md, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !bytes.Contains(md, []byte(w)) {
+			t.Errorf("markdown lacks %q:\n%s", w, md)
+		}
+	}
+}
+
+// TestNoisyTenant runs both phases briefly: B at 20 events/s alone, then
+// beside A at 20 times that; each tenant's events reach its own endpoints
+// only, and every delivery arrives.
+func TestNoisyTenant(t *testing.T) {
+	c := config(t, "noisy-tenant")
+	c.JSON = true
+	c.Markdown = filepath.Join(t.TempDir(), "report.md")
+	r, out := run(t, c)
+	if n := r.ErrorCount(); n > 0 {
+		t.Errorf("errors: %v", r.Errors)
+	}
+	n := r.NoisyTenant
+	if n == nil {
+		t.Fatal("no noisy-tenant report")
+	}
+	if n.RateB != 20 || n.Factor != 20 || n.RateA != 400 || n.EndpointsPerTenant != 10 || r.Ceiling != nil {
+		t.Errorf("settings: B %v/s, factor %v, A %v/s, %d endpoints per tenant, ceiling %v", n.RateB, n.Factor, n.RateA, n.EndpointsPerTenant, r.Ceiling)
+	}
+	checkPhase(t, n.Quiet, "A idle", "B", "A")
+	checkPhase(t, n.Noisy, "A noisy", "B", "A")
+	// 2.5 s of open-model load: 50 events from B, 1000 from A.
+	for _, ph := range []bench.Phase{n.Quiet, n.Noisy} {
+		b := ph.Loads[0]
+		checkLoad(t, b, 50, 10)
+		if b.Tenant != bench.TenantQuiet || b.First != 0 || b.Rate != 20 {
+			t.Errorf("%s: B is tenant %q from endpoint %d at %v/s", ph.Name, b.Tenant, b.First, b.Rate)
+		}
+	}
+	if a := n.Quiet.Loads[1]; !a.Idle || a.Events.Sent != 0 || a.Deliveries.Received != 0 {
+		t.Errorf("A idle sent %d, received %d (idle %v)", a.Events.Sent, a.Deliveries.Received, a.Idle)
+	}
+	a := n.Noisy.Loads[1]
+	checkLoad(t, a, 1000, 10)
+	if a.Tenant != bench.TenantNoisy || a.First != 10 || a.Rate != 400 || a.Idle {
+		t.Errorf("A noisy is tenant %q from endpoint %d at %v/s (idle %v)", a.Tenant, a.First, a.Rate, a.Idle)
+	}
+	// Requests cover both phases and both tenants (more with retries).
+	if want := int64(2*50*10 + 1000*10); r.Receivers.Requests < want {
+		t.Errorf("receivers got %d requests, want at least %d", r.Receivers.Requests, want)
+	}
+	qb, wb := n.Quiet.Loads[0], n.Noisy.Loads[0]
+	if want := wb.EndToEndLatency.P99 / qb.EndToEndLatency.P99; math.Abs(n.P99Ratio-want) > 1e-9 || n.P99Met != (want <= bench.NoisyP99Target) {
+		t.Errorf("p99 ratio %v (met %v), want %v", n.P99Ratio, n.P99Met, want)
+	}
+	if want := wb.Deliveries.PerSecond / qb.Deliveries.PerSecond; math.Abs(n.DeliveriesRatio-want) > 1e-9 {
+		t.Errorf("deliveries ratio %v, want %v", n.DeliveriesRatio, want)
+	}
+	// The run's own figures are B's in the noisy phase.
+	if r.Deliveries.Received != wb.Deliveries.Received || r.Deliveries.Expected != wb.Deliveries.Expected ||
+		r.EndToEndLatency != wb.EndToEndLatency || !r.Deliveries.Drained {
+		t.Errorf("report figures %+v, e2e %+v; want B's of the noisy phase %+v, %+v", r.Deliveries, r.EndToEndLatency, wb.Deliveries, wb.EndToEndLatency)
+	}
+	var decoded bench.Report
+	if err := json.Unmarshal([]byte(out), &decoded); err != nil || decoded.NoisyTenant == nil ||
+		decoded.NoisyTenant.Noisy.Loads[1].Deliveries != a.Deliveries {
+		t.Errorf("--json output does not decode to the report: %v", err)
+	}
+	checkMarkdown(t, c.Markdown, "# hookline bench: noisy-tenant", "## Noisy tenant", "**B end-to-end p99 (ms)**",
+		"## Timeline: A idle", "## Timeline: A noisy", "A pending", "other cores")
+}
+
+// TestNoisyTenantFlood has A send back to back (closed loop) in batches:
+// its rate is whatever the server takes, and still every delivery of both
+// tenants arrives at its own endpoints.
+func TestNoisyTenantFlood(t *testing.T) {
+	c := config(t, "noisy-tenant")
+	c.NoisyFactor, c.Batch, c.Clients = -1, 20, 4
+	r, _ := run(t, c)
+	if n := r.ErrorCount(); n > 0 {
+		t.Errorf("errors: %v", r.Errors)
+	}
+	n := r.NoisyTenant
+	if n == nil {
+		t.Fatal("no noisy-tenant report")
+	}
+	checkPhase(t, n.Noisy, "A noisy", "B", "A")
+	checkLoad(t, n.Noisy.Loads[0], 50, 10)
+	a := n.Noisy.Loads[1]
+	if a.Rate != 0 || n.RateA != 0 || a.Batch != 20 || a.Events.Sent == 0 || a.Events.Sent%20 != 0 {
+		t.Errorf("A: rate %v (report %v), batch %d, %d sent; want a closed loop of batches of 20", a.Rate, n.RateA, a.Batch, a.Events.Sent)
+	}
+	checkLoad(t, a, a.Events.Sent, 10)
+}
+
+// TestPriority runs both phases briefly, with a backlog of 20,000
+// priority-1 deliveries: the receivers tell the two loads apart, every
+// delivery of both arrives, and the backlog's figures hang together.
+func TestPriority(t *testing.T) {
+	c := config(t, "priority")
+	c.BacklogSize = 20_000
+	c.JSON = true
+	c.Markdown = filepath.Join(t.TempDir(), "report.md")
+	r, out := run(t, c)
+	if n := r.ErrorCount(); n > 0 {
+		t.Errorf("errors: %v", r.Errors)
+	}
+	p := r.Priority
+	if p == nil {
+		t.Fatal("no priority report")
+	}
+	if r.Behavior.Latency != 20*time.Millisecond || p.ReceiverLatencyMS != 20 || p.Rate != 20 || p.Batch != 1000 {
+		t.Errorf("settings: receiver latency %v (%v ms), rate %v, batch %d; want the scenario's 20ms, 20/s, 1000",
+			r.Behavior.Latency, p.ReceiverLatencyMS, p.Rate, p.Batch)
+	}
+	checkPhase(t, p.Idle, "idle", "priority-9")
+	checkPhase(t, p.Backlog, "backlog", "priority-9", "priority-1")
+	for _, ph := range []bench.Phase{p.Idle, p.Backlog} {
+		h := ph.Loads[0]
+		checkLoad(t, h, 50, 10)
+		if h.Priority != bench.HighPriority {
+			t.Errorf("%s: priority %d", ph.Name, h.Priority)
+		}
+	}
+	low := p.Backlog.Loads[1]
+	checkLoad(t, low, 2000, 10)
+	if low.Priority != bench.LowPriority || low.Batch != 1000 || p.Queued != 20_000 {
+		t.Errorf("backlog: priority %d, batch %d, %d queued; want 1, 1000, 20000", low.Priority, low.Batch, p.Queued)
+	}
+	if !p.Drained || p.QueueSeconds <= 0 || p.DrainSeconds <= p.QueueSeconds || p.DrainPerSecond <= 0 ||
+		math.Abs(p.DrainAverage-20_000/p.DrainSeconds) > 1e-6 {
+		t.Errorf("drain: drained %v, queued in %.2fs, drained in %.2fs, %.0f/s median, %.0f/s average",
+			p.Drained, p.QueueSeconds, p.DrainSeconds, p.DrainPerSecond, p.DrainAverage)
+	}
+	if p.PendingAtFrom > 20_000 || p.PendingAtTo > p.PendingAtFrom || p.OverlapSeconds < 0 || p.OverlapSeconds > p.Backlog.Seconds+1e-9 ||
+		(p.PendingAtTo > 0) != (p.OverlapSeconds >= p.Backlog.Seconds-0.1) {
+		t.Errorf("overlap: %d pending at the window's start, %d at its end; overlap %.2fs of %.2fs",
+			p.PendingAtFrom, p.PendingAtTo, p.OverlapSeconds, p.Backlog.Seconds)
+	}
+	ih, bh := p.Idle.Loads[0], p.Backlog.Loads[0]
+	if want := bh.EndToEndLatency.P99 / ih.EndToEndLatency.P99; math.Abs(p.P99Ratio-want) > 1e-9 || p.P99Met != (want <= bench.PriorityP99Target) {
+		t.Errorf("p99 ratio %v (met %v), want %v", p.P99Ratio, p.P99Met, want)
+	}
+	if want := int64(2*50*10 + 20_000); r.Receivers.Requests < want {
+		t.Errorf("receivers got %d requests, want at least %d", r.Receivers.Requests, want)
+	}
+	if r.Deliveries.Received != bh.Deliveries.Received || r.EndToEndLatency != bh.EndToEndLatency {
+		t.Errorf("report figures %+v; want the priority-9 load's of the backlog phase %+v", r.Deliveries, bh.Deliveries)
+	}
+	var decoded bench.Report
+	if err := json.Unmarshal([]byte(out), &decoded); err != nil || decoded.Priority == nil || decoded.Priority.Queued != p.Queued {
+		t.Errorf("--json output does not decode to the report: %v", err)
+	}
+	checkMarkdown(t, c.Markdown, "# hookline bench: priority", "## Priorities", "**end-to-end p99 (ms)**",
+		"## Timeline: idle", "## Timeline: backlog", "priority-1 pending", "window overlapped by the drain")
+}

@@ -76,9 +76,9 @@ type endpoint struct {
 }
 
 // createEndpoints registers one endpoint per URL, subscribed to eventType,
-// with parallel requests to the first node. done is called with the number
-// created so far.
-func (c *apiClient) createEndpoints(ctx context.Context, urls []string, eventType string, parallel int, done func(int)) ([]endpoint, error) {
+// of tenant (empty: the default tenant), with parallel requests to the
+// first node. done is called with the number created so far.
+func (c *apiClient) createEndpoints(ctx context.Context, urls []string, eventType, tenant string, parallel int, done func(int)) ([]endpoint, error) {
 	eps := make([]endpoint, len(urls))
 	var next, created atomic.Int64
 	var wg sync.WaitGroup
@@ -94,8 +94,11 @@ func (c *apiClient) createEndpoints(ctx context.Context, urls []string, eventTyp
 					return
 				}
 				var res struct{ ID, Secret string }
-				_, err := c.do(ctx, "POST", c.urls[0]+"/v1/endpoints",
-					map[string]any{"url": urls[i], "event_types": []string{eventType}, "description": "hookline bench"}, &res)
+				body := map[string]any{"url": urls[i], "event_types": []string{eventType}, "description": "hookline bench"}
+				if tenant != "" {
+					body["tenant"] = tenant
+				}
+				_, err := c.do(ctx, "POST", c.urls[0]+"/v1/endpoints", body, &res)
 				if err == nil {
 					eps[i].ID = res.ID
 					eps[i].Key, err = secretKey(res.Secret)

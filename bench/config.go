@@ -61,10 +61,15 @@ type Config struct {
 	DeliveryTimeout time.Duration
 
 	// Rate is the arrival rate in events per second (open model). Zero
-	// means the scenario's: as fast as possible, or 40 for bad-receivers.
-	// Negative means as fast as possible: Clients send back to back
-	// (closed loop).
+	// means the scenario's: as fast as possible, or 40 for bad-receivers,
+	// or 20 for noisy-tenant (tenant B's rate) and priority (the
+	// priority-9 events'). Negative means as fast as possible: Clients
+	// send back to back (closed loop).
 	Rate float64
+	// NoisyFactor is noisy-tenant's tenant A's rate as a multiple of Rate,
+	// in its noisy phase. Zero means 20; negative means as fast as
+	// possible: Clients senders back to back (closed loop), a flood.
+	NoisyFactor float64
 	// Clients is how many requests may be in flight at once. Zero: 64, or
 	// 8 for ingest and 4 for backlog.
 	Clients int
@@ -86,7 +91,8 @@ type Config struct {
 
 	// Receivers is how many receiver servers share the endpoints. Zero: 4.
 	Receivers int
-	// Behavior is how the receivers answer.
+	// Behavior is how the receivers answer. A zero Latency means the
+	// scenario's (20ms for priority, else none); a negative one, none.
 	Behavior Behavior
 
 	// CeilingClients is the concurrency of the raw net/http ceiling. Zero:
@@ -101,7 +107,8 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Repeat is how many events wide-fanout sends, one after another. Zero: 3.
 	Repeat int
-	// BacklogSize is how many deliveries backlog queues up. Zero: 1,000,000.
+	// BacklogSize is how many deliveries backlog queues up (of priority 1,
+	// for priority). Zero: 1,000,000, or 200,000 for priority.
 	BacklogSize int
 	// BacklogDown is how receivers are down in backlog: "closed" (not
 	// listening: connection refused) or "503". Empty means "closed".
@@ -143,7 +150,7 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	def(&c.Receivers, 4)
 	def(&c.CeilingClients, 64)
 	def(&c.Repeat, 3)
-	def(&c.BacklogSize, 1_000_000)
+	def(&c.BacklogSize, cmp.Or(s.BacklogSize, 1_000_000))
 	defd(&c.Duration, cmp.Or(s.Duration, 10*time.Second))
 	defd(&c.Warmup, 2*time.Second)
 	defd(&c.CeilingDuration, 3*time.Second)
@@ -169,6 +176,15 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 	}
 	if c.BacklogDown == "" {
 		c.BacklogDown = "closed"
+	}
+	if c.NoisyFactor == 0 {
+		c.NoisyFactor = defaultNoisyFactor
+	}
+	switch {
+	case c.Behavior.Latency == 0:
+		c.Behavior.Latency = s.ReceiverLatency
+	case c.Behavior.Latency < 0:
+		c.Behavior.Latency = 0
 	}
 
 	var errs []error
@@ -200,6 +216,14 @@ func (c Config) resolve(s *Scenario) (Config, error) {
 		}
 		if c.Endpoints < 10 {
 			bad("bad-receivers needs at least 10 endpoints: a tenth of them per bad kind")
+		}
+	}
+	if s.Name == "noisy-tenant" || s.Name == "priority" {
+		if len(c.Target) > 0 {
+			bad("%s starts a fresh server for each phase: --target does not apply", s.Name)
+		}
+		if c.Rate == 0 {
+			bad("%s needs an open-model --rate: it compares latency at a fixed load", s.Name)
 		}
 	}
 	if c.Batch < 1 || c.Batch > 1000 {
@@ -268,6 +292,13 @@ func (c Config) settings() map[string]string {
 	case "backlog":
 		m["backlog-size"] = strconv.Itoa(c.BacklogSize)
 		m["backlog-down"] = c.BacklogDown
+	case "noisy-tenant":
+		m["noisy-factor"] = "max (closed loop)"
+		if c.NoisyFactor > 0 {
+			m["noisy-factor"] = strconv.FormatFloat(c.NoisyFactor, 'g', -1, 64)
+		}
+	case "priority":
+		m["backlog-size"] = strconv.Itoa(c.BacklogSize)
 	case "bad-receivers":
 		n := c.Endpoints / 10
 		m["bad-endpoints"] = fmt.Sprintf("%d healthy (measured); %d each hang, slow (200 after %s), refuse, 500",

@@ -89,3 +89,53 @@ func TestResolveDefaults(t *testing.T) {
 		t.Errorf("rate -1 resolves to %v, want 0 (as fast as possible)", c.Rate)
 	}
 }
+
+// TestResolveTwoPhaseScenarios pins the defaults of noisy-tenant and
+// priority, and what they refuse.
+func TestResolveTwoPhaseScenarios(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		scenario    string
+		endpoints   int
+		backlog     int
+		latency     time.Duration
+		noisyFactor float64
+	}{
+		{"noisy-tenant", 10, 1_000_000, 0, 20},
+		{"priority", 10, 200_000, 20 * time.Millisecond, 20},
+		{"backlog", 10, 1_000_000, 0, 20},
+	} {
+		t.Run(c.scenario, func(t *testing.T) {
+			sc, err := findScenario(c.scenario)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Config{Binary: "hookline"}.resolve(sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Endpoints != c.endpoints || got.BacklogSize != c.backlog || got.Behavior.Latency != c.latency || got.NoisyFactor != c.noisyFactor {
+				t.Errorf("defaults: %d endpoints, backlog %d, receiver latency %v, noisy factor %v; want %d, %d, %v, %v",
+					got.Endpoints, got.BacklogSize, got.Behavior.Latency, got.NoisyFactor, c.endpoints, c.backlog, c.latency, c.noisyFactor)
+			}
+			// A negative latency asks for none, whatever the scenario's.
+			if got, _ := (Config{Binary: "hookline", Behavior: Behavior{Latency: -1}}).resolve(sc); got.Behavior.Latency != 0 {
+				t.Errorf("latency -1 resolves to %v, want 0", got.Behavior.Latency)
+			}
+			if sc.Name == "backlog" {
+				return
+			}
+			if got.Rate != 20 || got.Duration != 20*time.Second || got.CeilingDuration >= 0 {
+				t.Errorf("defaults: rate %v, duration %v, ceiling %v; want 20, 20s, none", got.Rate, got.Duration, got.CeilingDuration)
+			}
+			for _, bad := range []Config{
+				{Binary: "hookline", Rate: -1},
+				{Target: []string{"http://127.0.0.1:8080"}, APIKey: "k"},
+			} {
+				if _, err := bad.resolve(sc); err == nil {
+					t.Errorf("resolve(%+v) accepted", bad)
+				}
+			}
+		})
+	}
+}

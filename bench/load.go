@@ -20,6 +20,11 @@ type loader struct {
 	run       string
 	pad       string // filler that makes the data PayloadSize bytes
 	batch     int
+	// tenant and priority go into every event when set: an empty tenant is
+	// the default one, and a zero priority is not sent (the server's
+	// default, 5). Set before any send.
+	tenant   string
+	priority int
 
 	seq atomic.Uint64 // next event sequence number
 	req atomic.Uint64 // next request, for round-robin across nodes
@@ -39,6 +44,25 @@ type loader struct {
 	// recordFrom: requests due before this time (the warm-up) are left out
 	// of the histograms.
 	recordFrom time.Time
+	// acceptedNS, when set (trackAccepted), holds the time each event's
+	// 202 was read, Unix ns, by sequence number; 0 for those not (yet)
+	// accepted and past its end.
+	acceptedNS []atomic.Int64
+}
+
+// trackAccepted makes the loader note when each of its first n events was
+// accepted, for the latency from the 202 to the delivery. Call it before
+// any send.
+func (l *loader) trackAccepted(n int) { l.acceptedNS = make([]atomic.Int64, n) }
+
+// acceptedAt returns when event seq's 202 was read, or the zero time.
+func (l *loader) acceptedAt(seq uint64) time.Time {
+	if seq < uint64(len(l.acceptedNS)) {
+		if ns := l.acceptedNS[seq].Load(); ns > 0 {
+			return time.Unix(0, ns)
+		}
+	}
+	return time.Time{}
 }
 
 func newLoader(api *apiClient, eventType, run string, payloadSize, batch int, errs *errorCounts) *loader {
@@ -68,7 +92,17 @@ func (l *loader) body(b []byte, seq uint64, n int, due time.Time) []byte {
 	appendEvent := func(b []byte, s uint64) []byte {
 		b = append(b, `{"type":"`...)
 		b = append(b, l.eventType...)
-		b = append(b, `","data":`...)
+		b = append(b, '"')
+		if l.tenant != "" {
+			b = append(b, `,"tenant":"`...)
+			b = append(b, l.tenant...)
+			b = append(b, '"')
+		}
+		if l.priority != 0 {
+			b = append(b, `,"priority":`...)
+			b = strconv.AppendInt(b, int64(l.priority), 10)
+		}
+		b = append(b, `,"data":`...)
 		b = appendData(b, l.run, s, due.UnixNano(), l.pad)
 		return append(b, '}')
 	}
@@ -130,7 +164,13 @@ func (l *loader) send(ctx context.Context, buf *[]byte, due time.Time, n int) re
 		var deliveries int64
 		deliveries, err = countDeliveries(body, l.batch > 1, n)
 		if err == nil {
-			lat := time.Since(due)
+			now := time.Now()
+			lat := now.Sub(due)
+			for i := range uint64(n) {
+				if seq+i < uint64(len(l.acceptedNS)) {
+					l.acceptedNS[seq+i].Store(now.UnixNano())
+				}
+			}
 			l.accepted.Add(int64(n))
 			l.announced.Add(deliveries)
 			if l.perEvent > 0 {

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookline/hookline"
 )
@@ -91,4 +92,26 @@ func commit() string {
 		return rev
 	}
 	return "unknown"
+}
+
+// machineCPU returns the CPU time the whole machine has spent busy since
+// boot, every process and the kernel (user, nice, system, irq, softirq;
+// not idle, I/O wait or steal), from the first line of /proc/stat; 0 when
+// it cannot be read.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks
 }

@@ -22,6 +22,14 @@ type Sample struct {
 	Errors    int64   `json:"errors"`
 	// RSS is the servers' resident memory, in bytes; 0 when not measured.
 	RSS int64 `json:"rss_bytes,omitempty"`
+	// CPU is the servers' CPU time since the scenario (or its phase)
+	// began, in seconds; 0 when not measured.
+	CPU float64 `json:"cpu_s,omitempty"`
+	// BenchCPU is the bench's own CPU time since then, in seconds, and
+	// MachineCPU the whole machine's busy time (every process: the
+	// servers, the bench and whatever else runs).
+	BenchCPU   float64 `json:"bench_cpu_s,omitempty"`
+	MachineCPU float64 `json:"machine_cpu_s,omitempty"`
 	// BadRequests counts the requests the misbehaving receivers of
 	// bad-receivers got, by kind (BadHang, …); nil in other scenarios.
 	BadRequests map[string]int64 `json:"bad_requests,omitempty"`
@@ -29,9 +37,31 @@ type Sample struct {
 	// deliveries received since the previous sample, warm-up included;
 	// bad-receivers only.
 	P99 float64 `json:"e2e_p99_ms,omitempty"`
+	// Loads are the counters of each load, by name, in the scenarios that
+	// run more than one (noisy-tenant, priority); the fields above are
+	// then their sums. Nil in the others.
+	Loads map[string]LoadSample `json:"loads,omitempty"`
 
 	at time.Time
 }
+
+// LoadSample is one load's part of a Sample.
+type LoadSample struct {
+	// Sent and Accepted count the load's events; Expected the deliveries
+	// their 202s promised, Delivered the unique ones received.
+	Sent      int64 `json:"sent"`
+	Accepted  int64 `json:"accepted"`
+	Expected  int64 `json:"expected"`
+	Delivered int64 `json:"delivered"`
+	// P99 is the end-to-end p99 latency, in milliseconds, of the load's
+	// deliveries received since the previous sample (warm-up included); 0
+	// when there were none.
+	P99 float64 `json:"e2e_p99_ms,omitempty"`
+}
+
+// pending returns the deliveries accepted but not yet received. A delivery
+// may arrive before the loader has read its event's 202: then none.
+func (x LoadSample) pending() int64 { return max(0, x.Expected-x.Delivered) }
 
 // sampler takes a Sample once a second and prints a progress line.
 type sampler struct {

@@ -64,6 +64,8 @@ type Report struct {
 	WideFanout   []FanoutRound       `json:"wide_fanout,omitempty"`
 	Backlog      *BacklogReport      `json:"backlog,omitempty"`
 	BadReceivers *BadReceiversReport `json:"bad_receivers,omitempty"`
+	NoisyTenant  *NoisyTenantReport  `json:"noisy_tenant,omitempty"`
+	Priority     *PriorityReport     `json:"priority,omitempty"`
 	Timeline     []Sample            `json:"timeline"`
 }
 
@@ -219,6 +221,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if b := r.BadReceivers; b != nil {
 		b.writeText(p)
 	}
+	if n := r.NoisyTenant; n != nil {
+		n.writeText(p)
+	}
+	if pr := r.Priority; pr != nil {
+		pr.writeText(p)
+	}
 	for _, s := range r.Servers {
 		p.f("  server       %s", s.URL)
 		if s.PID > 0 {
@@ -253,8 +261,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p.f("\n")
 
 	p.f("## Results\n\n")
-	if r.BadReceivers != nil {
+	switch {
+	case r.BadReceivers != nil:
 		p.f("The with-bad-receivers phase; deliveries and latency are the healthy endpoints' (both phases under [Bad receivers](#bad-receivers)).\n\n")
+	case r.NoisyTenant != nil:
+		p.f("Tenant B in the A-noisy phase (both phases and both tenants under [Noisy tenant](#noisy-tenant)).\n\n")
+	case r.Priority != nil:
+		p.f("The priority-9 events beside the backlog (both phases and the backlog under [Priorities](#priorities)).\n\n")
 	}
 	p.f("| figure | value |\n|---|---|\n")
 	p.f("| events sent / accepted / rejected | %d / %d / %d |\n", r.Events.Sent, r.Events.Accepted, r.Events.Rejected)
@@ -305,9 +318,19 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		b.writeMarkdown(p) // with the phases' timelines
 		return p.err
 	}
-	p.f("\n## Timeline\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS |\n|---|---|---|---|---|---|---|\n")
-	for _, s := range r.Timeline {
-		p.f("| %.1f | %d | %d | %d | %d | %d | %s |\n", s.T, s.Sent, s.Accepted, s.Expected, s.Delivered, s.Errors, mib(s.RSS))
+	if n := r.NoisyTenant; n != nil {
+		n.writeMarkdown(p)
+		return p.err
+	}
+	if pr := r.Priority; pr != nil {
+		pr.writeMarkdown(p)
+		return p.err
+	}
+	p.f("\n## Timeline\n\n| t (s) | sent | accepted | expected | delivered | errors | RSS | server cores | bench cores | other cores |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	var prev Sample
+	for i, s := range r.Timeline {
+		cores, bench, other := coresSince(&prev, s, i == 0)
+		p.f("| %.1f | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", s.T, s.Sent, s.Accepted, s.Expected, s.Delivered, s.Errors, mib(s.RSS), cores, bench, other)
 	}
 	return p.err
 }
@@ -327,10 +350,20 @@ func (r *Report) setup() string {
 		return fmt.Sprintf("%s, batch %d, %d clients", nodes, r.Batch, r.Clients)
 	case "bad-receivers":
 		nodes += ", two phases (all healthy, then with bad receivers) on a fresh server each"
+	case "noisy-tenant":
+		nodes = fmt.Sprintf("%d endpoints per tenant (B and A), %d node(s) (%s), two phases (A idle, then A noisy) on a fresh server each", r.Endpoints, r.Nodes, r.Store)
+	case "priority":
+		nodes += ", two phases (alone, then beside a priority-1 backlog) on a fresh server each"
 	}
 	load := "max rate (closed loop)"
 	if r.Rate > 0 {
 		load = num(r.Rate) + " events/s (open model)"
+	}
+	switch {
+	case r.NoisyTenant != nil:
+		load = "B " + load + ", " + r.NoisyTenant.aLoad(true)
+	case r.Priority != nil:
+		load = fmt.Sprintf("priority-%d %s", r.Priority.High, load)
 	}
 	return fmt.Sprintf("%s, %s, %d clients, batch %d, %.0fs after %.0fs warm-up", nodes, load, r.Clients, r.Batch, r.Seconds, r.WarmupSeconds)
 }

@@ -31,9 +31,14 @@ type env struct {
 	dir     string        // temp dir of the started servers
 	started int           // servers started so far, which names their data dirs
 	bad     *badReceivers // bad-receivers' misbehaving receivers while they run
+	// loads are the current phase's loads in the scenarios that run several
+	// at once; the timeline then counts each. sink and loader are the
+	// measured one's.
+	loads []*namedLoad
 
-	cpuStart  []time.Duration // per pid, when the scenario began
-	benchCPU0 time.Duration
+	cpuStart    []time.Duration // per pid, when the scenario began
+	benchCPU0   time.Duration
+	machineCPU0 time.Duration
 }
 
 // Run runs one scenario as cfg says and writes the report to stdout, as
@@ -94,6 +99,11 @@ func (e *env) run(ctx context.Context, sc *Scenario) error {
 	e.api = newAPIClient(urls, key, c.Clients+16)
 	e.prog = newSampler(e.sample, c.Progress)
 
+	if sc.ownEndpoints {
+		err = sc.run(ctx, e)
+		e.prog.end()
+		return errors.Join(err, e.collect(ctx))
+	}
 	epURLs := make([]string, c.Endpoints)
 	for i := range epURLs {
 		epURLs[i] = e.rs.url(i)
@@ -139,7 +149,7 @@ func (e *env) register(ctx context.Context, urls []string) (string, [][]byte, er
 		}
 	}
 	var err error
-	e.eps, err = e.api.createEndpoints(ctx, urls, eventType, 16, progress)
+	e.eps, err = e.api.createEndpoints(ctx, urls, eventType, "", 16, progress)
 	if err != nil {
 		return "", nil, err
 	}
@@ -241,22 +251,33 @@ func (e *env) begin(start time.Time, phase string) {
 		}
 	}
 	e.benchCPU0 = selfCPU()
+	e.machineCPU0 = machineCPU()
 	e.prog.begin(start)
 }
 
 // wait waits until the receivers got n deliveries, for at most timeout.
 func (e *env) wait(ctx context.Context, n int64, timeout time.Duration) error {
+	return e.waitSink(ctx, e.sink, n, timeout)
+}
+
+// waitSink waits until sk got n deliveries, for at most timeout.
+func (e *env) waitSink(ctx context.Context, sk *sink, n int64, timeout time.Duration) error {
+	reached := sk.waitFor(n)
+	select {
+	case <-reached:
+		return nil
+	default:
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	reached := e.sink.waitFor(n)
 	for {
 		select {
 		case <-reached:
 			return nil
 		case <-t.C:
-			return fmt.Errorf("%d of %d deliveries received after %s", e.sink.received.Load(), n, timeout)
+			return fmt.Errorf("%d of %d deliveries received after %s", sk.received.Load(), n, timeout)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
@@ -300,24 +321,39 @@ func (e *env) alive() error {
 
 // sample reads the counters for the timeline and progress line.
 func (e *env) sample() Sample {
-	s := Sample{
-		Delivered: e.sink.received.Load(),
-		Errors:    e.errs.total() + e.rs.badSignature.Load() + e.rs.badPayload.Load() + e.sink.duplicates.Load(),
-	}
-	if l := e.loader; l != nil {
-		s.Sent, s.Accepted, s.Expected = l.sent.Load(), l.accepted.Load(), l.expected.Load()
+	s := Sample{Errors: e.errs.total() + e.rs.badSignature.Load() + e.rs.badPayload.Load()}
+	switch {
+	case len(e.loads) > 0:
+		s.Loads = make(map[string]LoadSample, len(e.loads))
+		for _, ld := range e.loads {
+			x := ld.sample()
+			s.Loads[ld.name] = x
+			s.Sent, s.Accepted, s.Expected, s.Delivered = s.Sent+x.Sent, s.Accepted+x.Accepted, s.Expected+x.Expected, s.Delivered+x.Delivered
+			s.Errors += ld.sink.duplicates.Load() + ld.sink.foreign.Load()
+		}
+	case e.sink != nil:
+		s.Delivered = e.sink.received.Load()
+		s.Errors += e.sink.duplicates.Load()
+		if l := e.loader; l != nil {
+			s.Sent, s.Accepted, s.Expected = l.sent.Load(), l.accepted.Load(), l.expected.Load()
+		}
+		if e.sink.perSecond.Load() != nil {
+			s.P99 = ms(e.sink.perSecond.Swap(NewHistogram()).Quantile(0.99))
+		}
 	}
 	if e.bad != nil {
 		s.BadRequests = e.bad.requests()
 	}
-	if sk := e.sink; sk != nil && sk.perSecond.Load() != nil {
-		s.P99 = ms(sk.perSecond.Swap(NewHistogram()).Quantile(0.99))
-	}
-	for _, pid := range e.pids {
+	for i, pid := range e.pids {
 		if u, err := readProc(pid); err == nil {
 			s.RSS += u.RSS
+			if i < len(e.cpuStart) {
+				s.CPU += (u.CPU - e.cpuStart[i]).Seconds()
+			}
 		}
 	}
+	s.BenchCPU = (selfCPU() - e.benchCPU0).Seconds()
+	s.MachineCPU = (machineCPU() - e.machineCPU0).Seconds()
 	return s
 }
 
@@ -424,6 +460,7 @@ func (e *env) finish() {
 	if e.sink != nil {
 		r.Deliveries.Received = e.sink.received.Load()
 		r.Errors["duplicate"] += e.sink.duplicates.Load()
+		r.Errors["foreign"] += e.sink.foreign.Load()
 		r.EndToEndLatency = e.sink.e2e.Summary()
 	}
 	if l := e.loader; l != nil {

@@ -30,10 +30,19 @@ type Scenario struct {
 	// NoCeiling skips the raw net/http ceiling: the scenario reports no
 	// ratio to it.
 	NoCeiling bool
+	// BacklogSize is the default of Config.BacklogSize; zero means
+	// 1,000,000. ReceiverLatency is the receivers' latency when
+	// Config.Behavior.Latency is zero.
+	BacklogSize     int
+	ReceiverLatency time.Duration
 	// measured returns how many endpoints, the first ones, the bench counts
 	// deliveries of and waits for, out of n; nil means all n.
 	measured func(n int) int
-	run      func(ctx context.Context, e *env) error
+	// ownEndpoints: the scenario registers its endpoints and loads itself
+	// (it runs several loads, or one per tenant); env.run only starts the
+	// receivers and the first server.
+	ownEndpoints bool
+	run          func(ctx context.Context, e *env) error
 }
 
 // Scenarios lists the scenarios, the default first.
@@ -98,6 +107,37 @@ A server the bench starts gets --delivery-timeout 5s unless --delivery-timeout s
 		Rate: 40, Duration: 20 * time.Second, DeliveryTimeout: 5 * time.Second, NoCeiling: true,
 		measured: healthyEndpoints,
 		run:      runBadReceivers,
+	},
+	{
+		Name: "noisy-tenant",
+		Doc: `Two tenants with --endpoints (default 10) equally healthy endpoints each, all subscribed
+to one event type; an event goes to its tenant's endpoints only. Tenant B sends --rate (default
+20) events/s (open model) for --duration 20s after a 2 s warm-up, one per request, in two phases
+against a fresh server each: A idle, then A sending --noisy-factor (default 20) times B's rate in
+requests of --batch events from --clients senders (--noisy-factor max: back to back, a flood). Every
+delivery of both is waited for. Reports B's end-to-end p50/p99 and deliveries/s in both phases
+and the ratio of its p99 (target ≤ 2×), A's figures and the most it had pending, and each
+phase's server CPU and peak RSS.`,
+		Endpoints: 10, Clients: 64, Batch: 1, DrainTimeout: 5 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		Rate: 20, Duration: 20 * time.Second, NoCeiling: true,
+		ownEndpoints: true,
+		run:          runNoisyTenant,
+	},
+	{
+		Name: "priority",
+		Doc: `Priority-9 events at --rate (default 20) events/s (open model), one per request, to
+--endpoints (default 10), for --duration 20s after a 2 s warm-up, in two phases against a fresh
+server each: alone, then while a backlog of --backlog-size (default 200,000) priority-1
+deliveries drains, queued just before through the batch API (--batch 1000, 4 senders). The
+receivers answer after --receiver-latency (default 20ms), so that the backlog takes tens of
+seconds at the endpoints' in-flight limits. Reports the priority-9 end-to-end p50/p99 in both
+phases and the ratio of p99 (target ≤ 2×), the backlog's drain rate, and how much of the
+window it overlapped.`,
+		Endpoints: 10, Clients: 16, Batch: 1000, DrainTimeout: 5 * time.Minute, RetrySchedule: defaultRetrySchedule,
+		Rate: 20, Duration: 20 * time.Second, NoCeiling: true,
+		BacklogSize: 200_000, ReceiverLatency: 20 * time.Millisecond,
+		ownEndpoints: true,
+		run:          runPriority,
 	},
 }
 

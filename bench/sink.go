@@ -16,6 +16,10 @@ type sink struct {
 	// unmeasured only (bad-receivers measures its healthy endpoints). Set
 	// before the sink is routed.
 	measured int
+	// first is the run's first endpoint: a delivery to one below it went to
+	// another run's endpoint (another tenant's) and is counted in foreign.
+	// Set before the sink is routed.
+	first int
 	// raw marks the ceiling's sink: its requests get the receiver latency
 	// but are never failed or left hanging on purpose.
 	raw  bool
@@ -24,6 +28,7 @@ type sink struct {
 	received   atomic.Int64
 	unmeasured atomic.Int64
 	duplicates atomic.Int64
+	foreign    atomic.Int64
 	lastNS     atomic.Int64 // latest arrival, Unix ns
 	firstNS    atomic.Int64 // first arrival, Unix ns
 	e2e        *Histogram
@@ -34,6 +39,11 @@ type sink struct {
 	// perSecond, when set, also gets the latency of count (for Receive)
 	// and of record (for the timeline of bad-receivers).
 	perSecond atomic.Pointer[Histogram]
+	// track keeps every delivery's arrival in arrivals (set before the
+	// sink is routed), for the latency from its event's 202.
+	track    bool
+	arrMu    sync.Mutex
+	arrivals []arrived
 
 	mu     sync.Mutex
 	target atomic.Int64 // > 0 while waitFor is pending
@@ -48,9 +58,13 @@ func newSink(endpoints int) *sink {
 // record counts one successful delivery of event seq to endpoint ep that
 // arrived at arrival and was scheduled at sentNS (0 if unknown). It returns
 // false for a duplicate. A delivery to an endpoint past measured is only
-// counted in unmeasured.
+// counted in unmeasured; one to an endpoint before first, in foreign.
 func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool {
 	if ep < 0 || ep >= s.endpoints {
+		return false
+	}
+	if ep < s.first {
+		s.foreign.Add(1)
 		return false
 	}
 	if ep >= s.measured {
@@ -62,6 +76,11 @@ func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool 
 		return false
 	}
 	at := arrival.UnixNano()
+	if s.track {
+		s.arrMu.Lock()
+		s.arrivals = append(s.arrivals, arrived{seq: seq, sentNS: sentNS, atNS: at})
+		s.arrMu.Unlock()
+	}
 	if sentNS > 0 && sentNS >= s.e2eFromNS.Load() {
 		s.e2e.Record(time.Duration(at - sentNS))
 	}
@@ -82,6 +101,32 @@ func (s *sink) record(seq uint64, ep int, sentNS int64, arrival time.Time) bool 
 		s.mu.Unlock()
 	}
 	return true
+}
+
+// arrived is one delivery a tracking sink received: its event, when it
+// was scheduled and when it arrived, Unix ns.
+type arrived struct {
+	seq          uint64
+	sentNS, atNS int64
+}
+
+// afterAccepted returns the distribution of the time from each event's 202,
+// as acceptedAt says it was read, to each of its deliveries' arrival, for
+// the events scheduled at or after from; a delivery that arrived before its
+// 202 was read counts as 0. It needs track.
+func (s *sink) afterAccepted(acceptedAt func(seq uint64) time.Time, from time.Time) *Histogram {
+	h := NewHistogram()
+	s.arrMu.Lock()
+	defer s.arrMu.Unlock()
+	for _, a := range s.arrivals {
+		if a.sentNS < from.UnixNano() {
+			continue
+		}
+		if t := acceptedAt(a.seq); !t.IsZero() {
+			h.Record(time.Duration(a.atNS - t.UnixNano()))
+		}
+	}
+	return h
 }
 
 // reached closes reach if a wait is pending and n meets it. s.mu is held.

@@ -9,8 +9,22 @@ import (
 	"github.com/hookline/hookline"
 )
 
-// maxGroupEvents bounds how many events one group commit writes.
-const maxGroupEvents = 4096
+// maxGroupEvents and maxGroupBytes bound how many events, and how many
+// bytes of their data, one group commit writes (a group holds at least one
+// request, whatever its size).
+const (
+	maxGroupEvents = 4096
+	maxGroupBytes  = 32 << 20
+)
+
+// dataBytes returns the bytes of the events' data.
+func dataBytes(events []*hookline.Event) int {
+	n := 0
+	for _, ev := range events {
+		n += len(ev.Data)
+	}
+	return n
+}
 
 // ingestJob is one API request waiting for its group commit.
 type ingestJob struct {
@@ -70,16 +84,16 @@ func (c *committer) run() {
 	var reqs []*hookline.IngestRequest
 	for j := range c.jobs {
 		group, reqs = append(group[:0], j), append(reqs[:0], j.req)
-		events := len(j.req.Events)
+		events, bytes := len(j.req.Events), dataBytes(j.req.Events)
 	fill:
-		for events < maxGroupEvents {
+		for events < maxGroupEvents && bytes < maxGroupBytes {
 			select {
 			case j, ok := <-c.jobs:
 				if !ok {
 					break fill
 				}
 				group, reqs = append(group, j), append(reqs, j.req)
-				events += len(j.req.Events)
+				events, bytes = events+len(j.req.Events), bytes+dataBytes(j.req.Events)
 			default:
 				break fill
 			}

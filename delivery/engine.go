@@ -57,6 +57,13 @@ type Config struct {
 	// MemoryQueue caps the deliveries held in memory (default 50,000);
 	// beyond it work waits in the store and is paged in as room frees up.
 	MemoryQueue int
+	// MemoryQueueBytes caps the payload bytes held in memory (default 256
+	// MiB; negative: no bound but MemoryQueue), counted per delivery.
+	MemoryQueueBytes int64
+	// MaxFanout is the most deliveries one Ingest call's request may make
+	// (default 100,000; negative: no bound); past it the request is refused
+	// with ETOOLARGE and writes nothing.
+	MaxFanout int
 	// MaxBacklog is the number of pending deliveries past which ingest
 	// answers 503 (default 10,000,000; negative means no bound).
 	MaxBacklog int64
@@ -115,6 +122,12 @@ func (c *Config) setDefaults() {
 		c.DisableAfter = 120 * time.Hour
 	}
 	def(&c.MemoryQueue, 50_000)
+	if c.MemoryQueueBytes == 0 {
+		c.MemoryQueueBytes = 256 << 20
+	}
+	if c.MaxFanout == 0 {
+		c.MaxFanout = 100_000
+	}
 	if c.MaxBacklog == 0 {
 		c.MaxBacklog = 10_000_000
 	}
@@ -216,6 +229,7 @@ func New(cfg Config) *Engine {
 	e.poller = newPoller(e)
 	e.sched = newScheduler(schedConfig{
 		capacity:    cfg.MemoryQueue,
+		capBytes:    max(0, cfg.MemoryQueueBytes),
 		maxInFlight: cfg.MaxInFlight,
 		perEndpoint: cfg.MaxInFlightPerEndpoint,
 		breaker: limiter.Breaker{Threshold: cfg.BreakerFailures, Cooldown: cfg.BreakerCooldown,
@@ -318,7 +332,7 @@ func (e *Engine) Ingest(ctx context.Context, events []*hookline.Event) ([]hookli
 		ev.ID = hookline.NewID(hookline.EventPrefix, now)
 		ev.CreatedAt = now
 	}
-	req := &hookline.IngestRequest{Events: events}
+	req := &hookline.IngestRequest{Events: events, MaxDeliveries: max(0, e.cfg.MaxFanout)}
 	if err := e.committer.submit(ctx, req); err != nil {
 		return nil, err
 	}

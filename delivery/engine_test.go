@@ -414,6 +414,54 @@ func TestMemoryOverflowPagesInFromStore(t *testing.T) {
 	})
 }
 
+// TestLargePayloadsPageInByBytes fills memory by bytes rather than count:
+// 40 events of 256 KiB to two endpoints with room for 4 such payloads in
+// memory are all delivered, paged in from the store as room frees.
+func TestLargePayloadsPageInByBytes(t *testing.T) {
+	b := setup(t, delivery.Config{MemoryQueue: 50_000, MemoryQueueBytes: 4 << 18, MaxInFlight: 2})
+	rc := newReceiver(t, nil)
+	b.endpoint(t, rc.URL)
+	b.endpoint(t, rc.URL)
+	data := json.RawMessage(`"` + strings.Repeat("x", 256<<10) + `"`)
+	for range 40 {
+		if _, err := b.engine.Ingest(context.Background(), []*hookline.Event{{Type: "a", Data: data}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st hookline.Stats
+	waitFor(t, "80 deliveries", func() bool {
+		var err error
+		st, err = b.engine.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Node.InMemory > 6 {
+			t.Fatalf("%d large deliveries in memory, with room for about 4", st.Node.InMemory)
+		}
+		return st.Delivered == 80
+	})
+}
+
+// TestFanOutBound checks MaxFanout: an ingest that would make more
+// deliveries is refused with ETOOLARGE and writes nothing.
+func TestFanOutBound(t *testing.T) {
+	b := setup(t, delivery.Config{MaxFanout: 5})
+	for range 3 {
+		b.endpoint(t, "https://example.com/")
+	}
+	ev := func() *hookline.Event { return &hookline.Event{Type: "a", Data: json.RawMessage(`1`)} }
+	_, err := b.engine.Ingest(context.Background(), []*hookline.Event{ev(), ev()})
+	if hookline.ErrorCode(err) != hookline.ETOOLARGE || !strings.Contains(hookline.ErrorMessage(err), "5 deliveries") {
+		t.Fatalf("6 deliveries with a bound of 5: %v", err)
+	}
+	if st, err := b.store.Stats(context.Background()); err != nil || st.Events != 0 {
+		t.Fatalf("a refused ingest wrote %d events (%v)", st.Events, err)
+	}
+	if _, err := b.engine.Ingest(context.Background(), []*hookline.Event{ev()}); err != nil {
+		t.Fatalf("3 deliveries with a bound of 5: %v", err)
+	}
+}
+
 func TestRestartResumesClaimedDeliveries(t *testing.T) {
 	block := make(chan struct{})
 	var mu sync.Mutex

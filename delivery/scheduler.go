@@ -20,9 +20,10 @@ const handBackPause = 10 * time.Second
 
 // schedConfig is what a scheduler needs.
 type schedConfig struct {
-	capacity    int // most tasks held in memory
-	maxInFlight int // most requests in flight at once, all endpoints together
-	perEndpoint int // an endpoint's max_in_flight when it sets none
+	capacity    int   // most tasks held in memory
+	capBytes    int64 // most payload bytes held in memory (0: no bound but capacity)
+	maxInFlight int   // most requests in flight at once, all endpoints together
+	perEndpoint int   // an endpoint's max_in_flight when it sets none
 	breaker     limiter.Breaker
 	disableFor  time.Duration // failing this long with no success disables an endpoint
 	now         func() time.Time
@@ -63,17 +64,18 @@ type job struct {
 type scheduler struct {
 	cfg schedConfig
 
-	mu       sync.Mutex
-	eps      map[string]*epState
-	tenants  map[string]*tenantQueue
-	ready    ring[*tenantQueue]
-	deferred []*epState          // sendable, but over their fair share of a full pool
-	held     map[string]struct{} // delivery IDs queued or in flight
-	queued   int                 // endpoint states holding tasks
-	inFlight int
-	busy     int // endpoints with requests in flight
-	closed   bool
-	running  sync.WaitGroup
+	mu        sync.Mutex
+	eps       map[string]*epState
+	tenants   map[string]*tenantQueue
+	ready     ring[*tenantQueue]
+	deferred  []*epState          // sendable, but over their fair share of a full pool
+	held      map[string]struct{} // delivery IDs queued or in flight
+	heldBytes int64               // their taskBytes
+	queued    int                 // endpoint states holding tasks
+	inFlight  int
+	busy      int // endpoints with requests in flight
+	closed    bool
+	running   sync.WaitGroup
 
 	deadline time.Time // no request starts at or after it (zero: none)
 
@@ -125,11 +127,44 @@ func (s *scheduler) state(id string, ep *hookline.Endpoint) *epState {
 	return e
 }
 
+// taskOverhead is what a held task costs in memory beside its payload: the
+// Task, its IDs and the queue's bookkeeping, roughly.
+const taskOverhead = 512
+
+// taskBytes is what a held task counts against capBytes. Deliveries of one
+// event share its payload in memory, so this errs on the safe side.
+func taskBytes(t *hookline.Task) int64 { return int64(len(t.Payload)) + taskOverhead }
+
+// keep and unhold add a task to, and take it from, what is held. The caller
+// holds s.mu.
+func (s *scheduler) keep(t *hookline.Task) {
+	s.held[t.DeliveryID] = struct{}{}
+	s.heldBytes += taskBytes(t)
+}
+
+func (s *scheduler) unhold(t *hookline.Task) {
+	if _, ok := s.held[t.DeliveryID]; ok {
+		delete(s.held, t.DeliveryID)
+		s.heldBytes -= taskBytes(t)
+	}
+}
+
+// used returns how full memory is, in tasks: the tasks held, or their
+// bytes in proportion of capBytes to capacity when that is more, so that
+// 50,000 large payloads cannot fill the heap. The caller holds s.mu.
+func (s *scheduler) used() int {
+	n := len(s.held)
+	if b := s.cfg.capBytes; b > 0 {
+		n = max(n, int(s.heldBytes*int64(s.cfg.capacity)/b))
+	}
+	return n
+}
+
 // free returns how many more tasks fit in memory.
 func (s *scheduler) free() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cfg.capacity - len(s.held)
+	return s.cfg.capacity - s.used()
 }
 
 // counts returns how many tasks are held and how many are in flight.
@@ -154,7 +189,7 @@ func (s *scheduler) capOf(e *epState) int {
 // pause holds it, none past its cap, and, once memory is three-quarters
 // full, none past its fair share of it. The caller holds s.mu.
 func (s *scheduler) room(e *epState, now time.Time) int {
-	free := s.cfg.capacity - len(s.held)
+	free := s.cfg.capacity - s.used()
 	if free <= 0 {
 		return 0
 	}
@@ -174,7 +209,7 @@ func (s *scheduler) room(e *epState, now time.Time) int {
 		return 0
 	}
 	limit := s.capOf(e)
-	if len(s.held) > s.cfg.capacity*3/4 {
+	if s.used() > s.cfg.capacity*3/4 {
 		limit = min(limit, max(64, s.cfg.capacity/(4*max(1, s.queued))))
 	}
 	return max(0, min(limit-e.held, free))
@@ -387,7 +422,7 @@ func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 		if _, ok := s.held[t.DeliveryID]; ok {
 			continue
 		}
-		if s.closed || len(s.held) >= s.cfg.capacity {
+		if s.closed || s.used() >= s.cfg.capacity {
 			rejected = append(rejected, tasks[i:]...)
 			break
 		}
@@ -405,7 +440,7 @@ func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 			rejected = append(rejected, t)
 			continue
 		}
-		s.held[t.DeliveryID] = struct{}{}
+		s.keep(t)
 		s.addHeld(e, 1)
 		e.tasks.push(t, e.ep.FIFO())
 		e.lastActive = now
@@ -497,7 +532,7 @@ func (s *scheduler) complete(j *job, r *sender.Result) (out outcome, next *job) 
 		e.probing = false
 	}
 	for _, t := range j.tasks {
-		delete(s.held, t.DeliveryID)
+		s.unhold(t)
 	}
 	s.addHeld(e, -len(j.tasks))
 	e.lastActive = now
@@ -510,7 +545,7 @@ func (s *scheduler) complete(j *job, r *sender.Result) (out outcome, next *job) 
 	next = s.next(now)
 	s.dispatch(now)
 	wake := out.recovered || (!e.stored.IsZero() && s.room(e, now) > 0)
-	if s.wantsRoom && len(s.held) <= s.cfg.capacity/2 {
+	if s.wantsRoom && s.used() <= s.cfg.capacity/2 {
 		s.wantsRoom, wake = false, true
 	}
 	if next != nil {
@@ -599,7 +634,7 @@ func (s *scheduler) feedback(j *job, r *sender.Result, now time.Time) (out outco
 func (s *scheduler) drainQueue(e *epState) []*hookline.Task {
 	out := e.tasks.drain()
 	for _, t := range out {
-		delete(s.held, t.DeliveryID)
+		s.unhold(t)
 	}
 	s.addHeld(e, -len(out))
 	return out
@@ -682,7 +717,7 @@ func (s *scheduler) claimPlan(now time.Time, budget int) (reqs []hookline.ClaimR
 		}
 		cands = append(cands, cand{e, r})
 	}
-	budget = min(budget, s.cfg.capacity-len(s.held))
+	budget = min(budget, s.cfg.capacity-s.used())
 	if len(cands) == 0 || budget <= 0 {
 		if budget <= 0 && len(cands) > 0 {
 			s.wantsRoom = true
@@ -763,7 +798,7 @@ func (s *scheduler) claimed(reqs []hookline.ClaimRequest, res []hookline.ClaimRe
 func (s *scheduler) waitForRoom() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.held) <= s.cfg.capacity/2 {
+	if s.used() <= s.cfg.capacity/2 {
 		return false
 	}
 	s.wantsRoom = true
@@ -840,7 +875,7 @@ func (s *scheduler) drop(keep func(*hookline.Task) bool) []*hookline.Task {
 	var out []*hookline.Task
 	for _, e := range s.eps {
 		e.tasks.filter(keep, func(t *hookline.Task) {
-			delete(s.held, t.DeliveryID)
+			s.unhold(t)
 			s.addHeld(e, -1)
 			out = append(out, t)
 		})

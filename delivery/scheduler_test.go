@@ -242,3 +242,37 @@ func TestSchedulerDeadline(t *testing.T) {
 		t.Fatalf("%d requests started once the deadline moved, want 3", len(js))
 	}
 }
+
+// TestSchedulerMemoryBytes checks the bound on payload bytes held: large
+// payloads fill memory long before the task count does, a refused task
+// goes back to the store, and finishing work frees its bytes.
+func TestSchedulerMemoryBytes(t *testing.T) {
+	ts := newTestSched(1000, 1, 1000)
+	ts.cfg.capBytes = 10 * (64<<10 + taskOverhead) // ten 64 KiB payloads
+	ep := epOf("e", "t")
+	tasks := tasksOf(ep, 20)
+	for _, task := range tasks {
+		task.Payload = make([]byte, 64<<10)
+	}
+	rej := ts.admit(tasks)
+	if len(rej) != 10 {
+		t.Fatalf("%d of 20 large tasks refused, want 10 (the bytes of 10 fill memory)", len(rej))
+	}
+	if f := ts.free(); f > 0 {
+		t.Fatalf("free %d with the bytes bound reached", f)
+	}
+	js := ts.started()
+	if len(js) != 1 {
+		t.Fatalf("%d jobs started, want 1", len(js))
+	}
+	ts.finish(js[0], ok)
+	if rej := ts.admit(rej[:2]); len(rej) != 1 {
+		t.Fatalf("after one finished, %d of 2 refused, want 1", len(rej))
+	}
+	// Small payloads are bounded by count as before.
+	small := newTestSched(5, 1, 1000)
+	small.cfg.capBytes = 1 << 30
+	if rej := small.admit(tasksOf(epOf("s", "t"), 8)); len(rej) != 3 {
+		t.Fatalf("%d of 8 small tasks refused, want 3", len(rej))
+	}
+}

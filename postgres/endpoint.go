@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,18 +14,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 	"github.com/hookline/hookline/internal/secretbox"
 )
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, version, deleted_at`
+	previous_secret, previous_secret_expires_at, filter, version, deleted_at`
 
 // insertColumns are the columns a new endpoint is written with; its
 // version comes from the trigger endpoints_versioned.
 const insertColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at`
+	previous_secret, previous_secret_expires_at, filter`
 
 // endpointFields returns the destinations of endpointColumns for ep, and a
 // function that finishes ep once they are scanned, opening its secrets with
@@ -32,10 +34,14 @@ const insertColumns = `id, tenant, url, description, event_types, secret, disabl
 func endpointFields(ep *hookline.Endpoint, box *secretbox.Box) ([]any, func() error) {
 	var maxInFlight, batchEvents, batchWait int32
 	var prevExpires, deleted *time.Time
+	var flt *string
 	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
 			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires, &ep.Version, &deleted}, func() error {
+			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires, &flt, &ep.Version, &deleted}, func() error {
 			ep.MaxInFlight, ep.Deleted = int(maxInFlight), deleted != nil
+			if flt != nil {
+				ep.Filter = json.RawMessage(*flt)
+			}
 			if batchEvents > 0 {
 				ep.Batch = &hookline.Batch{MaxEvents: int(batchEvents), MaxWaitMS: int(batchWait)}
 			}
@@ -82,10 +88,10 @@ func endpointNotFound(id string) error {
 func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
 	var version int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO endpoints (`+insertColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING version`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING version`,
 		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-		truncate(e.CreatedAt), truncate(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e)).Scan(&version)
+		truncate(e.CreatedAt), truncate(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter)).Scan(&version)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
@@ -179,6 +185,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			ordering = coalesce($12, ordering),
 			batch_max_events = CASE WHEN $13 THEN $14 ELSE batch_max_events END,
 			batch_max_wait_ms = CASE WHEN $13 THEN $15 ELSE batch_max_wait_ms END,
+			filter = CASE WHEN $17 THEN $18 ELSE filter END,
 			updated_at = $8
 			WHERE id = $1 AND deleted_at IS NULL RETURNING `+endpointColumns+`),
 		reset AS (DELETE FROM endpoint_health WHERE endpoint_id = $1
@@ -186,7 +193,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		SELECT `+endpointColumns+` FROM upd`,
 		id, u.URL, u.Description, u.EventTypes != nil, types, secret, u.Disabled, truncate(now),
 		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch),
-		keepUntil), s.box)
+		keepUntil, u.SetFilter, filterArg(u.Filter)), s.box)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -308,6 +315,25 @@ type subscriptions struct {
 type subscriber struct {
 	ep        *hookline.Endpoint
 	partition int
+	filter    *filter.Filter // nil: none
+}
+
+// matches reports whether an event fans out to the endpoint; docs holds
+// the events' documents, made only for endpoints with a filter.
+func (sub *subscriber) matches(ev *hookline.Event, docs *filter.Docs) bool {
+	if !sub.ep.Matches(ev.Type) {
+		return false
+	}
+	return sub.filter == nil || sub.filter.Match(docs.Of(ev))
+}
+
+// filterArg returns an endpoint's filter as stored: NULL for none.
+func filterArg(f json.RawMessage) *string {
+	if len(f) == 0 {
+		return nil
+	}
+	s := string(f)
+	return &s
 }
 
 // maxCachedTenants bounds the cache; past it, it starts again empty.
@@ -366,7 +392,7 @@ func (c *subscriptions) lookup(ctx context.Context, tx querier, v int64, tenants
 		return nil, fmt.Errorf("load endpoints: %w", err)
 	}
 	for _, ep := range eps {
-		out[ep.Tenant] = append(out[ep.Tenant], subscriber{ep: ep, partition: ep.Partition()})
+		out[ep.Tenant] = append(out[ep.Tenant], subscriber{ep: ep, partition: ep.Partition(), filter: filter.Stored(ep.Filter)})
 	}
 	c.mu.Lock()
 	if c.version == v {

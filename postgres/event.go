@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 )
 
 // Ingest writes the events of every request and their fan-out in one
@@ -50,7 +51,7 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 		for _, r := range reqs {
 			r.Results, r.Tasks, r.Err = nil, nil, nil
 		}
-		in = &ingest{s: s, now: now, keys: make(map[idemKey]*idemEntry)}
+		in = &ingest{s: s, now: now, keys: make(map[hookline.IdempotencyID]*hookline.IdempotencyEntry)}
 		return in.run(ctx, reqs)
 	})
 	if err != nil {
@@ -86,32 +87,20 @@ func (in *ingest) run(ctx context.Context, reqs []*hookline.IngestRequest) error
 	return err
 }
 
-// idemKey names an idempotency key.
-type idemKey struct{ tenant, key string }
-
-// idemEntry is the first answer of an idempotency key. During one call,
-// event is set for keys first used in it, whose delivery count is known
-// once the event fanned out.
-type idemEntry struct {
-	hash       string
-	eventID    string
-	deliveries int
-	event      *hookline.IngestResult // the result of this call that owns the key
-}
-
 // ingest is the state of one Ingest (or ReplayEvent) transaction.
 type ingest struct {
 	s   *Store
 	q   querier // the transaction's connection
 	now time.Time
 
-	subs    map[string][]subscriber // by tenant
-	keys    map[idemKey]*idemEntry  // live keys: stored, and taken by this call
-	putKeys []idemKey               // keys this call takes, in the order first used
+	subs    map[string][]subscriber                               // by tenant
+	keys    map[hookline.IdempotencyID]*hookline.IdempotencyEntry // live keys: stored, and taken by this call
+	putKeys []hookline.IdempotencyID                              // keys this call takes, in the order first used
 
 	events     eventRows
 	deliveries deliveryRows
-	unclaimed  bool // some deliveries were written unclaimed
+	unclaimed  bool        // some deliveries were written unclaimed
+	docs       filter.Docs // of the events, for the endpoints' filters
 }
 
 // eventRows and deliveryRows are the columns of the rows to insert.
@@ -163,9 +152,9 @@ func (in *ingest) prepare(ctx context.Context, reqs []*hookline.IngestRequest) e
 			WHERE k.created_at > $3`, keyTenants, keys, in.now.Add(-hookline.IdempotencyWindow)).
 			Query(func(rows pgx.Rows) error {
 				for rows.Next() {
-					var k idemKey
-					e := &idemEntry{}
-					if err := rows.Scan(&k.tenant, &k.key, &e.hash, &e.eventID, &e.deliveries); err != nil {
+					var k hookline.IdempotencyID
+					e := &hookline.IdempotencyEntry{}
+					if err := rows.Scan(&k.Tenant, &k.Key, &e.Hash, &e.EventID, &e.Deliveries); err != nil {
 						return err
 					}
 					in.keys[k] = e
@@ -181,48 +170,22 @@ func (in *ingest) prepare(ctx context.Context, reqs []*hookline.IngestRequest) e
 	return err
 }
 
-// request plans the rows of one request, or sets its Err.
+// request plans the rows of one request, or sets its Err. The keys it
+// checks were all read by prepare.
 func (in *ingest) request(r *hookline.IngestRequest) {
 	results := make([]hookline.IngestResult, len(r.Events))
-	// dupOf[i] is the key entry event i repeats, nil for a new event.
-	var dupOf []*idemEntry
-	var mine map[idemKey]int // keys first used by this request → event index
-	for i, ev := range r.Events {
-		if ev.IdempotencyKey == "" {
-			continue
-		}
-		k := idemKey{ev.Tenant, ev.IdempotencyKey}
-		if j, ok := mine[k]; ok {
-			if r.Events[j].RequestHash != ev.RequestHash {
-				r.Err = conflict(ev)
-				return
-			}
-			if dupOf == nil {
-				dupOf = make([]*idemEntry, len(r.Events))
-			}
-			dupOf[i] = &idemEntry{event: &results[j]}
-			continue
-		}
-		e := in.keys[k]
-		if e == nil {
-			if mine == nil {
-				mine = make(map[idemKey]int)
-			}
-			mine[k] = i
-			continue
-		}
-		if e.hash != ev.RequestHash {
-			r.Err = conflict(ev)
-			return
-		}
-		if dupOf == nil {
-			dupOf = make([]*idemEntry, len(r.Events))
-		}
-		dupOf[i] = e
+	dup, err := hookline.PlanIdempotency(r.Events, results, func(k hookline.IdempotencyID) (*hookline.IdempotencyEntry, error) {
+		return in.keys[k], nil
+	})
+	if err == nil {
+		err = hookline.CheckFanOut(r.Events, dup, r.MaxDeliveries, in.matches)
 	}
-
+	if err != nil {
+		r.Err = err
+		return
+	}
 	for i, ev := range r.Events {
-		if dupOf != nil && dupOf[i] != nil {
+		if dup != nil && dup[i] != nil {
 			continue
 		}
 		n := len(r.Tasks)
@@ -235,28 +198,24 @@ func (in *ingest) request(r *hookline.IngestRequest) {
 		e.deliveries = append(e.deliveries, int32(n))
 		e.priority, e.orderingKey = append(e.priority, int16(ev.Priority)), append(e.orderingKey, ev.OrderingKey)
 		if ev.IdempotencyKey != "" {
-			k := idemKey{ev.Tenant, ev.IdempotencyKey}
-			in.keys[k] = &idemEntry{hash: ev.RequestHash, event: &results[i]}
+			k := hookline.IdempotencyID{Tenant: ev.Tenant, Key: ev.IdempotencyKey}
+			in.keys[k] = &hookline.IdempotencyEntry{Hash: ev.RequestHash, Result: &results[i]}
 			in.putKeys = append(in.putKeys, k)
 		}
 	}
-	for i, ev := range r.Events {
-		if dupOf == nil || dupOf[i] == nil {
-			continue
-		}
-		e := dupOf[i]
-		res := hookline.IngestResult{ID: e.eventID, Type: ev.Type, Deliveries: e.deliveries, Duplicate: true}
-		if e.event != nil {
-			res.ID, res.Deliveries = e.event.ID, e.event.Deliveries
-		}
-		results[i] = res
-	}
+	hookline.AnswerRepeats(r.Events, dup, results)
 	r.Results = results
 }
 
-func conflict(ev *hookline.Event) error {
-	return hookline.Errorf(hookline.ECONFLICT,
-		"idempotency key %q was already used with another request", ev.IdempotencyKey)
+// matches counts the endpoints ev fans out to.
+func (in *ingest) matches(ev *hookline.Event) int {
+	n := 0
+	for _, sub := range in.subs[ev.Tenant] {
+		if sub.matches(ev, &in.docs) {
+			n++
+		}
+	}
+	return n
 }
 
 // fanOut plans one pending delivery of ev to each enabled endpoint of its
@@ -266,7 +225,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, 
 	created := truncate(ev.CreatedAt)
 	d := &in.deliveries
 	for _, sub := range in.subs[ev.Tenant] {
-		if !sub.ep.Matches(ev.Type) {
+		if !sub.matches(ev, &in.docs) {
 			continue
 		}
 		if payload == nil {
@@ -305,16 +264,16 @@ func (in *ingest) write(ctx context.Context) error {
 	if len(in.putKeys) > 0 {
 		// Sorted, so that two transactions taking the same keys take them
 		// in the same order and cannot deadlock.
-		slices.SortFunc(in.putKeys, func(a, b idemKey) int {
-			return cmp.Or(strings.Compare(a.tenant, b.tenant), strings.Compare(a.key, b.key))
+		slices.SortFunc(in.putKeys, func(a, b hookline.IdempotencyID) int {
+			return cmp.Or(strings.Compare(a.Tenant, b.Tenant), strings.Compare(a.Key, b.Key))
 		})
 		n := len(in.putKeys)
 		tenants, keys, hashes, events := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		counts := make([]int32, n)
 		for i, k := range in.putKeys {
 			e := in.keys[k]
-			tenants[i], keys[i], hashes[i] = k.tenant, k.key, e.hash
-			events[i], counts[i] = e.event.ID, int32(e.event.Deliveries)
+			tenants[i], keys[i], hashes[i] = k.Tenant, k.Key, e.Hash
+			events[i], counts[i] = e.Result.ID, int32(e.Result.Deliveries)
 		}
 		// An expired key is free: it goes, and the new one takes its place.
 		// A live one that another transaction stored since prepare read the

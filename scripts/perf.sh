@@ -2,15 +2,27 @@
 # Runs every hookline bench scenario three times (backlog once) and keeps the
 # reports in docs/perf/runs/. docs/perf/README.md quotes their medians.
 # Usage: scripts/perf.sh [scenario...]
+# PERF_QUIET_WAIT=600 makes each run first wait, up to that many seconds, until
+# the machine is idle (under 0.4 cores busy over 5 s): the cores are shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CGO_ENABLED=0 go build -o /tmp/hookline-perf ./cmd/hookline
 out=docs/perf/runs
 mkdir -p "$out"
+busy() { awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat; }
+quiet() {
+	local waited=0 a b
+	while [ "$waited" -lt "${PERF_QUIET_WAIT:-0}" ]; do
+		a=$(busy); sleep 5; b=$(busy); waited=$((waited + 5))
+		[ $((b - a)) -lt 200 ] && return 0 # ticks of 1/100 s over 5 s: 0.4 cores
+	done
+	return 0
+}
 run() {
 	local name=$1 n=$2
 	shift 2
 	for i in $(seq 1 "$n"); do
+		quiet
 		echo "== $name run $i: hookline bench $*" >&2
 		/tmp/hookline-perf bench "$@" --markdown "$out/$name-$i.md" 2>/dev/null | tee "$out/$name-$i.txt"
 	done
@@ -26,4 +38,7 @@ sel ingest && run ingest 3 --scenario ingest --duration 10s --warmup 2s --ceilin
 sel ingest-single && run ingest-single 3 --scenario ingest --batch 1 --clients 64 --endpoints 100 --duration 3s --warmup 1s --ceiling-duration 0 --drain-timeout 10m
 sel backlog && run backlog 1 --scenario backlog --ceiling-duration 0
 sel bad-receivers && run bad-receivers 3 --scenario bad-receivers
+sel noisy-tenant && run noisy-tenant 3 --scenario noisy-tenant
+sel noisy-tenant-flood && run noisy-tenant-flood 1 --scenario noisy-tenant --noisy-factor max --batch 100
+sel priority && run priority 3 --scenario priority
 exit 0

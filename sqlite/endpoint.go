@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 	"github.com/hookline/hookline/internal/secretbox"
 )
 
@@ -27,10 +28,21 @@ type endpointCache struct {
 	disabled int                          // how many are disabled
 }
 
-// cachedEndpoint is an endpoint snapshot with its partition.
+// cachedEndpoint is an endpoint snapshot with its partition and compiled
+// filter.
 type cachedEndpoint struct {
 	ep        *hookline.Endpoint
 	partition int
+	filter    *filter.Filter // nil: none
+}
+
+// matches reports whether an event fans out to the endpoint; docs holds
+// the events' documents, made only for endpoints with a filter.
+func (ce *cachedEndpoint) matches(ev *hookline.Event, docs *filter.Docs) bool {
+	if !ce.ep.Matches(ev.Type) {
+		return false
+	}
+	return ce.filter == nil || ce.filter.Match(docs.Of(ev))
 }
 
 // loadEndpoints reads every endpoint, its secrets opened with box, and
@@ -75,7 +87,7 @@ func (c *endpointCache) subscribers(tenant string) []*cachedEndpoint { return c.
 // put adds or replaces an endpoint; ep must not be modified afterwards.
 func (c *endpointCache) put(ep *hookline.Endpoint) {
 	c.remove(ep.ID)
-	ce := &cachedEndpoint{ep: ep, partition: ep.Partition()}
+	ce := &cachedEndpoint{ep: ep, partition: ep.Partition(), filter: filter.Stored(ep.Filter)}
 	c.byID[ep.ID] = ce
 	if ep.Disabled {
 		c.disabled++
@@ -113,12 +125,13 @@ func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 		b := *ep.Batch
 		c.Batch = &b
 	}
+	c.Filter = slices.Clone(ep.Filter)
 	return &c
 }
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, version, deleted_at IS NOT NULL`
+	previous_secret, previous_secret_expires_at, filter, version, deleted_at IS NOT NULL`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -129,10 +142,14 @@ func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 	var types string
 	var created, updated, prevExpires int64
 	var batchEvents, batchWait int
+	var flt sql.NullString
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
 		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-		&created, &updated, &ep.PreviousSecret, &prevExpires, &ep.Version, &ep.Deleted); err != nil {
+		&created, &updated, &ep.PreviousSecret, &prevExpires, &flt, &ep.Version, &ep.Deleted); err != nil {
 		return nil, err
+	}
+	if flt.Valid {
+		ep.Filter = json.RawMessage(flt.String)
 	}
 	if ep.PreviousSecret != "" {
 		ep.PreviousSecretExpiresAt = fromMicros(prevExpires)
@@ -184,10 +201,10 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	version := s.version.Load() + 1
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+insertColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Tenant, e.URL, e.Description, string(types), s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), version)
+			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter), version)
 		return err
 	})
 	if isConstraint(err) {
@@ -313,6 +330,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			ep.Batch = &b
 		}
 	}
+	if u.SetFilter {
+		ep.Filter = slices.Clone(u.Filter)
+	}
 	ep.UpdatedAt = now
 	ep.Version = s.version.Load() + 1
 	reenabled := cur.ep.Disabled && !ep.Disabled
@@ -324,11 +344,11 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
 			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
 			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?,
-			previous_secret = ?, previous_secret_expires_at = ?, version = ?
+			previous_secret = ?, previous_secret_expires_at = ?, filter = ?, version = ?
 			WHERE id = ?`,
 			ep.URL, ep.Description, string(types), s.box.Seal(ep.Secret, id), ep.Disabled, ep.DisabledReason,
 			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
-			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), ep.Version, id)
+			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), filterArg(ep.Filter), ep.Version, id)
 		if err != nil || !reenabled {
 			return err
 		}
@@ -414,7 +434,7 @@ func (s *Store) EndpointChanges(ctx context.Context, since int64, limit int) ([]
 // insertColumns are the columns a new endpoint is written with.
 const insertColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, version`
+	previous_secret, previous_secret_expires_at, filter, version`
 
 // whereClause joins conditions with AND.
 func whereClause(conds []string) string {
@@ -453,6 +473,14 @@ func previousExpiry(ep *hookline.Endpoint) int64 {
 		return 0
 	}
 	return micros(ep.PreviousSecretExpiresAt)
+}
+
+// filterArg returns an endpoint's filter as stored: NULL for none.
+func filterArg(f json.RawMessage) any {
+	if len(f) == 0 {
+		return nil
+	}
+	return string(f)
 }
 
 // batchEvents and batchWait return an endpoint's batch settings as stored:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/filter"
 )
 
 // Ingest writes the events of every request and their fan-out in one
@@ -27,7 +28,7 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in := ingest{s: s, now: truncate(now), keys: make(map[idemKey]*idemEntry)}
+	in := ingest{s: s, now: truncate(now), keys: make(map[hookline.IdempotencyID]*hookline.IdempotencyEntry)}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		in.tx, in.seq = tx, s.seq
 		for _, r := range reqs {
@@ -56,18 +57,6 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 	return nil
 }
 
-// idemKey names an idempotency key.
-type idemKey struct{ tenant, key string }
-
-// idemEntry is the first answer of an idempotency key: stored, or, for a
-// key first used in this call, the result that owns it (event).
-type idemEntry struct {
-	hash       string
-	eventID    string
-	deliveries int
-	event      *hookline.IngestResult
-}
-
 // ingest is the state of one Ingest call.
 type ingest struct {
 	s   *Store
@@ -75,62 +64,36 @@ type ingest struct {
 	now time.Time
 
 	findKey *sql.Stmt // the transaction's copy, made on first use
-	keys    map[idemKey]*idemEntry
-	putKeys []idemKey // in the order first used
+	keys    map[hookline.IdempotencyID]*hookline.IdempotencyEntry
+	putKeys []hookline.IdempotencyID // in the order first used
 
-	events, deliveries int    // written
-	seq                int64  // accepted order of the last event planned
-	eventArgs          []any  // rows of insertEvents
-	deliveryArgs       []any  // rows of insertDeliveries
-	lastID             string // of the deliveries
+	docs               filter.Docs // of the events, for the endpoints' filters
+	events, deliveries int         // written
+	seq                int64       // accepted order of the last event planned
+	eventArgs          []any       // rows of insertEvents
+	deliveryArgs       []any       // rows of insertDeliveries
+	lastID             string      // of the deliveries
 }
 
 // request plans the rows of one request, or sets its Err. The error it
 // returns is for the transaction as a whole.
 func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error {
 	results := make([]hookline.IngestResult, len(r.Events))
-	// dupOf[i] is the key entry event i repeats, nil for a new event.
-	var dupOf []*idemEntry
-	var mine map[idemKey]int // keys first used by this request → event index
-	for i, ev := range r.Events {
-		if ev.IdempotencyKey == "" {
-			continue
-		}
-		k := idemKey{ev.Tenant, ev.IdempotencyKey}
-		if j, ok := mine[k]; ok {
-			if r.Events[j].RequestHash != ev.RequestHash {
-				r.Err = conflict(ev)
-				return nil
-			}
-			if dupOf == nil {
-				dupOf = make([]*idemEntry, len(r.Events))
-			}
-			dupOf[i] = &idemEntry{event: &results[j]}
-			continue
-		}
-		e, err := in.lookup(ctx, k)
-		if err != nil {
-			return err
-		}
-		if e == nil {
-			if mine == nil {
-				mine = make(map[idemKey]int)
-			}
-			mine[k] = i
-			continue
-		}
-		if e.hash != ev.RequestHash {
-			r.Err = conflict(ev)
-			return nil
-		}
-		if dupOf == nil {
-			dupOf = make([]*idemEntry, len(r.Events))
-		}
-		dupOf[i] = e
+	dup, err := hookline.PlanIdempotency(r.Events, results, func(k hookline.IdempotencyID) (*hookline.IdempotencyEntry, error) {
+		return in.lookup(ctx, k)
+	})
+	if hookline.ErrorCode(err) == hookline.ECONFLICT {
+		r.Err = err
+		return nil
+	} else if err != nil {
+		return err
 	}
-
+	if err := hookline.CheckFanOut(r.Events, dup, r.MaxDeliveries, in.matches); err != nil {
+		r.Err = err
+		return nil
+	}
 	for i, ev := range r.Events {
-		if dupOf != nil && dupOf[i] != nil {
+		if dup != nil && dup[i] != nil {
 			continue
 		}
 		in.seq++
@@ -141,43 +104,39 @@ func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error 
 			micros(ev.CreatedAt), int64(len(tasks)), int64(ev.Priority), ev.OrderingKey, in.seq)
 		in.events++
 		if ev.IdempotencyKey != "" {
-			k := idemKey{ev.Tenant, ev.IdempotencyKey}
-			in.keys[k] = &idemEntry{hash: ev.RequestHash, event: &results[i]}
+			k := hookline.IdempotencyID{Tenant: ev.Tenant, Key: ev.IdempotencyKey}
+			in.keys[k] = &hookline.IdempotencyEntry{Hash: ev.RequestHash, Result: &results[i]}
 			in.putKeys = append(in.putKeys, k)
 		}
 	}
-	for i, ev := range r.Events {
-		if dupOf == nil || dupOf[i] == nil {
-			continue
-		}
-		e := dupOf[i]
-		res := hookline.IngestResult{ID: e.eventID, Type: ev.Type, Deliveries: e.deliveries, Duplicate: true}
-		if e.event != nil {
-			res.ID, res.Deliveries = e.event.ID, e.event.Deliveries
-		}
-		results[i] = res
-	}
+	hookline.AnswerRepeats(r.Events, dup, results)
 	r.Results = results
 	return nil
 }
 
-func conflict(ev *hookline.Event) error {
-	return hookline.Errorf(hookline.ECONFLICT,
-		"idempotency key %q was already used with another request", ev.IdempotencyKey)
+// matches counts the endpoints ev fans out to.
+func (in *ingest) matches(ev *hookline.Event) int {
+	n := 0
+	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
+		if ce.matches(ev, &in.docs) {
+			n++
+		}
+	}
+	return n
 }
 
 // lookup returns the live entry of an idempotency key, from this call or the
 // database; nil when the key is unused or expired.
-func (in *ingest) lookup(ctx context.Context, k idemKey) (*idemEntry, error) {
+func (in *ingest) lookup(ctx context.Context, k hookline.IdempotencyID) (*hookline.IdempotencyEntry, error) {
 	if e, ok := in.keys[k]; ok {
 		return e, nil
 	}
 	if in.findKey == nil {
 		in.findKey = in.tx.StmtContext(ctx, in.s.stmts.findKey)
 	}
-	var e idemEntry
+	var e hookline.IdempotencyEntry
 	var created int64
-	err := in.findKey.QueryRowContext(ctx, k.tenant, k.key).Scan(&e.hash, &e.eventID, &e.deliveries, &created)
+	err := in.findKey.QueryRowContext(ctx, k.Tenant, k.Key).Scan(&e.Hash, &e.EventID, &e.Deliveries, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	} else if err != nil {
@@ -199,7 +158,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 	now := micros(in.now)
 	created := truncate(ev.CreatedAt)
 	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
-		if !ce.ep.Matches(ev.Type) {
+		if !ce.matches(ev, &in.docs) {
 			continue
 		}
 		if payload == nil {
@@ -278,7 +237,7 @@ func (in *ingest) flush(ctx context.Context) error {
 	put := in.tx.StmtContext(ctx, st.putKey)
 	for _, k := range in.putKeys {
 		e := in.keys[k]
-		if _, err := put.ExecContext(ctx, k.tenant, k.key, e.hash, e.event.ID, int64(e.event.Deliveries), micros(in.now)); err != nil {
+		if _, err := put.ExecContext(ctx, k.Tenant, k.Key, e.Hash, e.Result.ID, int64(e.Result.Deliveries), micros(in.now)); err != nil {
 			return fmt.Errorf("put idempotency key: %w", err)
 		}
 	}

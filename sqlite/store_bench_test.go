@@ -87,6 +87,44 @@ func BenchmarkIngestFanOut(b *testing.B) {
 	b.ReportMetric(float64(endpoints*b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }
 
+// BenchmarkFanOutMatch measures the matching part of fan-out, one event
+// against 10,000 endpoints, without filters and with a filter on each
+// (which half of them pass): what filters add to an ingest, beside its
+// writes (BenchmarkIngestFanOut).
+func BenchmarkFanOutMatch(b *testing.B) {
+	const endpoints = 10000
+	for _, filtered := range []bool{false, true} {
+		b.Run(fmt.Sprintf("filters=%v", filtered), func(b *testing.B) {
+			s := open(b)
+			eps := benchEndpoints(b, s, endpoints)
+			if filtered {
+				for i, ep := range eps {
+					f := json.RawMessage(`{"data":{"amount":{"$gte":1000},"currency":{"$in":["eur","usd"]}}}`)
+					if i%2 == 1 {
+						f = json.RawMessage(`{"data":{"customer":{"id":"cus_7"}}}`)
+					}
+					if _, err := s.UpdateEndpoint(context.Background(), ep.ID, hookline.EndpointUpdate{SetFilter: true, Filter: f}, hookline.Now()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			now := hookline.Now()
+			ev := benchRequests(1, now, false)[0].Events[0]
+			want := endpoints
+			if filtered {
+				want = endpoints / 2
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				in := ingest{s: s, now: now}
+				if n := in.matches(ev); n != want {
+					b.Fatalf("%d endpoints match, want %d", n, want)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkRecordOutcomes measures one batch of 256 outcomes: 256 attempt
 // rows and 256 delivery updates in one transaction.
 func BenchmarkRecordOutcomes(b *testing.B) {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ var endpointTests = []test{
 	{"UpdateEachField", testEndpointUpdateEachField},
 	{"UpdateMissing", testEndpointUpdateMissing},
 	{"UpdateChangesFanOut", testEndpointUpdateChangesFanOut},
+	{"FilterFanOut", testEndpointFilterFanOut},
 	{"RotateSecret", testEndpointRotateSecret},
 	{"RotateSecretTasks", testEndpointRotateSecretTasks},
 	{"Versions", testEndpointVersions},
@@ -35,6 +37,11 @@ func testEndpointCreateFind(t *testing.T, b *bundle) {
 		func() *hookline.Endpoint {
 			ep := b.newEndpoint("acme")
 			ep.PreviousSecret, ep.PreviousSecretExpiresAt = "whsec_cHJldmlvdXMgc2VjcmV0IHByZXZpb3Vz", b.now.Add(24*time.Hour)
+			return ep
+		}(),
+		func() *hookline.Endpoint {
+			ep := b.newEndpoint("acme")
+			ep.Filter = json.RawMessage(`{"data":{"amount":{"$gte":1000},"note":"caf\u00e9"}}`)
 			return ep
 		}(),
 	} {
@@ -94,6 +101,12 @@ func testEndpointUpdateEachField(t *testing.T, b *bundle) {
 			func(e *hookline.Endpoint) { e.EventTypes = nil }},
 		{"Several", hookline.EndpointUpdate{URL: ptr("https://other.example/"), Disabled: ptr(true)},
 			func(e *hookline.Endpoint) { e.URL, e.Disabled = "https://other.example/", true }},
+		{"Filter", hookline.EndpointUpdate{SetFilter: true, Filter: json.RawMessage(`{"type":"invoice.paid"}`)},
+			func(e *hookline.Endpoint) { e.Filter = json.RawMessage(`{"type":"invoice.paid"}`) }},
+		{"OtherFieldKeepsFilter", hookline.EndpointUpdate{Description: ptr("kept")},
+			func(e *hookline.Endpoint) { e.Description = "kept" }},
+		{"FilterRemoved", hookline.EndpointUpdate{SetFilter: true},
+			func(e *hookline.Endpoint) { e.Filter = nil }},
 	} {
 		now := b.advance(time.Second)
 		step.change(&want)
@@ -157,6 +170,49 @@ func testEndpointUpdateChangesFanOut(t *testing.T, b *bundle) {
 		t.Fatalf("%d tasks, want 1", len(r.Tasks))
 	}
 	equal(t, r.Tasks[0].Endpoint.URL, url, "task Endpoint.URL after the update")
+}
+
+// testEndpointFilterFanOut checks payload filters at fan-out: an event
+// goes to an endpoint only when its types and its filter match, a filter
+// set or removed later applies to the next ingest, and a request's fan-out
+// bound counts filtered deliveries only.
+func testEndpointFilterFanOut(t *testing.T, b *bundle) {
+	big := b.newEndpoint("acme")
+	big.Filter = json.RawMessage(`{"data":{"amount":{"$gte":1000}}}`)
+	if err := b.s.CreateEndpoint(b.ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	eur := b.newEndpoint("acme", "invoice.*")
+	eur.Filter = json.RawMessage(`{"data":{"currency":{"$in":["EUR"]}}}`)
+	if err := b.s.CreateEndpoint(b.ctx, eur); err != nil {
+		t.Fatal(err)
+	}
+	all := b.endpoint(t, "acme")
+	send := func(typ, data string) []string {
+		t.Helper()
+		ev := b.event("acme", typ)
+		ev.Data = json.RawMessage(data)
+		return taskEndpoints(b.ingest(t, false, ev).Tasks)
+	}
+	sameIDs(t, send("invoice.paid", `{"amount":1500,"currency":"EUR"}`), []string{big.ID, eur.ID, all.ID}, "a big EUR invoice")
+	sameIDs(t, send("invoice.paid", `{"amount":10,"currency":"EUR"}`), []string{eur.ID, all.ID}, "a small EUR invoice")
+	sameIDs(t, send("user.created", `{"amount":5000,"currency":"EUR"}`), []string{big.ID, all.ID}, "a user event")
+	sameIDs(t, send("invoice.paid", `[1]`), []string{all.ID}, "data that is not an object")
+	if _, err := b.s.UpdateEndpoint(b.ctx, all.ID, hookline.EndpointUpdate{SetFilter: true, Filter: json.RawMessage(`{"data":{"amount":1}}`)}, b.tick()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.UpdateEndpoint(b.ctx, big.ID, hookline.EndpointUpdate{SetFilter: true}, b.tick()); err != nil {
+		t.Fatal(err)
+	}
+	sameIDs(t, send("invoice.paid", `{"amount":10}`), []string{big.ID}, "after the filters changed")
+	// The bound counts what the filters let through.
+	ev := b.event("acme", "invoice.paid")
+	ev.Data = json.RawMessage(`{"amount":1,"currency":"USD"}`)
+	r := &hookline.IngestRequest{Events: []*hookline.Event{ev}, MaxDeliveries: 2}
+	if err := b.s.Ingest(b.ctx, []*hookline.IngestRequest{r}, b.tick()); err != nil || r.Err != nil {
+		t.Fatalf("2 filtered deliveries with a bound of 2: %v, %v", err, r.Err)
+	}
+	equal(t, r.Results[0].Deliveries, 2, "deliveries through the filters")
 }
 
 // testEndpointRotateSecret walks an endpoint through rotations: the

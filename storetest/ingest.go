@@ -21,6 +21,43 @@ var ingestTests = []test{
 	{"ManyEndpoints", testIngestManyEndpoints},
 	{"ManyEvents", testIngestManyEvents},
 	{"EmptyCall", testIngestEmptyCall},
+	{"FanOutBound", testIngestFanOutBound},
+}
+
+// testIngestFanOutBound checks MaxDeliveries: a request whose new events
+// would fan out past it gets ETOOLARGE and writes nothing, while the other
+// requests of the call are written; repeats of earlier events do not count.
+func testIngestFanOutBound(t *testing.T, b *bundle) {
+	for range 3 {
+		b.endpoint(t, "acme")
+	}
+	first := b.event("acme", "invoice.paid")
+	first.IdempotencyKey, first.RequestHash = "k1", "h1"
+	b.ingest(t, false, first)
+
+	over := &hookline.IngestRequest{Events: []*hookline.Event{b.event("acme", "a"), b.event("acme", "b")}, MaxDeliveries: 5}
+	fits := &hookline.IngestRequest{Events: []*hookline.Event{b.event("acme", "c")}, MaxDeliveries: 3}
+	again := *first
+	again.ID = hookline.NewID(hookline.EventPrefix, b.tick())
+	// A repeat makes no new delivery: 1 new event × 3 fits in 3.
+	repeat := &hookline.IngestRequest{Events: []*hookline.Event{&again, b.event("acme", "d")}, MaxDeliveries: 3}
+	if err := b.s.Ingest(b.ctx, []*hookline.IngestRequest{over, fits, repeat}, b.tick()); err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	wantCode(t, over.Err, hookline.ETOOLARGE, "a request over its bound")
+	if len(over.Results) != 0 || len(over.Tasks) != 0 {
+		t.Fatalf("refused request: %d results, %d tasks", len(over.Results), len(over.Tasks))
+	}
+	for _, ev := range over.Events {
+		_, err := b.s.FindEvent(b.ctx, ev.ID)
+		wantNotFound(t, err, "an event of the refused request")
+	}
+	if fits.Err != nil || repeat.Err != nil {
+		t.Fatalf("requests within their bound: %v, %v", fits.Err, repeat.Err)
+	}
+	equal(t, repeat.Results[0].Duplicate, true, "the repeat")
+	equal(t, len(fits.Tasks)+len(repeat.Tasks), 6, "tasks of the requests within their bound")
+	b.wantStats(t, hookline.StoreStats{Pending: 9, Events: 3, Endpoints: 3})
 }
 
 // testIngestFanOutMatching checks which endpoints an event fans out to:

@@ -441,6 +441,7 @@ func wantEndpoint(t *testing.T, got, want *hookline.Endpoint) {
 	equal(t, got.DisabledReason, want.DisabledReason, "endpoint DisabledReason")
 	equal(t, got.RateLimit, want.RateLimit, "endpoint RateLimit")
 	equal(t, got.MaxInFlight, want.MaxInFlight, "endpoint MaxInFlight")
+	equal(t, string(got.Filter), string(want.Filter), "endpoint Filter")
 	sameTime(t, got.CreatedAt, want.CreatedAt, "endpoint CreatedAt")
 	sameTime(t, got.UpdatedAt, want.UpdatedAt, "endpoint UpdatedAt")
 	equal(t, got.Version, want.Version, "endpoint Version")

@@ -36,10 +36,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var c bench.Config
 	var (
 		rate, latency, target string
+		noisyFactor           string
 		warmup, ceilingDur    time.Duration
 		quiet                 bool
 	)
-	fs.StringVar(&c.Scenario, "scenario", "throughput", "workload: throughput, fanout-100, wide-fanout, ingest, backlog or bad-receivers (see above)")
+	fs.StringVar(&c.Scenario, "scenario", "throughput", "workload: throughput, fanout-100, wide-fanout, ingest, backlog, bad-receivers, noisy-tenant or priority (see above)")
 	fs.StringVar(&c.Binary, "binary", "", "hookline binary to start as the server (default: this executable)")
 	fs.StringVar(&target, "target", "", "base URL(s), comma-separated, of running servers to load instead of starting one; the endpoints the bench creates there are deleted at the end")
 	fs.StringVar(&c.APIKey, "api-key", "", "API key of the --target servers")
@@ -52,23 +53,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	fs.StringVar(&c.RetrySchedule, "retry-schedule", "", "--retry-schedule of the started servers (default 0s,100ms,200ms,500ms,1s×6; backlog: 0s)")
 	fs.DurationVar(&c.DeliveryTimeout, "delivery-timeout", 0, "--delivery-timeout of the started servers (default: the server's; 2s with --receiver-timeout-ratio; bad-receivers 5s)")
-	fs.StringVar(&rate, "rate", "", "events per second (open model), or max: --clients senders back to back (default max; bad-receivers 40)")
-	fs.IntVar(&c.Clients, "clients", 0, "requests in flight at most (default 64; ingest 8, backlog 4)")
-	fs.DurationVar(&c.Duration, "duration", 0, "measured window (default 10s; bad-receivers 20s)")
+	fs.StringVar(&rate, "rate", "", "events per second (open model), or max: --clients senders back to back (default max; bad-receivers 40; noisy-tenant: tenant B's, 20; priority: the priority-9 events', 20)")
+	fs.StringVar(&noisyFactor, "noisy-factor", "", "noisy-tenant: tenant A's rate as a multiple of B's, or max: --clients senders back to back, a flood (default 20)")
+	fs.IntVar(&c.Clients, "clients", 0, "requests in flight at most (default 64; ingest 8, backlog 4, priority 16)")
+	fs.DurationVar(&c.Duration, "duration", 0, "measured window (default 10s; bad-receivers, noisy-tenant and priority 20s)")
 	fs.DurationVar(&warmup, "warmup", 2*time.Second, "load before the measured window, excluded from results")
-	fs.IntVar(&c.Batch, "batch", 0, "events per request; >1 uses POST /v1/events/batch (default 1; ingest 500, backlog 1000)")
+	fs.IntVar(&c.Batch, "batch", 0, "events per request; >1 uses POST /v1/events/batch (default 1; ingest 500, backlog 1000; noisy-tenant: tenant A's requests; priority: the backlog's, 1000)")
 	fs.IntVar(&c.Endpoints, "endpoints", 0, "endpoints, all subscribed to the run's event type (default: the scenario's)")
 	fs.IntVar(&c.PayloadSize, "payload-size", 256, "bytes of data per event")
 	fs.IntVar(&c.Receivers, "receivers", 4, "receiver servers the endpoints are spread over")
 	fs.BoolVar(&c.Behavior.Verify, "verify", false, "receivers verify every signature (Standard Webhooks) and webhook-id")
-	fs.StringVar(&latency, "receiver-latency", "0s", "receiver answer latency: 5ms, or 5ms±2ms (also 5ms+-2ms) for uniform jitter")
+	fs.StringVar(&latency, "receiver-latency", "", "receiver answer latency: 5ms, or 5ms±2ms (also 5ms+-2ms) for uniform jitter (default none; priority 20ms)")
 	fs.Float64Var(&c.Behavior.FailRatio, "receiver-fail-ratio", 0, "share of deliveries the receivers answer 500")
 	fs.Float64Var(&c.Behavior.TimeoutRatio, "receiver-timeout-ratio", 0, "share of deliveries the receivers leave unanswered past the server's delivery timeout")
 	fs.IntVar(&c.CeilingClients, "ceiling-clients", 64, "concurrency of the raw net/http ceiling (the server's workers)")
 	fs.DurationVar(&ceilingDur, "ceiling-duration", 3*time.Second, "how long the ceiling is measured; 0 skips it")
-	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 0, "wait for the last deliveries after load stops (default 2m; backlog 10m)")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 0, "wait for the last deliveries after load stops (default 2m; backlog 10m; noisy-tenant and priority 5m)")
 	fs.IntVar(&c.Repeat, "repeat", 3, "wide-fanout: events sent one after another")
-	fs.IntVar(&c.BacklogSize, "backlog-size", 1_000_000, "backlog: deliveries queued while the receivers are down")
+	fs.IntVar(&c.BacklogSize, "backlog-size", 0, "backlog: deliveries queued while the receivers are down (default 1000000); priority: priority-1 deliveries queued (default 200000)")
 	fs.StringVar(&c.BacklogDown, "backlog-down", "closed", "backlog: receivers down as closed (not listening) or 503")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&c.Markdown, "markdown", "", "also write a Markdown report (machine, commit, date, flags, results) to this file")
@@ -98,8 +100,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--rate: want a positive number of events per second or max")
 		}
 	}
-	if c.Behavior.Latency, c.Behavior.Jitter, err = bench.ParseLatency(latency); err != nil {
-		return fmt.Errorf("--receiver-latency: %w", err)
+	switch noisyFactor {
+	case "": // 20
+	case "max":
+		c.NoisyFactor = -1
+	default:
+		if c.NoisyFactor, err = strconv.ParseFloat(noisyFactor, 64); err != nil || c.NoisyFactor <= 0 {
+			return fmt.Errorf("--noisy-factor: want a positive multiple of --rate or max")
+		}
+	}
+	if latency != "" {
+		if c.Behavior.Latency, c.Behavior.Jitter, err = bench.ParseLatency(latency); err != nil {
+			return fmt.Errorf("--receiver-latency: %w", err)
+		}
+		if c.Behavior.Latency == 0 {
+			c.Behavior.Latency = -1 // none, whatever the scenario's
+		}
 	}
 	c.Warmup = warmup
 	if warmup == 0 {

@@ -675,7 +675,8 @@ func TestClusterGracefulShutdown(t *testing.T) {
 		defer func() { t.Logf("the stopped node's log:\n%s", nodes[1].stderr) }()
 	}
 	select {
-	case err := <-nodes[1].exited:
+	case <-nodes[1].done:
+		err := nodes[1].waitErr
 		if err != nil {
 			t.Fatalf("hookline exited with %v after SIGTERM\n%s", err, nodes[1].stderr)
 		}

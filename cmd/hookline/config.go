@@ -38,6 +38,9 @@ type Config struct {
 	BreakerMaxCooldown   time.Duration
 	DisableAfter         time.Duration
 	MemoryQueue          int
+	MemoryQueueBytes     int64 // 0: a quarter of the memory limit, at most 256 MiB
+	MemoryLimit          int64 // 0: from the cgroup; -1: none
+	MaxFanout            int
 	MaxBacklog           int64
 	LeaseTimeout         time.Duration
 	NodeID               string
@@ -133,6 +136,26 @@ func (c *Config) specs() []flagSpec {
 			return nil
 		}},
 		{"memory-queue", "HOOKLINE_MEMORY_QUEUE", "50000", "deliveries held in memory; the rest wait in the store", integer(&c.MemoryQueue)},
+		{"memory-queue-bytes", "HOOKLINE_MEMORY_QUEUE_BYTES", "auto", "payload bytes held in memory (with KiB/MiB/GiB); auto: a quarter of the memory limit, at most 256MiB", func(v string) (err error) {
+			if v == "auto" {
+				c.MemoryQueueBytes = 0
+				return nil
+			}
+			c.MemoryQueueBytes, err = parseSize(v)
+			return err
+		}},
+		{"memory-limit", "HOOKLINE_MEMORY_LIMIT", "auto", "soft memory limit of the Go runtime (with KiB/MiB/GiB); auto: 90% of the cgroup's limit, none without one; off: none (GOMEMLIMIT overrides)", func(v string) (err error) {
+			switch v {
+			case "auto":
+				c.MemoryLimit = 0
+			case "off":
+				c.MemoryLimit = -1
+			default:
+				c.MemoryLimit, err = parseSize(v)
+			}
+			return err
+		}},
+		{"max-fanout", "HOOKLINE_MAX_FANOUT", "100000", "most deliveries one API request may make (an event to many endpoints, or a batch); past it 413", integer(&c.MaxFanout)},
 		{"max-backlog", "HOOKLINE_MAX_BACKLOG", "10000000", "pending deliveries past which ingest answers 503 with Retry-After", func(v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n <= 0 {
@@ -288,11 +311,13 @@ func secretKeyHint(err error) error {
 	return err
 }
 
-// parseSize reads "1048576", "512KiB" or "1MiB".
+// parseSize reads "1048576", "512KiB", "1MiB" or "2GiB".
 func parseSize(v string) (int64, error) {
 	mult := int64(1)
 	s := strings.TrimSpace(v)
 	switch {
+	case strings.HasSuffix(s, "GiB"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "GiB")
 	case strings.HasSuffix(s, "MiB"):
 		mult, s = 1<<20, strings.TrimSuffix(s, "MiB")
 	case strings.HasSuffix(s, "KiB"):

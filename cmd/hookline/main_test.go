@@ -44,7 +44,10 @@ type proc struct {
 	url    string
 	key    string
 	stderr *lockedBuffer
-	exited chan error
+	// done is closed when the process has exited; waitErr is then its
+	// exit error.
+	done    chan struct{}
+	waitErr error
 }
 
 type lockedBuffer struct {
@@ -69,7 +72,7 @@ var servingRE = regexp.MustCompile(`addr=(\S+)`)
 // serve starts the binary with args and waits until it listens.
 func serve(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{stderr: &lockedBuffer{}, exited: make(chan error, 1), key: "hk_e2e-test-7Hq2Lm9Xc4Vb8Nz1Pk6Rt3Wy5"}
+	p := &proc{stderr: &lockedBuffer{}, done: make(chan struct{}), key: "hk_e2e-test-7Hq2Lm9Xc4Vb8Nz1Pk6Rt3Wy5"}
 	p.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--api-key", p.key}, args...)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
@@ -77,7 +80,7 @@ func serve(t *testing.T, env []string, args ...string) *proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.exited <- p.cmd.Wait(); pw.Close() }()
+	go func() { p.waitErr = p.cmd.Wait(); close(p.done); pw.Close() }()
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -93,17 +96,15 @@ func serve(t *testing.T, env []string, args ...string) *proc {
 	select {
 	case a := <-addr:
 		p.url = "http://" + a
-	case err := <-p.exited:
-		t.Fatalf("hookline exited: %v\n%s", err, p.stderr)
+	case <-p.done:
+		t.Fatalf("hookline exited: %v\n%s", p.waitErr, p.stderr)
 	case <-time.After(30 * time.Second):
 		p.cmd.Process.Kill()
 		t.Fatalf("hookline did not start\n%s", p.stderr)
 	}
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			<-p.exited
-		}
+		p.cmd.Process.Kill() // an error when it has exited already
+		<-p.done
 	})
 	return p
 }
@@ -113,9 +114,9 @@ func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("hookline exited with %v after SIGTERM\n%s", err, p.stderr)
+	case <-p.done:
+		if p.waitErr != nil {
+			t.Fatalf("hookline exited with %v after SIGTERM\n%s", p.waitErr, p.stderr)
 		}
 	case <-time.After(40 * time.Second):
 		t.Fatal("hookline did not exit after SIGTERM")
@@ -125,7 +126,7 @@ func (p *proc) stop(t *testing.T) {
 // kill sends SIGKILL and waits for the process to go.
 func (p *proc) kill() {
 	p.cmd.Process.Kill()
-	<-p.exited
+	<-p.done
 }
 
 // do makes an API request and decodes a JSON answer into out (if not nil).

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -98,13 +97,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 	c := &m.Config
 	log := newLogger(m.Stderr, c.LogLevel, c.LogFormat)
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// A soft limit makes the garbage collector work harder before the
-		// heap grows past it, so a burst (a backlog paged in, a big batch)
-		// does not double the heap. GOMEMLIMIT overrides it.
-		debug.SetMemoryLimit(160 << 20)
-	}
 	slog.SetDefault(log)
+	memLimit := setMemoryLimit(c.MemoryLimit, log)
 
 	scheme, tlsConfig := "http", (*tls.Config)(nil)
 	if c.TLSCert != "" || c.TLSKey != "" {
@@ -171,6 +165,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		BreakerMaxCooldown:     c.BreakerMaxCooldown,
 		DisableAfter:           c.DisableAfter,
 		MemoryQueue:            c.MemoryQueue,
+		MemoryQueueBytes:       memoryQueueBytes(c.MemoryQueueBytes, memLimit),
+		MaxFanout:              c.MaxFanout,
 		MaxBacklog:             c.MaxBacklog,
 		RetrySchedule:          c.RetrySchedule,
 		DeliveryTimeout:        c.DeliveryTimeout,

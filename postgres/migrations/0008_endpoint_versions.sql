@@ -1,4 +1,4 @@
--- Version 7: endpoint versions and soft delete (mirrors sqlite/schema_v6.sql).
+-- Version 8: endpoint versions and soft delete (mirrors sqlite/schema_v8.sql).
 --
 -- version numbers an endpoint's latest change, from endpoints_version: a
 -- trigger gives every row written (INSERT or UPDATE, by any statement) the
