@@ -85,6 +85,11 @@ type Config struct {
 	// PollInterval is the longest the poller waits between looks at the
 	// store for due retries (default 1 s).
 	PollInterval time.Duration
+	// EndpointPoll is the longest the engine waits between reads of the
+	// endpoint writes of other nodes (EndpointChanges; default 1 s). A
+	// store that signals them (PostgreSQL's NOTIFY) is read at once; this
+	// is the bound when a notification is lost.
+	EndpointPoll time.Duration
 	// Partitioned starts the node owning no partition until SetOwned is
 	// called (for PostgreSQL clusters); otherwise it owns them all.
 	Partitioned bool
@@ -143,6 +148,9 @@ func (c *Config) setDefaults() {
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
 	}
+	if c.EndpointPoll <= 0 {
+		c.EndpointPoll = time.Second
+	}
 	if c.Now == nil {
 		c.Now = hookline.Now
 	}
@@ -199,21 +207,24 @@ type Engine struct {
 	bg        sync.WaitGroup
 	closeOnce sync.Once
 	started   bool // Start got as far as starting the goroutines
+
+	purgeKick chan struct{} // an endpoint was deleted: purge its deliveries
 }
 
 // New returns an engine ready to Start.
 func New(cfg Config) *Engine {
 	cfg.setDefaults()
 	e := &Engine{
-		cfg:      cfg,
-		store:    cfg.Store,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		retry:    &RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: 0.2, Rand: cfg.Rand},
-		all:      !cfg.Partitioned,
-		mask:     make([]bool, hookline.Partitions),
-		stopping: make(chan struct{}),
-		hardStop: make(chan struct{}),
+		cfg:       cfg,
+		store:     cfg.Store,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		retry:     &RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: 0.2, Rand: cfg.Rand},
+		all:       !cfg.Partitioned,
+		mask:      make([]bool, hookline.Partitions),
+		stopping:  make(chan struct{}),
+		hardStop:  make(chan struct{}),
+		purgeKick: make(chan struct{}, 1),
 	}
 	e.sender = sender.New(sender.Options{
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
@@ -268,8 +279,16 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.pending.Store(n)
 	}
 	_, _ = e.refreshStats(ctx)
+	// Endpoint writes from here on reach this node's queues, whichever
+	// node makes them; those before are in every snapshot it reads.
+	_, since, err := e.store.EndpointChanges(ctx, 0, 0)
+	if err != nil {
+		return fmt.Errorf("read endpoint version: %w", err)
+	}
 	e.started = true
-	e.bg.Add(4) // poller, maintain, prune, health writer
+	e.bg.Add(6) // poller, maintain, prune, health writer, endpoint watcher, purger
+	go e.watchEndpoints(e.bgCtx, since)
+	go e.purge(e.bgCtx)
 	go e.committer.run()
 	go e.outcomes.run()
 	go e.unclaims.run()
@@ -385,7 +404,8 @@ func (e *Engine) RecoverEndpoint(ctx context.Context, endpointID string, since t
 
 // EndpointChanged implements api.Engine.
 func (e *Engine) EndpointChanged(id string, ep *hookline.Endpoint) {
-	if ep != nil && ep.Deleted {
+	if ep == nil || ep.Deleted {
+		e.kickPurge()
 		ep = nil
 	}
 	e.sched.updateEndpoint(id, ep)

@@ -27,6 +27,8 @@ type metrics struct {
 	disabled        *prometheus.CounterVec
 	opEvents        *prometheus.CounterVec
 	opEventsDropped prometheus.Counter
+	purged          prometheus.Counter
+	endpointVersion prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
@@ -72,6 +74,12 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		opEventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookline_operational_events_dropped_total", Help: "Operational events dropped: queue full or store unavailable.",
 		}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookline_deleted_endpoint_deliveries_purged_total", Help: "Deliveries of deleted endpoints purged by this node.",
+		}),
+		endpointVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookline_endpoint_version", Help: "The latest endpoint write (store Version) this node has applied.",
+		}),
 	}
 	writes := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "hookline_store_write_seconds", Help: "Duration of batched store writes, commit included.",
@@ -90,6 +98,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	reg.MustRegister(m.eventsIngested, m.ingestGroups, m.attemptSeconds, m.latencySeconds,
 		m.outcomeBatches, m.claims, attempts, writes,
 		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped,
+		m.purged, m.endpointVersion,
 		&schedCollector{s: e.sched},
 		gauge("hookline_deliveries_pending", "Pending deliveries (the durable backlog, cluster-wide).",
 			func() float64 { return float64(e.pending.Load()) }),
