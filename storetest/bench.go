@@ -200,3 +200,19 @@ func Purge(ctx context.Context, s hookline.Store) error {
 
 // PurgeBatch is the engine's purge batch (package delivery, purgeBatch).
 const PurgeBatch = 500
+
+// DeleteAndPurge returns a del for DeleteUnderIngest that deletes as the
+// API and the engine do: DeleteEndpoint (what DELETE /v1/endpoints/{id}
+// waits for, logged), then Purge.
+func DeleteAndPurge(b *testing.B, s hookline.Store) func(ctx context.Context, id string) error {
+	return func(ctx context.Context, id string) error {
+		start := time.Now()
+		if _, err := s.DeleteEndpoint(ctx, id, hookline.Now()); err != nil {
+			return err
+		}
+		answered := time.Since(start)
+		err := Purge(ctx, s)
+		b.Logf("DeleteEndpoint answered in %s; the purge took %s more", answered, time.Since(start)-answered)
+		return err
+	}
+}
