@@ -26,6 +26,16 @@ func dataBytes(events []*hookline.Event) int {
 	return n
 }
 
+// aboveDefault reports whether an event has a priority above the default.
+func aboveDefault(events []*hookline.Event) bool {
+	for _, ev := range events {
+		if ev.Priority > hookline.DefaultPriority {
+			return true
+		}
+	}
+	return false
+}
+
 // ingestJob is one API request waiting for its group commit.
 type ingestJob struct {
 	req  *hookline.IngestRequest
@@ -77,29 +87,49 @@ func (c *committer) close() {
 	<-c.done
 }
 
-// run commits groups until jobs is closed and drained.
+// run commits groups until jobs is closed and drained. It takes in every
+// job that has arrived (up to as many again as the channel holds) and
+// forms each group round-robin across tenants (tenantJobs).
 func (c *committer) run() {
 	defer close(c.done)
+	var waiting tenantJobs
 	var group []*ingestJob
 	var reqs []*hookline.IngestRequest
-	for j := range c.jobs {
-		group, reqs = append(group[:0], j), append(reqs[:0], j.req)
-		events, bytes := len(j.req.Events), dataBytes(j.req.Events)
-	fill:
-		for events < maxGroupEvents && bytes < maxGroupBytes {
-			select {
-			case j, ok := <-c.jobs:
-				if !ok {
-					break fill
-				}
-				group, reqs = append(group, j), append(reqs, j.req)
-				events, bytes = events+len(j.req.Events), bytes+dataBytes(j.req.Events)
-			default:
-				break fill
+	open := true
+	for {
+		if waiting.len() == 0 {
+			j, ok := <-c.jobs
+			if !ok {
+				return
 			}
+			waiting.push(j)
 		}
+		open = c.takeArrived(&waiting, open)
+		group = waiting.group(group[:0], maxGroupEvents, maxGroupBytes)
+		reqs = requests(reqs[:0], group)
 		c.commit(group, reqs)
+		if !open && waiting.len() == 0 {
+			return
+		}
 	}
+}
+
+// takeArrived moves the jobs that wait in the channel to waiting, without
+// blocking, while fewer than the channel's capacity wait there; it returns
+// whether the channel is still open.
+func (c *committer) takeArrived(waiting *tenantJobs, open bool) bool {
+	for open && waiting.len() < cap(c.jobs) {
+		select {
+		case j, ok := <-c.jobs:
+			if !ok {
+				return false
+			}
+			waiting.push(j)
+		default:
+			return true
+		}
+	}
+	return open
 }
 
 // commit writes one group and hands its deliveries to the scheduler.
@@ -109,12 +139,21 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	// again, a second write. Without room they stay in the store and the
 	// poller pages them in as the queue drains. Nor are deliveries claimed
 	// for endpoints that cannot take them (a full queue, an open circuit):
-	// they wait in the store, where they cost nothing.
-	claim := e.sched.free() >= e.cfg.MemoryQueue/8
+	// they wait in the store, where they cost nothing. A request with events
+	// of a priority above the default may use the scheduler's reserve, past
+	// a full memory queue and past its endpoints' caps, so that it need not
+	// wait behind a backlog for the poller's next page; only an endpoint that
+	// takes no work at all (an open circuit, a long pause) holds it.
+	free := e.sched.free()
+	claim := free >= e.cfg.MemoryQueue/8
+	urgent := free > -e.sched.reserve()
 	owned := e.ownedMask()
-	hold := e.sched.holdSet()
+	hold, block := e.sched.holdSets()
 	for _, r := range reqs {
 		r.Claim, r.Owned, r.Hold = claim, owned, hold
+		if urgent && aboveDefault(r.Events) {
+			r.Claim, r.Hold = true, block
+		}
 	}
 	start := time.Now()
 	err := e.store.Ingest(context.Background(), reqs, e.now())

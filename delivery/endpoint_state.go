@@ -51,6 +51,7 @@ type epState struct {
 	timerAt time.Time
 
 	holdFlag   bool      // in the scheduler's hold set
+	blockFlag  bool      // in the scheduler's block set
 	lastActive time.Time // last admit or completion, for forgetting idle states
 }
 

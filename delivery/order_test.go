@@ -387,6 +387,60 @@ func TestPriorityJumpsBacklog(t *testing.T) {
 	})
 }
 
+// TestPriorityJumpsFullMemory checks that priority-9 events go out next
+// even when a priority-1 backlog fills the memory queue and the endpoint's
+// share of it: they take the reserve at ingest instead of waiting in the
+// store for the poller's next page, which comes only once a quarter of
+// memory is free (16 deliveries here).
+func TestPriorityJumpsFullMemory(t *testing.T) {
+	stores(t, delivery.Config{MemoryQueue: 64}, func(t *testing.T, b *bundle) {
+		var mu sync.Mutex
+		var order []int
+		release := make(chan struct{})
+		rc := newStampsWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var m message
+			_ = json.NewDecoder(r.Body).Decode(&m)
+			var d orderData
+			_ = json.Unmarshal(m.Data, &d)
+			mu.Lock()
+			order = append(order, d.N)
+			mu.Unlock()
+			<-release
+		}))
+		ep := b.endpoint(t, rc.URL)
+		b.update(t, ep.ID, hookline.EndpointUpdate{MaxInFlight: ptr(1)})
+		backlog := make([]*hookline.Event, 600) // n ≥ 1000
+		for i := range backlog {
+			data, _ := json.Marshal(orderData{N: 1000 + i})
+			backlog[i] = &hookline.Event{Type: "a", Data: data, Priority: 1}
+		}
+		if _, err := b.engine.Ingest(context.Background(), backlog); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the first request", func() bool { return rc.count() == 1 })
+		for i := range 5 {
+			b.sendOrdered(t, "", i, 9)
+		}
+		close(release)
+		waitFor(t, "every delivery", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(order) == 605
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		last := 0
+		for i, n := range order {
+			if n < 1000 {
+				last = i
+			}
+		}
+		if last > 5 {
+			t.Fatalf("the last priority-9 event went out %dth of 605, behind %d of the priority-1 backlog", last+1, last-4)
+		}
+	})
+}
+
 // TestFIFOHoldsOrderBehindOpenCircuit checks that an ordered endpoint whose
 // circuit opens keeps each key's order when it closes again.
 func TestFIFOHoldsOrderBehindOpenCircuit(t *testing.T) {

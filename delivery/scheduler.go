@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hookline/hookline"
@@ -79,10 +78,9 @@ type scheduler struct {
 
 	deadline time.Time // no request starts at or after it (zero: none)
 
-	hold      map[string]struct{} // endpoints ingest must not claim for
-	holdSnap  atomic.Pointer[map[string]struct{}]
-	holdDirty bool
-	wantsRoom bool // the poller waits for room in memory
+	hold      idSet // endpoints ingest must not claim for
+	block     idSet // those of them that take no new work at all (an open circuit, a long pause)
+	wantsRoom bool  // the poller waits for room in memory
 }
 
 func newScheduler(cfg schedConfig) *scheduler {
@@ -91,7 +89,6 @@ func newScheduler(cfg schedConfig) *scheduler {
 		eps:     make(map[string]*epState),
 		tenants: make(map[string]*tenantQueue),
 		held:    make(map[string]struct{}),
-		hold:    make(map[string]struct{}),
 	}
 	return s
 }
@@ -160,7 +157,22 @@ func (s *scheduler) used() int {
 	return n
 }
 
-// free returns how many more tasks fit in memory.
+// reserve returns the room in memory, past its capacity, that only
+// deliveries of a priority above the default may take: an eighth, so that
+// they need not wait in the store behind a backlog that fills memory.
+func (s *scheduler) reserve() int { return max(1, s.cfg.capacity/8) }
+
+// limitOf returns how full memory may be for t to be taken in: the
+// capacity, and the reserve besides for a priority above the default.
+func (s *scheduler) limitOf(t *hookline.Task) int {
+	if t.Priority > hookline.DefaultPriority {
+		return s.cfg.capacity + s.reserve()
+	}
+	return s.cfg.capacity
+}
+
+// free returns how many more tasks of the default priority fit in memory
+// (negative when higher priorities use the reserve).
 func (s *scheduler) free() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -408,8 +420,9 @@ func (s *scheduler) dispatch(now time.Time) {
 
 // admit queues tasks, skipping those already held, and starts what can go.
 // It returns the tasks it did not take, which the caller gives back to the
-// store: those past the memory bound, and those of endpoints that refuse
-// new work (an open circuit, a long pause).
+// store: those past the memory bound (with the reserve for a priority above
+// the default), and those of endpoints that refuse new work (an open
+// circuit, a long pause).
 func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 	if len(tasks) == 0 {
 		return nil
@@ -422,9 +435,13 @@ func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 		if _, ok := s.held[t.DeliveryID]; ok {
 			continue
 		}
-		if s.closed || s.used() >= s.cfg.capacity {
+		if s.closed {
 			rejected = append(rejected, tasks[i:]...)
 			break
+		}
+		if s.used() >= s.limitOf(t) {
+			rejected = append(rejected, t)
+			continue
 		}
 		e := last
 		if e == nil || e.id != t.Endpoint.ID {
@@ -466,19 +483,17 @@ func (s *scheduler) addHeld(e *epState, n int) {
 }
 
 // updateHold keeps the endpoint in the hold set exactly while ingest should
-// not claim for it. The caller holds s.mu.
+// not claim for it, and in the block set while it takes no new work at all.
+// The caller holds s.mu.
 func (s *scheduler) updateHold(e *epState, now time.Time) {
-	want := s.room(e, now) <= 0 && !e.disabled()
-	if want == e.holdFlag {
-		return
+	if want := s.room(e, now) <= 0 && !e.disabled(); want != e.holdFlag {
+		e.holdFlag = want
+		s.hold.put(e.id, want)
 	}
-	e.holdFlag = want
-	if want {
-		s.hold[e.id] = struct{}{}
-	} else {
-		delete(s.hold, e.id)
+	if want := s.blocked(e, now); want != e.blockFlag {
+		e.blockFlag = want
+		s.block.put(e.id, want)
 	}
-	s.holdDirty = true
 }
 
 // holdSet returns the endpoints ingest must not claim for, as a snapshot
@@ -486,22 +501,16 @@ func (s *scheduler) updateHold(e *epState, now time.Time) {
 func (s *scheduler) holdSet() map[string]struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.holdDirty {
-		s.holdDirty = false
-		if len(s.hold) == 0 {
-			s.holdSnap.Store(nil)
-		} else {
-			m := make(map[string]struct{}, len(s.hold))
-			for id := range s.hold {
-				m[id] = struct{}{}
-			}
-			s.holdSnap.Store(&m)
-		}
-	}
-	if p := s.holdSnap.Load(); p != nil {
-		return *p
-	}
-	return nil
+	return s.hold.snapshot()
+}
+
+// holdSets returns, as snapshots, the hold set and the block set: the
+// endpoints that take no new work at all, which ingest must not claim for
+// even with the priority reserve.
+func (s *scheduler) holdSets() (hold, block map[string]struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hold.snapshot(), s.block.snapshot()
 }
 
 // outcome is what the engine must do after an attempt, beyond recording
@@ -843,8 +852,10 @@ func (s *scheduler) forget(e *epState) {
 		e.timer.Stop()
 	}
 	if e.holdFlag {
-		delete(s.hold, e.id)
-		s.holdDirty = true
+		s.hold.put(e.id, false)
+	}
+	if e.blockFlag {
+		s.block.put(e.id, false)
 	}
 	if tq := e.tenant; tq != nil {
 		if tq.eps--; tq.eps == 0 && !tq.inReady && s.tenants[tq.name] == tq {

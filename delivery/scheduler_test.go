@@ -276,3 +276,62 @@ func TestSchedulerMemoryBytes(t *testing.T) {
 		t.Fatalf("%d of 8 small tasks refused, want 3", len(rej))
 	}
 }
+
+// TestSchedulerPriorityReserve checks the reserve of memory past its
+// capacity: a full queue refuses the default priority but takes an eighth
+// more of a higher one, and no more; an endpoint at its cap is in the hold
+// set but not in the block set, which only an open circuit or a long pause
+// puts it in.
+func TestSchedulerPriorityReserve(t *testing.T) {
+	ts := newTestSched(80, 1, 1)
+	ep := epOf("e", "t")
+	low := tasksOf(ep, 80)
+	for _, task := range low {
+		task.Priority = 1
+	}
+	if rej := ts.admit(low); len(rej) != 0 {
+		t.Fatalf("%d of 80 refused with room for 80", len(rej))
+	}
+	hold, block := ts.holdSets()
+	if _, ok := hold["e"]; !ok {
+		t.Fatal("an endpoint with no room is not in the hold set")
+	}
+	if _, ok := block["e"]; ok {
+		t.Fatal("an endpoint with no room but a closed circuit is in the block set")
+	}
+	more := tasksOf(epOf("f", "t"), 14)
+	for i, task := range more {
+		task.Priority = 9
+		if i < 2 {
+			task.Priority = hookline.DefaultPriority
+		}
+	}
+	rej := ts.admit(more)
+	if len(rej) != 4 || rej[0] != more[0] || rej[1] != more[1] {
+		t.Fatalf("refused %d of 2 default and 12 priority-9 tasks into a full queue, want the 2 and 2 past the reserve of 10", len(rej))
+	}
+	if f := ts.free(); f != -10 {
+		t.Fatalf("free %d with the reserve used, want -10", f)
+	}
+	// Three failures in a row open e's circuit: it is blocked.
+	for fails := 0; fails < 3; {
+		js := ts.started()
+		if len(js) == 0 {
+			t.Fatal("nothing started")
+		}
+		for _, j := range js {
+			if j.ep.ID == "e" {
+				ts.finish(j, sender.Result{StatusCode: 500, Kind: sender.KindHTTP})
+				fails++
+			} else {
+				ts.finish(j, ok)
+			}
+		}
+	}
+	if _, block = ts.holdSets(); block == nil {
+		t.Fatal("an open circuit is not in the block set")
+	}
+	if _, ok := block["e"]; !ok {
+		t.Fatal("an open circuit is not in the block set")
+	}
+}
