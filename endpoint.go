@@ -50,9 +50,26 @@ type Endpoint struct {
 	// Filter, when not nil, is a payload filter (package filter's language):
 	// the endpoint receives an event only when both EventTypes and Filter
 	// match it. Kept as the JSON text given, compacted.
-	Filter    json.RawMessage `json:"filter"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Filter json.RawMessage `json:"filter"`
+	// Headers are sent with every request to the endpoint, at most
+	// MaxHeaders of them, by canonical name. Their values are secrets:
+	// never serialised with the endpoint (the API shows them on the
+	// endpoint's own GET only), sealed at rest with the secret key. Nil
+	// means none.
+	Headers map[string]string `json:"-"`
+	// Timeout bounds one attempt to the endpoint, at most the server's
+	// delivery timeout; 0 means the server's.
+	Timeout time.Duration `json:"-"`
+	// RetrySchedule, when not empty, replaces the server's retry schedule
+	// for the endpoint: the delay before each attempt (the first 0), its
+	// length the number of attempts.
+	RetrySchedule []time.Duration `json:"-"`
+	// Auth, when not nil, is how requests authenticate to the receiver
+	// besides the signature. Its credentials are secrets, kept like
+	// Headers. Nil means none.
+	Auth      *EndpointAuth `json:"-"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
 	// Version numbers the endpoint's latest change. The store takes it from
 	// one sequence for all endpoints: every write of an endpoint (create,
 	// update, delete) gives it a number greater than any given before, in
@@ -61,10 +78,54 @@ type Endpoint struct {
 	// newer. Set by the store.
 	Version int64 `json:"-"`
 	// Deleted marks the snapshot of a deleted endpoint: its last Version,
-	// its secrets cleared. Only DeleteEndpoint and EndpointChanges return
-	// such snapshots; every other read of the store acts as if the endpoint
-	// did not exist.
+	// its secrets (headers and auth too) cleared. Only DeleteEndpoint and
+	// EndpointChanges return such snapshots; every other read of the store
+	// acts as if the endpoint did not exist.
 	Deleted bool `json:"-"`
+}
+
+// EndpointAuth is an endpoint's authentication to its receiver: Type says
+// which of the other fields are set.
+type EndpointAuth struct {
+	// Type is AuthBasic, AuthOAuth2ClientCredentials or AuthMTLS.
+	Type string `json:"type"`
+	// Username and Password, for AuthBasic: the Authorization header.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// TokenURL, ClientID, ClientSecret and Scope (optional), for
+	// AuthOAuth2ClientCredentials: a bearer token is asked of TokenURL with
+	// the client credentials grant (RFC 6749 section 4.4), kept until it
+	// expires, and asked again once when the receiver answers 401.
+	TokenURL     string `json:"token_url,omitempty"`
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	// Cert and Key, for AuthMTLS: the PEM client certificate (chain) and
+	// its private key, presented on the endpoint's TLS connections.
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
+}
+
+// The types of EndpointAuth.
+const (
+	AuthBasic                   = "basic"
+	AuthOAuth2ClientCredentials = "oauth2_client_credentials"
+	AuthMTLS                    = "mtls"
+)
+
+// Limits of an endpoint's request options.
+const (
+	MaxHeaders        = 20   // entries of Headers
+	MaxHeaderBytes    = 4096 // bytes of a header's name and value together
+	MaxRetrySchedule  = 50   // entries of RetrySchedule
+	MaxRetryDelay     = 7 * 24 * time.Hour
+	MaxAuthFieldBytes = 64 << 10 // bytes of one EndpointAuth field (a PEM chain)
+)
+
+// HasRequestOptions reports whether requests to the endpoint differ from
+// the plain ones: headers, a timeout of its own or auth.
+func (e *Endpoint) HasRequestOptions() bool {
+	return len(e.Headers) > 0 || e.Timeout > 0 || e.Auth != nil
 }
 
 // The orderings of an endpoint's deliveries.
@@ -180,6 +241,18 @@ type EndpointUpdate struct {
 	// Filter, when SetFilter, replaces the payload filter (nil: none).
 	SetFilter bool
 	Filter    json.RawMessage
+	// Headers, when SetHeaders, replaces the headers (nil: none).
+	SetHeaders bool
+	Headers    map[string]string
+	// Timeout replaces the endpoint's timeout (0: the server's).
+	Timeout *time.Duration
+	// RetrySchedule, when SetRetrySchedule, replaces the endpoint's retry
+	// schedule (nil: the server's).
+	SetRetrySchedule bool
+	RetrySchedule    []time.Duration
+	// Auth, when SetAuth, replaces the endpoint's auth (nil: none).
+	SetAuth bool
+	Auth    *EndpointAuth
 }
 
 // EndpointFilter selects endpoints. Results are ordered newest first.

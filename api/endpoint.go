@@ -43,6 +43,21 @@ type endpointRequest struct {
 	// Filter is kept raw too: absent leaves the filter alone, null removes
 	// it.
 	Filter json.RawMessage `json:"filter"`
+	// Headers, Timeout, RetrySchedule and Auth are kept raw too: absent
+	// leaves them alone, null removes them (the server's timeout and
+	// schedule).
+	Headers       json.RawMessage `json:"headers"`
+	Timeout       json.RawMessage `json:"timeout"`
+	RetrySchedule json.RawMessage `json:"retry_schedule"`
+	Auth          json.RawMessage `json:"auth"`
+
+	headers          map[string]string // decoded by validate, like the rest
+	setHeaders       bool
+	timeout          *time.Duration
+	retrySchedule    []time.Duration
+	setRetrySchedule bool
+	auth             *hookline.EndpointAuth
+	setAuth          bool
 
 	batch     *hookline.Batch // Batch, decoded by validate
 	setBatch  bool
@@ -79,11 +94,37 @@ func decodeBatch(raw json.RawMessage) (*hookline.Batch, error) {
 }
 
 // endpointResponse is an endpoint as the API shows it: with its health
-// and the scheme its secret signs with, and without its secrets.
+// and the scheme its secret signs with, and without its secrets. Its
+// headers and auth credentials are there only in the answers about the
+// endpoint alone (its GET, POST and PATCH); a list shows the auth type.
 type endpointResponse struct {
 	*hookline.Endpoint
 	SignatureScheme string                  `json:"signature_scheme"`
 	Health          hookline.EndpointHealth `json:"health"`
+	// Timeout and RetrySchedule are null when the server's apply.
+	Timeout       *string                `json:"timeout"`
+	RetrySchedule []string               `json:"retry_schedule"`
+	Headers       map[string]string      `json:"headers,omitempty"`
+	Auth          *hookline.EndpointAuth `json:"auth"`
+}
+
+// newEndpointResponse returns ep as the API shows it; full shows its
+// headers and auth credentials.
+func newEndpointResponse(ep *hookline.Endpoint, h hookline.EndpointHealth, full bool) endpointResponse {
+	out := endpointResponse{Endpoint: normalize(ep), SignatureScheme: signature.SchemeOf(ep.Secret), Health: h}
+	if ep.Timeout > 0 {
+		d := ep.Timeout.String()
+		out.Timeout = &d
+	}
+	for _, d := range ep.RetrySchedule {
+		out.RetrySchedule = append(out.RetrySchedule, d.String())
+	}
+	if full {
+		out.Headers, out.Auth = ep.Headers, ep.Auth
+	} else if ep.Auth != nil {
+		out.Auth = &hookline.EndpointAuth{Type: ep.Auth.Type}
+	}
+	return out
 }
 
 // endpointWithSecret is the answer of POST /v1/endpoints, the only one that
@@ -151,6 +192,58 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 			return err
 		}
 		req.filter, req.setFilter = f, true
+	}
+	return s.validateOptions(req)
+}
+
+// isMTLS reports whether a is mTLS auth.
+func isMTLS(a *hookline.EndpointAuth) bool { return a != nil && a.Type == hookline.AuthMTLS }
+
+// checkMTLSURL refuses mTLS auth on an http:// URL, where no TLS would
+// present the certificate.
+func checkMTLSURL(u string, a *hookline.EndpointAuth) error {
+	if isMTLS(a) && !strings.HasPrefix(strings.ToLower(u), "https://") {
+		return hookline.Errorf(hookline.EINVALID, "auth: mtls needs an https:// url")
+	}
+	return nil
+}
+
+// validateOptions checks the request options of an endpoint: headers,
+// timeout, retry_schedule and auth.
+func (s *Server) validateOptions(req *endpointRequest) error {
+	var err error
+	if req.Headers != nil {
+		if req.headers, err = checkHeaders(req.Headers); err != nil {
+			return err
+		}
+		req.setHeaders = true
+	}
+	if req.Timeout != nil {
+		d, err := checkTimeout(req.Timeout, s.maxTimeout)
+		if err != nil {
+			return err
+		}
+		req.timeout = &d
+	}
+	if req.RetrySchedule != nil {
+		if req.retrySchedule, err = checkRetrySchedule(req.RetrySchedule); err != nil {
+			return err
+		}
+		req.setRetrySchedule = true
+	}
+	if req.Auth != nil {
+		if req.auth, err = s.checkAuth(req.Auth); err != nil {
+			return err
+		}
+		req.setAuth = true
+	}
+	if req.URL != nil && req.setAuth {
+		if err := checkMTLSURL(*req.URL, req.auth); err != nil {
+			return err
+		}
+	}
+	if _, ok := req.headers["Authorization"]; ok && req.auth != nil {
+		return hookline.Errorf(hookline.EINVALID, "headers.Authorization: the endpoint's auth sets it; give one or the other")
 	}
 	return nil
 }
@@ -328,6 +421,10 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	ep.Batch = req.batch
 	ep.Filter = req.filter
+	ep.Headers, ep.RetrySchedule, ep.Auth = req.headers, req.retrySchedule, req.auth
+	if req.timeout != nil {
+		ep.Timeout = *req.timeout
+	}
 	if req.Secret != nil {
 		ep.Secret = *req.Secret
 	} else if req.SignatureScheme != nil {
@@ -344,10 +441,9 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	h.Set("Location", "/v1/endpoints/"+ep.ID)
 	h["Cache-Control"] = noStore
 	s.writeJSON(w, r, http.StatusCreated, endpointWithSecret{
-		endpointResponse: endpointResponse{Endpoint: ep, SignatureScheme: signature.SchemeOf(ep.Secret),
-			Health: hookline.EndpointHealth{Circuit: hookline.CircuitClosed}},
-		Secret:    ep.Secret,
-		PublicKey: publicKey(ep.Secret),
+		endpointResponse: newEndpointResponse(ep, hookline.EndpointHealth{Circuit: hookline.CircuitClosed}, true),
+		Secret:           ep.Secret,
+		PublicKey:        publicKey(ep.Secret),
 	})
 }
 
@@ -375,7 +471,7 @@ func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]endpointResponse, len(eps))
 	for i, ep := range eps {
-		if out[i], err = s.endpointResponse(r, ep); err != nil {
+		if out[i], err = s.endpointResponse(r, ep, false); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -390,7 +486,7 @@ func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := s.endpointResponse(r, ep)
+	out, err := s.endpointResponse(r, ep, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -398,13 +494,14 @@ func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, out)
 }
 
-// endpointResponse returns ep as the API shows it, with its health.
-func (s *Server) endpointResponse(r *http.Request, ep *hookline.Endpoint) (endpointResponse, error) {
+// endpointResponse returns ep as the API shows it, with its health; full
+// shows its headers and auth credentials.
+func (s *Server) endpointResponse(r *http.Request, ep *hookline.Endpoint, full bool) (endpointResponse, error) {
 	h, err := s.engine.EndpointHealth(r.Context(), ep.ID)
 	if err != nil {
 		return endpointResponse{}, err
 	}
-	return endpointResponse{Endpoint: normalize(ep), SignatureScheme: signature.SchemeOf(ep.Secret), Health: h}, nil
+	return newEndpointResponse(ep, h, full), nil
 }
 
 // handleEndpointStats is GET /v1/endpoints/{id}/stats.
@@ -436,11 +533,26 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	now := hookline.Now()
 	var keepUntil *time.Time
-	if req.Tenant != nil || (req.SignatureScheme != nil && req.Secret == nil) {
+	// mTLS needs https: with only one of url and auth given, the other is
+	// the endpoint's.
+	mtlsCheck := (req.URL != nil) != req.setAuth && (req.URL != nil || isMTLS(req.auth))
+	if req.Tenant != nil || (req.SignatureScheme != nil && req.Secret == nil) || mtlsCheck {
 		cur, err := s.store.FindEndpoint(r.Context(), id)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if mtlsCheck {
+			u, a := cur.URL, cur.Auth
+			if req.URL != nil {
+				u = *req.URL
+			} else {
+				a = req.auth
+			}
+			if err := checkMTLSURL(u, a); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
 		}
 		if req.Tenant != nil && cur.Tenant != *req.Tenant {
 			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: cannot be changed; create a new endpoint for the other tenant"))
@@ -468,6 +580,14 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		SetFilter:   req.setFilter,
 		Filter:      req.filter,
 
+		SetHeaders:       req.setHeaders,
+		Headers:          req.headers,
+		Timeout:          req.timeout,
+		SetRetrySchedule: req.setRetrySchedule,
+		RetrySchedule:    req.retrySchedule,
+		SetAuth:          req.setAuth,
+		Auth:             req.auth,
+
 		KeepPreviousUntil: keepUntil,
 	}
 	if req.Disabled != nil && *req.Disabled {
@@ -480,7 +600,7 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.engine.EndpointChanged(id, ep)
-	out, err := s.endpointResponse(r, ep)
+	out, err := s.endpointResponse(r, ep, true)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -50,6 +50,9 @@ type Config struct {
 	// field, and the flags that would allow the host when it is loopback,
 	// private, link-local or unspecified. Nil means no further check.
 	CheckURL func(rawURL string) error
+	// MaxDeliveryTimeout is the server's delivery timeout, the most an
+	// endpoint's timeout may be. Zero means DefaultMaxDeliveryTimeout.
+	MaxDeliveryTimeout time.Duration
 	// Metrics is served at GET /metrics without the API key. Nil means
 	// /metrics is not served.
 	Metrics http.Handler
@@ -87,6 +90,7 @@ type Server struct {
 	store      hookline.Store
 	engine     Engine
 	checkURL   func(string) error
+	maxTimeout time.Duration
 	log        *slog.Logger
 	maxPayload int64
 	writeTime  time.Duration // 0: no write deadline
@@ -110,6 +114,7 @@ func NewServer(c Config) *Server {
 		store:      c.Store,
 		engine:     c.Engine,
 		checkURL:   c.CheckURL,
+		maxTimeout: c.MaxDeliveryTimeout,
 		log:        c.Logger,
 		maxPayload: c.MaxPayload,
 		writeTime:  c.WriteTimeout,
@@ -124,6 +129,9 @@ func NewServer(c Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.maxTimeout <= 0 {
+		s.maxTimeout = DefaultMaxDeliveryTimeout
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/internal/limiter"
+	"github.com/hookline/hookline/internal/sender"
 	"github.com/hookline/hookline/signature"
 )
 
@@ -24,6 +25,11 @@ type epState struct {
 	// expired (a rotation); nil when there is none or it does not parse.
 	prev       *signature.Signer
 	prevSecret string // the secret prev was made from
+	// profile is how requests to the endpoint differ from plain ones (nil:
+	// they do not), made from the snapshot's options; profileErr says why
+	// none could be made when they do not load.
+	profile    *sender.Profile
+	profileErr string
 
 	tasks    taskQueue
 	held     int // tasks queued or in flight
@@ -58,11 +64,14 @@ type epState struct {
 // setEndpoint replaces the snapshot with ep if it is at least as new (by
 // Version: the order of the store's endpoint writes, not the writers' clocks), and
 // applies its limits. It reports whether ep re-enabled the endpoint.
-func (e *epState) setEndpoint(ep *hookline.Endpoint, defMax int) (reenabled bool) {
+func (e *epState) setEndpoint(ep *hookline.Endpoint, cfg *schedConfig) (reenabled bool) {
 	if e.ep != nil && ep != e.ep && ep.Version < e.ep.Version {
 		return false
 	}
 	reenabled = e.ep != nil && e.ep.Disabled && !ep.Disabled
+	if e.ep == nil || !sender.SameProfile(e.ep, ep) {
+		e.setProfile(ep, cfg)
+	}
 	e.ep = ep
 	oldSigner, oldSecret := e.signer, e.secret
 	if e.signer == nil || e.secret != ep.Secret {
@@ -79,11 +88,27 @@ func (e *epState) setEndpoint(ep *hookline.Endpoint, defMax int) (reenabled bool
 		e.prev, _ = signature.NewSigner(ep.PreviousSecret)
 		e.prevSecret = ep.PreviousSecret
 	}
-	e.conc.SetMax(maxInFlight(ep, defMax))
+	e.conc.SetMax(maxInFlight(ep, cfg.perEndpoint))
 	if e.rate.Static() != ep.RateLimit {
 		e.rate.SetStatic(ep.RateLimit)
 	}
 	return reenabled
+}
+
+// setProfile makes the request profile of ep, in place of the one kept
+// (whose idle connections close).
+func (e *epState) setProfile(ep *hookline.Endpoint, cfg *schedConfig) {
+	e.profile.Close()
+	e.profile, e.profileErr = nil, ""
+	if !ep.HasRequestOptions() || cfg.profile == nil {
+		return
+	}
+	p, err := cfg.profile(ep)
+	if err != nil {
+		e.profileErr = err.Error()
+		return
+	}
+	e.profile = p
 }
 
 // maxInFlight returns an endpoint's cap on concurrent requests.

@@ -12,6 +12,7 @@ package delivery
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the Prometheus collectors (default a new registry).
 	Registerer prometheus.Registerer
+	// RootCAs, when set, replaces the system's roots for the receivers'
+	// certificates (tests, receivers under a private CA).
+	RootCAs *x509.CertPool
 	// Client overrides the HTTP client, for tests.
 	Client *http.Client
 }
@@ -233,6 +237,7 @@ func New(cfg Config) *Engine {
 		Timeout:              cfg.DeliveryTimeout,
 		IdleConnsPerHost:     cfg.MaxInFlightPerEndpoint,
 		UserAgent:            "Hookline/" + hookline.Version,
+		RootCAs:              cfg.RootCAs,
 		Client:               cfg.Client,
 	})
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -249,6 +254,7 @@ func New(cfg Config) *Engine {
 		now:        cfg.Now,
 		start:      func(j *job) { go e.run(j) },
 		wake:       e.poller.poke,
+		profile:    e.sender.Profile,
 	})
 	e.committer = newCommitter(e, 4096)
 	e.outcomes = newOutcomeWriter(e, 4*outcomeBatchSize)

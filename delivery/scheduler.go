@@ -32,6 +32,9 @@ type schedConfig struct {
 	// wake tells the poller that an endpoint with work in the store can
 	// take some (room freed, circuit closed, pause over). It must not block.
 	wake func()
+	// profile makes the request profile of an endpoint with request
+	// options (sender.Sender.Profile); nil makes none.
+	profile func(*hookline.Endpoint) (*sender.Profile, error)
 }
 
 // job is one attempt to make: a task, its endpoint's state, the snapshot
@@ -44,8 +47,12 @@ type job struct {
 	ep     *hookline.Endpoint
 	signer *signature.Signer
 	prev   *signature.Signer // ep's previous secret; it signs too until it expires
-	probe  bool
-	mark   uint64 // the rate limiter's mark of the send; 0 when not limited
+	// profile and profileErr are the endpoint's request profile (nil for
+	// plain requests) and why it could not be made ("" when it could).
+	profile    *sender.Profile
+	profileErr string
+	probe      bool
+	mark       uint64 // the rate limiter's mark of the send; 0 when not limited
 }
 
 // scheduler holds the deliveries this node has in memory and decides what
@@ -117,7 +124,7 @@ func (s *scheduler) state(id string, ep *hookline.Endpoint) *epState {
 			tq.eps++
 			e.tenant = tq
 		}
-		if e.setEndpoint(ep, s.cfg.perEndpoint) {
+		if e.setEndpoint(ep, &s.cfg) {
 			e.reset()
 		}
 	}
@@ -391,7 +398,7 @@ func (s *scheduler) take(e *epState, now time.Time) *job {
 	if b := e.batching(); b != nil {
 		n = b.MaxEvents
 	}
-	j := &job{tasks: e.tasks.take(n), e: e, ep: e.ep, signer: e.signer, prev: e.prev}
+	j := &job{tasks: e.tasks.take(n), e: e, ep: e.ep, signer: e.signer, prev: e.prev, profile: e.profile, profileErr: e.profileErr}
 	if !e.disabled() {
 		j.probe = e.brk.Acquire(now)
 		e.probing = e.probing || j.probe
@@ -451,7 +458,7 @@ func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 			e = s.state(t.Endpoint.ID, t.Endpoint)
 			last = e
 		} else if t.Endpoint != e.ep {
-			e.setEndpoint(t.Endpoint, s.cfg.perEndpoint)
+			e.setEndpoint(t.Endpoint, &s.cfg)
 		}
 		if s.blocked(e, now) {
 			rejected = append(rejected, t)
@@ -826,7 +833,7 @@ func (s *scheduler) updateEndpoint(id string, ep *hookline.Endpoint) {
 	}
 	now := s.cfg.now()
 	if ep != nil {
-		if e.setEndpoint(ep, s.cfg.perEndpoint) {
+		if e.setEndpoint(ep, &s.cfg) {
 			e.reset()
 		}
 		s.markReady(e, now)
@@ -848,6 +855,7 @@ func (s *scheduler) forget(e *epState) {
 		return
 	}
 	delete(s.eps, e.id)
+	e.profile.Close()
 	if e.timer != nil {
 		e.timer.Stop()
 	}

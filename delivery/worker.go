@@ -49,6 +49,8 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 		r = sender.Result{Err: "endpoint is disabled", Kind: sender.KindDisabled}
 	case j.signer == nil:
 		r = sender.Result{Err: "endpoint secret is not a valid whsec_ secret", Kind: sender.KindDisabled}
+	case j.profileErr != "":
+		r = sender.Result{Err: j.profileErr, Kind: sender.KindAuth}
 	default:
 		unix := start.Unix()
 		if j.prev != nil && ep.SignsWithPrevious(start) {
@@ -58,7 +60,7 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 		} else {
 			*sigbuf = j.signer.AppendSignature((*sigbuf)[:0], id, unix, body)
 		}
-		req := &sender.Request{URL: ep.URL, ID: id, Timestamp: unix, Signature: string(*sigbuf), Body: body}
+		req := &sender.Request{URL: ep.URL, ID: id, Timestamp: unix, Signature: string(*sigbuf), Body: body, Profile: j.profile}
 		if j.mark != 0 {
 			req.Wrote = func(at time.Time) { e.sched.wrote(j, at) }
 		}
@@ -105,7 +107,12 @@ func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sende
 	default:
 		// A Retry-After pauses the whole endpoint (the scheduler holds it
 		// back); the delivery is due no sooner than the pause ends.
-		if d, ok := e.retry.Next(first.Attempts+1-first.ScheduleOffset, min(r.RetryAfter, maxPause)); ok {
+		policy := e.retry
+		if len(ep.RetrySchedule) > 0 {
+			// The endpoint's own schedule, with the server's jitter.
+			policy = &RetryPolicy{Schedule: ep.RetrySchedule, Jitter: e.retry.Jitter, Rand: e.retry.Rand}
+		}
+		if d, ok := policy.Next(first.Attempts+1-first.ScheduleOffset, min(r.RetryAfter, maxPause)); ok {
 			status, next = hookline.StatusPending, start.Add(elapsed).Add(d)
 		} else {
 			status = hookline.StatusFailed

@@ -15,18 +15,19 @@ import (
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/filter"
+	"github.com/hookline/hookline/internal/epcodec"
 	"github.com/hookline/hookline/internal/secretbox"
 )
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, filter, version, deleted_at`
+	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule, version, deleted_at`
 
 // insertColumns are the columns a new endpoint is written with; its
 // version comes from the trigger endpoints_versioned.
 const insertColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, filter`
+	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule`
 
 // endpointFields returns the destinations of endpointColumns for ep, and a
 // function that finishes ep once they are scanned, opening its secrets with
@@ -35,9 +36,11 @@ func endpointFields(ep *hookline.Endpoint, box *secretbox.Box) ([]any, func() er
 	var maxInFlight, batchEvents, batchWait int32
 	var prevExpires, deleted *time.Time
 	var flt *string
+	var opts epcodec.Stored
 	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
 			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires, &flt, &ep.Version, &deleted}, func() error {
+			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires, &flt,
+			&opts.Headers, &opts.Auth, &opts.TimeoutMS, &opts.RetrySchedule, &ep.Version, &deleted}, func() error {
 			ep.MaxInFlight, ep.Deleted = int(maxInFlight), deleted != nil
 			if flt != nil {
 				ep.Filter = json.RawMessage(*flt)
@@ -48,6 +51,9 @@ func endpointFields(ep *hookline.Endpoint, box *secretbox.Box) ([]any, func() er
 			ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
 			if prevExpires != nil && ep.PreviousSecret != "" {
 				ep.PreviousSecretExpiresAt = prevExpires.UTC()
+			}
+			if err := epcodec.Decode(box, ep, opts); err != nil {
+				return err
 			}
 			return openSecrets(box, ep)
 		}
@@ -86,12 +92,17 @@ func endpointNotFound(id string) error {
 // CreateEndpoint stores a new endpoint. An endpoint with the same ID is a
 // conflict.
 func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error {
+	opts, err := epcodec.Encode(s.box, e)
+	if err != nil {
+		return fmt.Errorf("postgres: create endpoint: %w", err)
+	}
 	var version int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO endpoints (`+insertColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING version`,
+	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (`+insertColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING version`,
 		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-		truncate(e.CreatedAt), truncate(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter)).Scan(&version)
+		truncate(e.CreatedAt), truncate(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter),
+		opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule).Scan(&version)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
@@ -168,6 +179,17 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		sealed := s.box.Seal(*u.Secret, id)
 		secret = &sealed
 	}
+	// The options set, as stored: encoded alone, then applied by flag.
+	set := &hookline.Endpoint{ID: id}
+	epcodec.Apply(set, &u)
+	opts, err := epcodec.Encode(s.box, set)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: update endpoint: %w", err)
+	}
+	var timeoutMS *int64
+	if u.Timeout != nil {
+		timeoutMS = &opts.TimeoutMS
+	}
 	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `WITH old AS (
 			SELECT disabled FROM endpoints WHERE id = $1 AND deleted_at IS NULL),
 		upd AS (UPDATE endpoints SET
@@ -186,6 +208,10 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			batch_max_events = CASE WHEN $13 THEN $14 ELSE batch_max_events END,
 			batch_max_wait_ms = CASE WHEN $13 THEN $15 ELSE batch_max_wait_ms END,
 			filter = CASE WHEN $17 THEN $18 ELSE filter END,
+			headers = CASE WHEN $19 THEN $20 ELSE headers END,
+			auth = CASE WHEN $21 THEN $22 ELSE auth END,
+			timeout_ms = coalesce($23, timeout_ms),
+			retry_schedule = CASE WHEN $24 THEN $25 ELSE retry_schedule END,
 			updated_at = $8
 			WHERE id = $1 AND deleted_at IS NULL RETURNING `+endpointColumns+`),
 		reset AS (DELETE FROM endpoint_health WHERE endpoint_id = $1
@@ -193,7 +219,8 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		SELECT `+endpointColumns+` FROM upd`,
 		id, u.URL, u.Description, u.EventTypes != nil, types, secret, u.Disabled, truncate(now),
 		u.DisabledReason, u.RateLimit, maxInFlight, u.Ordering, u.SetBatch, batchEvents(u.Batch), batchWait(u.Batch),
-		keepUntil, u.SetFilter, filterArg(u.Filter)), s.box)
+		keepUntil, u.SetFilter, filterArg(u.Filter), u.SetHeaders, opts.Headers, u.SetAuth, opts.Auth,
+		timeoutMS, u.SetRetrySchedule, opts.RetrySchedule), s.box)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -220,7 +247,8 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string, now time.Time) (*
 		var err error
 		ep, err = scanEndpoint(s.pool.QueryRow(ctx, `WITH upd AS (
 				UPDATE endpoints SET deleted_at = $2, updated_at = $2,
-					secret = '', previous_secret = '', previous_secret_expires_at = NULL
+					secret = '', previous_secret = '', previous_secret_expires_at = NULL,
+					headers = '', auth = ''
 				WHERE id = $1 AND deleted_at IS NULL RETURNING `+endpointColumns+`),
 			health AS (DELETE FROM endpoint_health WHERE endpoint_id = $1)
 			SELECT `+endpointColumns+` FROM upd`, id, truncate(now)), s.box)

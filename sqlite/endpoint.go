@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/filter"
+	"github.com/hookline/hookline/internal/epcodec"
 	"github.com/hookline/hookline/internal/secretbox"
 )
 
@@ -57,13 +58,14 @@ func loadEndpoints(ctx context.Context, db *sql.DB, box *secretbox.Box) (c *endp
 	}
 	defer rows.Close()
 	for rows.Next() {
-		ep, err := scanEndpoint(rows)
+		ep, opts, err := scanEndpoint(rows)
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
 		}
-		current := box.Current(ep.Secret) && box.Current(ep.PreviousSecret)
-		hasPlain := (ep.Secret != "" && !secretbox.IsSealed(ep.Secret)) || (ep.PreviousSecret != "" && !secretbox.IsSealed(ep.PreviousSecret))
-		if err := openSecrets(box, ep); err != nil {
+		current := box.Current(ep.Secret) && box.Current(ep.PreviousSecret) && epcodec.Current(box, opts)
+		hasPlain := (ep.Secret != "" && !secretbox.IsSealed(ep.Secret)) || (ep.PreviousSecret != "" && !secretbox.IsSealed(ep.PreviousSecret)) ||
+			epcodec.Plain(opts)
+		if err := openSecrets(box, ep, opts); err != nil {
 			return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
 		}
 		c.put(ep)
@@ -126,27 +128,30 @@ func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 		c.Batch = &b
 	}
 	c.Filter = slices.Clone(ep.Filter)
+	epcodec.Clone(&c, ep)
 	return &c
 }
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, filter, version, deleted_at IS NOT NULL`
+	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule, version, deleted_at IS NOT NULL`
 
 type scanner interface{ Scan(dest ...any) error }
 
 // scanEndpoint reads an endpoint row, its secrets as stored (sealed or
-// plain; see openSecrets).
-func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
+// plain; see openSecrets) and its options as stored.
+func scanEndpoint(row scanner) (*hookline.Endpoint, epcodec.Stored, error) {
 	var ep hookline.Endpoint
+	var opts epcodec.Stored
 	var types string
 	var created, updated, prevExpires int64
 	var batchEvents, batchWait int
 	var flt sql.NullString
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
 		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
-		&created, &updated, &ep.PreviousSecret, &prevExpires, &flt, &ep.Version, &ep.Deleted); err != nil {
-		return nil, err
+		&created, &updated, &ep.PreviousSecret, &prevExpires, &flt,
+		&opts.Headers, &opts.Auth, &opts.TimeoutMS, &opts.RetrySchedule, &ep.Version, &ep.Deleted); err != nil {
+		return nil, opts, err
 	}
 	if flt.Valid {
 		ep.Filter = json.RawMessage(flt.String)
@@ -158,19 +163,19 @@ func scanEndpoint(row scanner) (*hookline.Endpoint, error) {
 		ep.Batch = &hookline.Batch{MaxEvents: batchEvents, MaxWaitMS: batchWait}
 	}
 	if err := json.Unmarshal([]byte(types), &ep.EventTypes); err != nil {
-		return nil, fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
+		return nil, opts, fmt.Errorf("endpoint %s: event_types: %w", ep.ID, err)
 	}
 	ep.CreatedAt, ep.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return &ep, nil
+	return &ep, opts, nil
 }
 
 // readEndpoint reads an endpoint row with its secrets opened.
 func (s *Store) readEndpoint(row scanner) (*hookline.Endpoint, error) {
-	ep, err := scanEndpoint(row)
+	ep, opts, err := scanEndpoint(row)
 	if err != nil {
 		return nil, err
 	}
-	if err := openSecrets(s.box, ep); err != nil {
+	if err := openSecrets(s.box, ep, opts); err != nil {
 		return nil, err
 	}
 	return ep, nil
@@ -178,7 +183,10 @@ func (s *Store) readEndpoint(row scanner) (*hookline.Endpoint, error) {
 
 // openSecrets replaces the secrets of ep as stored with their plain values.
 // Its errors name the endpoint and the key ID, never a secret.
-func openSecrets(box *secretbox.Box, ep *hookline.Endpoint) error {
+func openSecrets(box *secretbox.Box, ep *hookline.Endpoint, opts epcodec.Stored) error {
+	if err := epcodec.Decode(box, ep, opts); err != nil {
+		return err
+	}
 	var err error
 	if ep.Secret, err = box.Open(ep.Secret, ep.ID); err != nil {
 		return fmt.Errorf("endpoint %s: secret: %w", ep.ID, err)
@@ -196,15 +204,20 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	if err != nil {
 		return fmt.Errorf("sqlite: create endpoint: %w", err)
 	}
+	opts, err := epcodec.Encode(s.box, e)
+	if err != nil {
+		return fmt.Errorf("sqlite: create endpoint: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	version := s.version.Load() + 1
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+insertColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Tenant, e.URL, e.Description, string(types), s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
-			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter), version)
+			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter),
+			opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule, version)
 		return err
 	})
 	if isConstraint(err) {
@@ -333,6 +346,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if u.SetFilter {
 		ep.Filter = slices.Clone(u.Filter)
 	}
+	epcodec.Apply(ep, &u)
 	ep.UpdatedAt = now
 	ep.Version = s.version.Load() + 1
 	reenabled := cur.ep.Disabled && !ep.Disabled
@@ -340,15 +354,21 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
 	}
+	opts, err := epcodec.Encode(s.box, ep)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET url = ?, description = ?, event_types = ?,
 			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
 			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?,
-			previous_secret = ?, previous_secret_expires_at = ?, filter = ?, version = ?
+			previous_secret = ?, previous_secret_expires_at = ?, filter = ?,
+			headers = ?, auth = ?, timeout_ms = ?, retry_schedule = ?, version = ?
 			WHERE id = ?`,
 			ep.URL, ep.Description, string(types), s.box.Seal(ep.Secret, id), ep.Disabled, ep.DisabledReason,
 			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
-			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), filterArg(ep.Filter), ep.Version, id)
+			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), filterArg(ep.Filter),
+			opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule, ep.Version, id)
 		if err != nil || !reenabled {
 			return err
 		}
@@ -380,9 +400,11 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string, now time.Time) (*
 	ep := cloneEndpoint(cur.ep)
 	ep.UpdatedAt, ep.Version, ep.Deleted = truncate(now), s.version.Load()+1, true
 	ep.Secret, ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", "", time.Time{}
+	ep.Headers, ep.Auth = nil, nil
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = ?, updated_at = ?, version = ?,
-			secret = '', previous_secret = '', previous_secret_expires_at = 0 WHERE id = ?`,
+			secret = '', previous_secret = '', previous_secret_expires_at = 0,
+			headers = '', auth = '' WHERE id = ?`,
 			micros(ep.UpdatedAt), micros(ep.UpdatedAt), ep.Version, id)
 		if err != nil {
 			return err
@@ -434,7 +456,7 @@ func (s *Store) EndpointChanges(ctx context.Context, since int64, limit int) ([]
 // insertColumns are the columns a new endpoint is written with.
 const insertColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, filter, version`
+	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule, version`
 
 // whereClause joins conditions with AND.
 func whereClause(conds []string) string {

@@ -1,4 +1,4 @@
--- Schema version 8 (user_version 7 until schema_v7.sql is merged): endpoint
+-- Schema version 8: endpoint
 -- versions and soft delete.
 --
 -- version numbers an endpoint's latest change, from one sequence the store

@@ -7,13 +7,15 @@ import (
 	"slices"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/epcodec"
 )
 
 // resealBatch is how many endpoints one transaction of resealSecrets
 // rewrites.
 const resealBatch = 100
 
-// resealSecrets stores the secrets of eps (opened) again as the store's box
+// resealSecrets stores the secrets of eps (opened, with the sealed options:
+// headers and auth) again as the store's box
 // seals them now: with its current key, or in plain without one. It runs
 // at Open, before anything else writes. When plain holds (some of them were
 // stored in plain) and the box seals, it then rewrites the database (VACUUM:
@@ -29,8 +31,12 @@ func (s *Store) resealSecrets(ctx context.Context, eps []*hookline.Endpoint, pla
 	for batch := range slices.Chunk(eps, resealBatch) {
 		err := s.write(ctx, func(tx *sql.Tx) error {
 			for _, ep := range batch {
-				if _, err := tx.ExecContext(ctx, "UPDATE endpoints SET secret = ?, previous_secret = ? WHERE id = ?",
-					s.box.Seal(ep.Secret, ep.ID), s.box.Seal(ep.PreviousSecret, ep.ID), ep.ID); err != nil {
+				opts, err := epcodec.Encode(s.box, ep)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, "UPDATE endpoints SET secret = ?, previous_secret = ?, headers = ?, auth = ? WHERE id = ?",
+					s.box.Seal(ep.Secret, ep.ID), s.box.Seal(ep.PreviousSecret, ep.ID), opts.Headers, opts.Auth, ep.ID); err != nil {
 					return err
 				}
 			}

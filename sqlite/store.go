@@ -49,15 +49,15 @@ var schemaV5 string
 //go:embed schema_v6.sql
 var schemaV6 string
 
+//go:embed schema_v7.sql
+var schemaV7 string
+
 //go:embed schema_v8.sql
 var schemaV8 string
 
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-//
-// schema_v8.sql (endpoint versions) is the seventh entry for now: another
-// branch's schema_v7.sql will come before it when both are merged.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV8}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

@@ -17,6 +17,7 @@ var endpointTests = []test{
 	{"UpdateMissing", testEndpointUpdateMissing},
 	{"UpdateChangesFanOut", testEndpointUpdateChangesFanOut},
 	{"FilterFanOut", testEndpointFilterFanOut},
+	{"RequestOptions", testEndpointRequestOptions},
 	{"RotateSecret", testEndpointRotateSecret},
 	{"RotateSecretTasks", testEndpointRotateSecretTasks},
 	{"Versions", testEndpointVersions},
@@ -42,6 +43,20 @@ func testEndpointCreateFind(t *testing.T, b *bundle) {
 		func() *hookline.Endpoint {
 			ep := b.newEndpoint("acme")
 			ep.Filter = json.RawMessage(`{"data":{"amount":{"$gte":1000},"note":"caf\u00e9"}}`)
+			return ep
+		}(),
+		func() *hookline.Endpoint {
+			ep := b.newEndpoint("acme")
+			ep.Headers = map[string]string{"X-Api-Key": "k\u00e9y \"1\"", "X-Other": ""}
+			ep.Timeout = 2500 * time.Millisecond
+			ep.RetrySchedule = []time.Duration{0, 1500 * time.Microsecond, time.Minute}
+			ep.Auth = &hookline.EndpointAuth{Type: hookline.AuthBasic, Username: "u", Password: "p:w"}
+			return ep
+		}(),
+		func() *hookline.Endpoint {
+			ep := b.newEndpoint("acme")
+			ep.Auth = &hookline.EndpointAuth{Type: hookline.AuthOAuth2ClientCredentials, TokenURL: "https://auth.example/token",
+				ClientID: "id", ClientSecret: "secret", Scope: "a b"}
 			return ep
 		}(),
 	} {
@@ -107,6 +122,20 @@ func testEndpointUpdateEachField(t *testing.T, b *bundle) {
 			func(e *hookline.Endpoint) { e.Description = "kept" }},
 		{"FilterRemoved", hookline.EndpointUpdate{SetFilter: true},
 			func(e *hookline.Endpoint) { e.Filter = nil }},
+		{"Headers", hookline.EndpointUpdate{SetHeaders: true, Headers: map[string]string{"X-Api-Key": "one"}},
+			func(e *hookline.Endpoint) { e.Headers = map[string]string{"X-Api-Key": "one"} }},
+		{"Timeout", hookline.EndpointUpdate{Timeout: ptr(3 * time.Second)},
+			func(e *hookline.Endpoint) { e.Timeout = 3 * time.Second }},
+		{"RetrySchedule", hookline.EndpointUpdate{SetRetrySchedule: true, RetrySchedule: []time.Duration{0, time.Second}},
+			func(e *hookline.Endpoint) { e.RetrySchedule = []time.Duration{0, time.Second} }},
+		{"Auth", hookline.EndpointUpdate{SetAuth: true, Auth: &hookline.EndpointAuth{Type: hookline.AuthMTLS, Cert: "C", Key: "K"}},
+			func(e *hookline.Endpoint) {
+				e.Auth = &hookline.EndpointAuth{Type: hookline.AuthMTLS, Cert: "C", Key: "K"}
+			}},
+		{"OtherFieldKeepsOptions", hookline.EndpointUpdate{Description: ptr("options kept")},
+			func(e *hookline.Endpoint) { e.Description = "options kept" }},
+		{"OptionsRemoved", hookline.EndpointUpdate{SetHeaders: true, Timeout: ptr(time.Duration(0)), SetRetrySchedule: true, SetAuth: true},
+			func(e *hookline.Endpoint) { e.Headers, e.Timeout, e.RetrySchedule, e.Auth = nil, 0, nil, nil }},
 	} {
 		now := b.advance(time.Second)
 		step.change(&want)
@@ -429,4 +458,41 @@ func testEndpointListPages(t *testing.T, b *bundle) {
 	if len(eps) != len(acme) || next != "" {
 		t.Errorf("Limit 0: %d endpoints, next %q; want %d, \"\"", len(eps), next, len(acme))
 	}
+}
+
+// testEndpointRequestOptions checks that the tasks of an endpoint with
+// request options carry them in their snapshot, as created and after an
+// update, and that a change to the endpoint the caller created it from does
+// not reach the store's.
+func testEndpointRequestOptions(t *testing.T, b *bundle) {
+	ep := b.newEndpoint("acme")
+	ep.Headers = map[string]string{"X-Api-Key": "one"}
+	ep.Timeout = time.Second
+	ep.RetrySchedule = []time.Duration{0, time.Minute}
+	ep.Auth = &hookline.EndpointAuth{Type: hookline.AuthBasic, Username: "u", Password: "p"}
+	if err := b.s.CreateEndpoint(b.ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	want := *ep
+	want.Headers = map[string]string{"X-Api-Key": "one"}
+	want.Auth = &hookline.EndpointAuth{Type: hookline.AuthBasic, Username: "u", Password: "p"}
+	ep.Headers["X-Api-Key"], ep.Auth.Password = "changed", "changed"
+	tasks := b.ingest(t, false, b.event("acme", "invoice.paid")).Tasks
+	if len(tasks) != 1 {
+		t.Fatalf("%d tasks, want 1", len(tasks))
+	}
+	wantEndpoint(t, tasks[0].Endpoint, &want)
+
+	now := b.tick()
+	got, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{SetHeaders: true, Headers: map[string]string{"X-Api-Key": "two"}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Headers, want.UpdatedAt = map[string]string{"X-Api-Key": "two"}, now
+	wantEndpoint(t, got, &want)
+	tasks = b.ingest(t, false, b.event("acme", "invoice.paid")).Tasks
+	if len(tasks) != 1 {
+		t.Fatalf("%d tasks, want 1", len(tasks))
+	}
+	wantEndpoint(t, tasks[0].Endpoint, &want)
 }

@@ -28,6 +28,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -442,6 +443,16 @@ func wantEndpoint(t *testing.T, got, want *hookline.Endpoint) {
 	equal(t, got.RateLimit, want.RateLimit, "endpoint RateLimit")
 	equal(t, got.MaxInFlight, want.MaxInFlight, "endpoint MaxInFlight")
 	equal(t, string(got.Filter), string(want.Filter), "endpoint Filter")
+	if !maps.Equal(got.Headers, want.Headers) || (got.Headers == nil) != (want.Headers == nil) {
+		t.Errorf("endpoint Headers = %q, want %q", got.Headers, want.Headers)
+	}
+	equal(t, got.Timeout, want.Timeout, "endpoint Timeout")
+	if !slices.Equal(got.RetrySchedule, want.RetrySchedule) {
+		t.Errorf("endpoint RetrySchedule = %v, want %v", got.RetrySchedule, want.RetrySchedule)
+	}
+	if (got.Auth == nil) != (want.Auth == nil) || got.Auth != nil && *got.Auth != *want.Auth {
+		t.Errorf("endpoint Auth = %+v, want %+v", got.Auth, want.Auth)
+	}
 	sameTime(t, got.CreatedAt, want.CreatedAt, "endpoint CreatedAt")
 	sameTime(t, got.UpdatedAt, want.UpdatedAt, "endpoint UpdatedAt")
 	equal(t, got.Version, want.Version, "endpoint Version")

@@ -194,17 +194,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	dest := sender.Destinations{AllowPrivate: c.AllowPrivateNetworks, Allow: c.AllowDestinations}
 	handler := api.NewServer(api.Config{
-		Store:        m.Store,
-		Engine:       m.Engine,
-		APIKey:       c.APIKey,
-		MaxPayload:   c.MaxPayload,
-		CheckURL:     dest.CheckURL,
-		Metrics:      promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Logger:       log,
-		WriteTimeout: m.HTTP.WriteTimeout,
-		RateLimit:    c.APIRateLimit,
-		Dashboard:    dash,
-		Portal:       dash,
+		Store:      m.Store,
+		Engine:     m.Engine,
+		APIKey:     c.APIKey,
+		MaxPayload: c.MaxPayload,
+		CheckURL:   dest.CheckURL,
+
+		MaxDeliveryTimeout: c.DeliveryTimeout,
+		Metrics:            promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Logger:             log,
+		WriteTimeout:       m.HTTP.WriteTimeout,
+		RateLimit:          c.APIRateLimit,
+		Dashboard:          dash,
+		Portal:             dash,
 	})
 	dash.Attach(handler)
 	m.closers = append(m.closers, func() error { dash.Close(); return nil })

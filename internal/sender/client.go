@@ -2,6 +2,7 @@ package sender
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,7 +20,7 @@ func CheckURL(raw string, allowPrivate bool) error {
 // the like) are ignored: a proxy dials for the client, around the guard.
 // With proxy, every connection is a CONNECT tunnel through it, to an
 // address checked first (see proxyDialer).
-func newClient(dest Destinations, proxy *url.URL, timeout time.Duration, maxConnsPerHost int) *http.Client {
+func newClient(dest Destinations, proxy *url.URL, timeout time.Duration, maxConnsPerHost int, roots *x509.CertPool) *http.Client {
 	d := &net.Dialer{
 		Timeout:   min(timeout, 10*time.Second),
 		KeepAlive: 30 * time.Second,
@@ -42,7 +43,7 @@ func newClient(dest Destinations, proxy *url.URL, timeout time.Duration, maxConn
 		ExpectContinueTimeout:  time.Second,
 		ResponseHeaderTimeout:  timeout,
 		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
 	}
 	return &http.Client{
 		Transport: t,

@@ -98,7 +98,7 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 	defer srv.Close()
 	// A host name that resolves to loopback passes CheckURL but not the dial.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localtest.invalid", 1)
-	c := newClient(Destinations{}, nil, 5*time.Second, 4)
+	c := newClient(Destinations{}, nil, 5*time.Second, 4, nil)
 	c.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{}, "127.0.0.1")
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	_, err := c.Do(req)
@@ -109,7 +109,7 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 		t.Fatalf("classified as %q %q", r.Kind, r.Err)
 	}
 
-	ok := newClient(Destinations{AllowPrivate: true}, nil, 5*time.Second, 4)
+	ok := newClient(Destinations{AllowPrivate: true}, nil, 5*time.Second, 4, nil)
 	ok.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{AllowPrivate: true}, "127.0.0.1")
 	req, _ = http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	resp, err := ok.Do(req)
@@ -126,7 +126,7 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusFound)
 	}))
 	defer srv.Close()
-	c := newClient(Destinations{AllowPrivate: true}, nil, 5*time.Second, 4)
+	c := newClient(Destinations{AllowPrivate: true}, nil, 5*time.Second, 4, nil)
 	resp, err := c.Post(srv.URL, "application/json", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ func TestGuardAllowDestinations(t *testing.T) {
 	}{{"127.0.0.1/32", true}, {"127.0.0.0/8", true}, {"10.0.0.0/8", false}, {"", false}} {
 		allow, _ := ParsePrefixes(tt.allow)
 		dest := Destinations{Allow: allow}
-		c := newClient(dest, nil, 5*time.Second, 4)
+		c := newClient(dest, nil, 5*time.Second, 4, nil)
 		c.Transport.(*http.Transport).DialContext = guardedDialer(dest, "127.0.0.1")
 		req, _ := http.NewRequestWithContext(context.Background(), "POST", url, nil)
 		resp, err := c.Do(req)

@@ -109,7 +109,7 @@ func TestProxy(t *testing.T) {
 	}
 
 	t.Run("Allowed", func(t *testing.T) {
-		c := newClient(allowed, proxyURL, 5*time.Second, 4)
+		c := newClient(allowed, proxyURL, 5*time.Second, 4, nil)
 		defer c.CloseIdleConnections()
 		// localhost resolves here to 127.0.0.1 (and maybe ::1, not allowed).
 		if body, err := post(c, "http://localhost:"+port+"/hook"); err != nil || body != "ok" {
@@ -125,7 +125,7 @@ func TestProxy(t *testing.T) {
 	})
 	t.Run("Refused", func(t *testing.T) {
 		before, _ := proxy.seen()
-		c := newClient(Destinations{}, proxyURL, 5*time.Second, 4)
+		c := newClient(Destinations{}, proxyURL, 5*time.Second, 4, nil)
 		_, err := post(c, "http://localhost:"+port+"/hook")
 		if err == nil {
 			t.Fatal("a loopback target was reached through the proxy")
@@ -140,7 +140,7 @@ func TestProxy(t *testing.T) {
 	t.Run("TLS", func(t *testing.T) {
 		tlsRecv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Proto) }))
 		defer tlsRecv.Close()
-		c := newClient(allowed, proxyURL, 5*time.Second, 4)
+		c := newClient(allowed, proxyURL, 5*time.Second, 4, nil)
 		defer c.CloseIdleConnections()
 		pool := x509.NewCertPool()
 		pool.AddCert(tlsRecv.Certificate())
@@ -153,7 +153,7 @@ func TestProxy(t *testing.T) {
 		p := newConnectProxy(t)
 		p.status = http.StatusProxyAuthRequired
 		u, _ := ParseProxy(strings.Replace(p.URL, "http://", "http://hook:s3cret-pw@", 1))
-		_, err := post(newClient(allowed, u, 5*time.Second, 4), recv.URL)
+		_, err := post(newClient(allowed, u, 5*time.Second, 4, nil), recv.URL)
 		if err == nil || !strings.Contains(err.Error(), "407") {
 			t.Fatalf("error %v, want the proxy's 407", err)
 		}
@@ -168,12 +168,12 @@ func TestProxy(t *testing.T) {
 func TestNoEnvironmentProxy(t *testing.T) {
 	t.Parallel()
 	for _, dest := range []Destinations{{}, {AllowPrivate: true}} {
-		if p := newClient(dest, nil, time.Second, 1).Transport.(*http.Transport).Proxy; p != nil {
+		if p := newClient(dest, nil, time.Second, 1, nil).Transport.(*http.Transport).Proxy; p != nil {
 			t.Fatal("the delivery client has a Proxy function")
 		}
 	}
 	u, _ := url.Parse("http://proxy.internal:3128")
-	if p := newClient(Destinations{}, u, time.Second, 1).Transport.(*http.Transport).Proxy; p != nil {
+	if p := newClient(Destinations{}, u, time.Second, 1, nil).Transport.(*http.Transport).Proxy; p != nil {
 		t.Fatal("with --proxy, the transport's Proxy is set: the proxy would not be checked by proxyDialer")
 	}
 }

@@ -8,6 +8,7 @@ package sender
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -41,10 +42,13 @@ const (
 	KindNetwork  = "network_error"
 	KindRefused  = "refused"
 	KindDisabled = "endpoint_disabled"
+	// KindAuth is an attempt that could not authenticate: no OAuth2 token,
+	// or an endpoint auth that does not load.
+	KindAuth = "auth_error"
 )
 
 // Kinds lists every Kind, for metrics.
-var Kinds = []string{KindSuccess, KindHTTP, KindTimeout, KindNetwork, KindRefused, KindDisabled}
+var Kinds = []string{KindSuccess, KindHTTP, KindTimeout, KindNetwork, KindRefused, KindDisabled, KindAuth}
 
 // Options configure a Sender.
 type Options struct {
@@ -65,6 +69,9 @@ type Options struct {
 	IdleConnsPerHost int
 	// UserAgent is sent with every request.
 	UserAgent string
+	// RootCAs, when set, replaces the system's roots for the receivers'
+	// certificates (tests, receivers under a private CA).
+	RootCAs *x509.CertPool
 	// Client overrides the HTTP client, for tests.
 	Client *http.Client
 }
@@ -81,7 +88,7 @@ func New(o Options) *Sender {
 	s := &Sender{client: o.Client, timeout: o.Timeout, userAgent: []string{o.UserAgent}}
 	if s.client == nil {
 		dest := Destinations{AllowPrivate: o.AllowPrivateNetworks, Allow: o.AllowDestinations}
-		s.client = newClient(dest, o.Proxy, o.Timeout, o.IdleConnsPerHost)
+		s.client = newClient(dest, o.Proxy, o.Timeout, o.IdleConnsPerHost, o.RootCAs)
 	}
 	return s
 }
@@ -101,6 +108,8 @@ type Request struct {
 	Body      []byte
 	// Wrote, when set, is told when the request has been written out.
 	Wrote func(time.Time)
+	// Profile is the endpoint's (Sender.Profile); nil for plain requests.
+	Profile *Profile
 }
 
 // Result is what one attempt produced.
@@ -123,28 +132,71 @@ type Result struct {
 // Send makes one attempt. ctx bounds it together with the Sender's
 // timeout; now is the attempt's time, for an HTTP-date Retry-After.
 func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	p, timeout, client := r.Profile, s.timeout, s.client
+	if p != nil {
+		if p.timeout > 0 {
+			timeout = p.timeout
+		}
+		if p.client != nil {
+			client = p.client
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if r.Wrote != nil {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			WroteRequest: func(httptrace.WroteRequestInfo) { r.Wrote(time.Now()) },
 		})
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
-	if err != nil {
-		return Result{Err: "bad endpoint URL: " + err.Error(), Kind: KindNetwork}
+	var token string
+	for try := 0; ; try++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+		if err != nil {
+			return Result{Err: "bad endpoint URL: " + err.Error(), Kind: KindNetwork}
+		}
+		req.Header = http.Header{
+			"Content-Type":      {"application/json"},
+			"User-Agent":        s.userAgent,
+			"Webhook-Id":        {r.ID},
+			"Webhook-Timestamp": {strconv.FormatInt(r.Timestamp, 10)},
+			"Webhook-Signature": {r.Signature},
+		}
+		if p != nil {
+			for k, v := range p.header {
+				req.Header[k] = v
+			}
+			if p.auth != "" {
+				req.Header["Authorization"] = []string{p.auth}
+			}
+			if p.oauth != nil {
+				// The token endpoint is asked through the sender's client:
+				// the same destination guard as deliveries.
+				if token, err = p.oauth.get(ctx, s.client, token); err != nil {
+					if ctx.Err() != nil {
+						return classifyError(ctx.Err(), timeout)
+					}
+					return Result{Err: err.Error(), Kind: KindAuth}
+				}
+				req.Header["Authorization"] = []string{"Bearer " + token}
+			}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return classifyError(err, timeout)
+		}
+		if resp.StatusCode == http.StatusUnauthorized && p != nil && p.oauth != nil && try == 0 {
+			// The token may have been revoked or expired early: one more
+			// try with a new one.
+			_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+			resp.Body.Close()
+			continue
+		}
+		return s.result(resp, now)
 	}
-	req.Header = http.Header{
-		"Content-Type":      {"application/json"},
-		"User-Agent":        s.userAgent,
-		"Webhook-Id":        {r.ID},
-		"Webhook-Timestamp": {strconv.FormatInt(r.Timestamp, 10)},
-		"Webhook-Signature": {r.Signature},
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return classifyError(err, s.timeout)
-	}
+}
+
+// result reads a receiver's answer and classifies it.
+func (s *Sender) result(resp *http.Response, now time.Time) Result {
 	defer resp.Body.Close()
 	body := make([]byte, hookline.MaxStoredResponse)
 	n, _ := io.ReadFull(resp.Body, body)
