@@ -488,7 +488,10 @@ func testEndpointRequestOptions(t *testing.T, b *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Headers, want.UpdatedAt = map[string]string{"X-Api-Key": "two"}, now
+	if got.Version <= want.Version {
+		t.Errorf("Version %d after an update, not above %d", got.Version, want.Version)
+	}
+	want.Headers, want.UpdatedAt, want.Version = map[string]string{"X-Api-Key": "two"}, now, got.Version
 	wantEndpoint(t, got, &want)
 	tasks = b.ingest(t, false, b.event("acme", "invoice.paid")).Tasks
 	if len(tasks) != 1 {
