@@ -108,4 +108,35 @@ type Outcome struct {
 	// when the next attempt is due.
 	Status        DeliveryStatus
 	NextAttemptAt time.Time
+
+	// Dropped is set by RecordOutcomes when it did not write the outcome,
+	// to say why; it stays "" for an outcome written, now or by an earlier
+	// call (a batch written again after its reply was lost).
+	Dropped OutcomeDrop
 }
+
+// OutcomeDrop says why RecordOutcomes dropped an outcome rather than write
+// it. Only the holder of a delivery's claim writes its outcome, and only
+// forward in attempt number, so that a node that paused, lost its lease or
+// lost a database reply never overwrites a newer record (ARCHITECTURE.md
+// promise 8).
+type OutcomeDrop string
+
+// The reasons an outcome is dropped.
+const (
+	// DropGone: the delivery no longer exists (deleted with its endpoint or
+	// event while the attempt was under way).
+	DropGone OutcomeDrop = "gone"
+	// DropSettled: the delivery is no longer pending; another attempt
+	// settled it.
+	DropSettled OutcomeDrop = "settled"
+	// DropNotHeld: another node holds the delivery's claim now; the writer
+	// lost it (its lease moved while it paused).
+	DropNotHeld OutcomeDrop = "not_held"
+	// DropCollision: an attempt of the same number was recorded already,
+	// by another writer: two nodes made the attempt, and the first one
+	// recorded stands.
+	DropCollision OutcomeDrop = "collision"
+	// DropStale: a later attempt was recorded already.
+	DropStale OutcomeDrop = "stale"
+)

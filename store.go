@@ -14,6 +14,7 @@ import (
 // all. Times are kept to the microsecond.
 type Store interface {
 	KeyStore
+	Queue
 
 	// CreateEndpoint stores a new endpoint; e.ID, e.Secret, e.CreatedAt and
 	// e.UpdatedAt are set by the caller (and e.PreviousSecret with its
@@ -80,34 +81,6 @@ type Store interface {
 	// It returns ENOTFOUND when the delivery does not exist.
 	FindAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
 
-	// ClaimDue claims, for each request, up to Limit pending, unclaimed
-	// deliveries of its endpoint due at or before now, earliest due first,
-	// marking them as held in memory. The results align with reqs; each also
-	// gives the earliest due time of the endpoint's pending deliveries that
-	// are still unclaimed (zero when there are none). An endpoint that does
-	// not exist gets an empty result.
-	ClaimDue(ctx context.Context, reqs []ClaimRequest, now time.Time) ([]ClaimResult, error)
-	// DueEndpoints returns every endpoint of the given partitions (nil means
-	// all) that has pending, unclaimed deliveries, with the earliest due
-	// time among them, in no particular order. Its cost grows with the
-	// number of such endpoints, not with the number of deliveries.
-	DueEndpoints(ctx context.Context, partitions []int) ([]EndpointDue, error)
-	// Unclaim marks deliveries as no longer held in memory, so ClaimDue can
-	// return them again. Unknown IDs, and deliveries another store holds,
-	// are ignored.
-	Unclaim(ctx context.Context, deliveryIDs []string) error
-	// ResetClaims unclaims every pending delivery of the given partitions
-	// (nil means all); a node calls it when it starts owning them.
-	ResetClaims(ctx context.Context, partitions []int) error
-	// RecordOutcomes writes a batch of attempt outcomes: each attempt row, and
-	// the delivery's new status, attempt count, last status and error, due
-	// time, and claim released. Outcomes for deleted deliveries are dropped,
-	// and so are those of deliveries no longer pending (settled since) or
-	// claimed by another store: only the holder of a claim writes the
-	// outcome, so a node that paused or lost its lease cannot overwrite what
-	// the new owner recorded.
-	RecordOutcomes(ctx context.Context, outcomes []Outcome, now time.Time) error
-
 	// RetryDelivery makes one delivery pending and due now, whatever its
 	// status; its attempt count continues and its retry schedule restarts.
 	RetryDelivery(ctx context.Context, id string, now time.Time) (*Delivery, error)
@@ -145,6 +118,59 @@ type Store interface {
 	Close() error
 }
 
+// Queue is the part of the Store that the delivery engine works the queue
+// of deliveries with: it claims what is due, gives back what it cannot hold,
+// takes partitions over, frees claims nothing holds, and records the outcomes
+// of its attempts, fenced by claim and attempt number. The API never calls
+// it; it reads and changes deliveries through the rest of Store.
+type Queue interface {
+	// ClaimDue claims, for each request, up to Limit pending, unclaimed
+	// deliveries of its endpoint due at or before now, earliest due first,
+	// marking them as held in memory. The results align with reqs; each also
+	// gives the earliest due time of the endpoint's pending deliveries that
+	// are still unclaimed (zero when there are none). An endpoint that does
+	// not exist gets an empty result.
+	ClaimDue(ctx context.Context, reqs []ClaimRequest, now time.Time) ([]ClaimResult, error)
+	// DueEndpoints returns every endpoint of the given partitions (nil means
+	// all) that has pending, unclaimed deliveries, with the earliest due
+	// time among them, in no particular order. Its cost grows with the
+	// number of such endpoints, not with the number of deliveries.
+	DueEndpoints(ctx context.Context, partitions []int) ([]EndpointDue, error)
+	// Unclaim marks deliveries as no longer held in memory, so ClaimDue can
+	// return them again. Unknown IDs, and deliveries another store holds,
+	// are ignored.
+	Unclaim(ctx context.Context, deliveryIDs []string) error
+	// ResetClaims unclaims every pending delivery of the given partitions
+	// (nil means all), whoever holds it; a node calls it when it starts
+	// owning them.
+	ResetClaims(ctx context.Context, partitions []int) error
+	// FindStaleClaims returns the IDs of pending deliveries claimed before
+	// f.Before, by this store or by any other (a node that died, or lost the
+	// partition), in ID order. A claim left by an earlier run of the store
+	// counts as made before any time. The engine's rescuer frees those that
+	// nothing in its memory holds (RescueClaims).
+	FindStaleClaims(ctx context.Context, f StaleClaimFilter) ([]string, error)
+	// RescueClaims unclaims those of the deliveries named whose claim was
+	// made before `before`, and returns how many: a delivery claimed again
+	// since keeps its new claim. Unknown IDs are ignored.
+	RescueClaims(ctx context.Context, deliveryIDs []string, before time.Time) (int, error)
+	// RecordOutcomes writes a batch of attempt outcomes: each attempt row, and
+	// the delivery's new status, attempt count, last status and error, due
+	// time, and claim released. An outcome is written only while its writer
+	// may still hold the delivery, and only forward in attempt number, so a
+	// node that paused, lost its lease or lost a database reply cannot
+	// overwrite a newer record. RecordOutcomes drops, and says why in the
+	// outcome's Dropped (the slice is updated in place), the outcomes of
+	// deliveries deleted (DropGone) or no longer pending (DropSettled), of
+	// deliveries another store holds the claim of (DropNotHeld), and those
+	// whose attempt number is not past the delivery's count: one of the same
+	// number recorded by another attempt (DropCollision), or a lower one
+	// (DropStale). An outcome written already (a batch written again after
+	// its reply was lost) is not written twice, and is not reported as
+	// dropped. Several outcomes of one delivery in a batch apply in order.
+	RecordOutcomes(ctx context.Context, outcomes []Outcome, now time.Time) error
+}
+
 // StoreStats are the counts behind GET /v1/stats.
 type StoreStats struct {
 	Pending   int64 `json:"pending"`
@@ -178,6 +204,17 @@ type ClaimResult struct {
 	// Next is the earliest due time of the endpoint's pending deliveries
 	// left unclaimed; zero when there are none.
 	Next time.Time
+}
+
+// StaleClaimFilter selects claims for FindStaleClaims: those of pending
+// deliveries of Partitions (nil means all) made before Before, with IDs
+// above After ("" from the first), at most Limit of them (0 means
+// DefaultLimit).
+type StaleClaimFilter struct {
+	Partitions []int
+	Before     time.Time
+	After      string
+	Limit      int
 }
 
 // EndpointDue is an endpoint with pending, unclaimed deliveries, and the

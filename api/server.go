@@ -1,6 +1,7 @@
 // Package api is the REST API of Hookline over net/http: endpoints, events,
 // deliveries and stats under /v1, guarded by one API key, and the
-// unauthenticated /healthz, /readyz and /metrics.
+// unauthenticated /healthz, /readyz, /metrics and /v1/openapi.json (the
+// OpenAPI 3.1 document of every route, kept in openapi.json).
 //
 // Requests and answers are JSON. Every error is an *hookline.Error written as
 // {"error":"<code>","message":"…"}, with its HTTP status chosen in one place
@@ -161,6 +162,7 @@ func (s *Server) routes(metrics http.Handler) {
 	if metrics != nil {
 		m.Handle("GET /metrics", metrics)
 	}
+	m.HandleFunc("GET "+openAPIPath, s.handleOpenAPI) // no key: see openapi.go
 
 	// v1 registers a /v1 route; every one is in s.v1Routes, which the
 	// tests of tenant scoping go through, so that no route escapes them.
@@ -224,7 +226,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			clip(r.URL.Path, maxEcho), clip(clean, maxEcho)))
 		return
 	}
-	if isV1(r.URL.Path) {
+	if isV1(r.URL.Path) && r.URL.Path != openAPIPath {
 		if longSegment(r.URL.Path) {
 			s.writeError(sw, r, hookline.Errorf(hookline.ENOTFOUND,
 				"no route for %s: a path segment is longer than %d bytes, and no ID is", clip(r.URL.Path, maxEcho), maxSegment))

@@ -1,25 +1,25 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookline/hookline/client"
 )
 
-// apiClient speaks Hookline's REST API to one or more nodes.
+// apiClient speaks Hookline's REST API to one or more nodes, with one
+// client.Client per node over one shared connection pool.
 type apiClient struct {
-	hc   *http.Client
-	key  string
-	urls []string // base URLs, one per node
+	hc    *http.Client
+	nodes []*client.Client // one per node, in the order of urls
+	urls  []string         // base URLs, one per node
 }
 
-func newAPIClient(urls []string, key string, conns int) *apiClient {
+func newAPIClient(urls []string, key string, conns int) (*apiClient, error) {
 	t := &http.Transport{
 		Proxy:               nil,
 		MaxIdleConns:        0,
@@ -27,46 +27,15 @@ func newAPIClient(urls []string, key string, conns int) *apiClient {
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	return &apiClient{hc: &http.Client{Transport: t}, key: key, urls: urls}
-}
-
-// do sends a JSON request and decodes a JSON answer into out (when not nil
-// and the status is 2xx). It returns the status code.
-func (c *apiClient) do(ctx context.Context, method, url string, in, out any) (int, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
+	c := &apiClient{hc: &http.Client{Transport: t}, urls: urls}
+	for _, u := range urls {
+		n, err := client.New(u, key, client.WithHTTPClient(c.hc), client.WithUserAgent("hookline-bench"))
 		if err != nil {
-			return 0, err
+			return nil, fmt.Errorf("target: %w", err)
 		}
-		body = bytes.NewReader(b)
+		c.nodes = append(c.nodes, n)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: decode answer: %w", method, url, err)
-		}
-	}
-	return resp.StatusCode, nil
+	return c, nil
 }
 
 // endpoint is an endpoint the bench registered.
@@ -93,12 +62,8 @@ func (c *apiClient) createEndpoints(ctx context.Context, urls []string, eventTyp
 				if i >= len(urls) || ctx.Err() != nil {
 					return
 				}
-				var res struct{ ID, Secret string }
-				body := map[string]any{"url": urls[i], "event_types": []string{eventType}, "description": "hookline bench"}
-				if tenant != "" {
-					body["tenant"] = tenant
-				}
-				_, err := c.do(ctx, "POST", c.urls[0]+"/v1/endpoints", body, &res)
+				res, err := c.nodes[0].CreateEndpoint(ctx, client.EndpointCreate{
+					URL: urls[i], EventTypes: []string{eventType}, Description: "hookline bench", Tenant: tenant})
 				if err == nil {
 					eps[i].ID = res.ID
 					eps[i].Key, err = secretKey(res.Secret)
@@ -130,7 +95,7 @@ func (c *apiClient) deleteEndpoints(ctx context.Context, eps []endpoint, paralle
 					return
 				}
 				if eps[i].ID != "" {
-					_, _ = c.do(ctx, "DELETE", c.urls[0]+"/v1/endpoints/"+eps[i].ID, nil, nil)
+					_ = c.nodes[0].DeleteEndpoint(ctx, eps[i].ID)
 				}
 			}
 		})
@@ -159,9 +124,17 @@ type CircuitCounts struct {
 
 // stats returns GET /v1/stats of node i.
 func (c *apiClient) stats(ctx context.Context, i int) (ServerStats, error) {
-	var s ServerStats
-	_, err := c.do(ctx, "GET", c.urls[i]+"/v1/stats", nil, &s)
-	return s, err
+	s, err := c.nodes[i].Stats(ctx)
+	if err != nil {
+		return ServerStats{}, err
+	}
+	return ServerStats{
+		Pending: s.Pending, Delivered: s.Delivered, Failed: s.Failed, Events: s.Events, Endpoints: s.Endpoints,
+		DeliveriesPerSecond: s.DeliveriesPerSecond,
+		EndpointsByCircuit: CircuitCounts{Closed: s.EndpointsByCircuit.Closed, Open: s.EndpointsByCircuit.Open,
+			HalfOpen: s.EndpointsByCircuit.HalfOpen},
+		EndpointsDisabled: s.EndpointsDisabled,
+	}, nil
 }
 
 // endpointState is what the bench reads of one endpoint: GET
@@ -169,24 +142,30 @@ func (c *apiClient) stats(ctx context.Context, i int) (ServerStats, error) {
 // its attempts.
 type endpointState struct {
 	Health struct {
-		Circuit             string `json:"circuit"`
-		ConsecutiveFailures int    `json:"consecutive_failures"`
-	} `json:"health"`
-	Disabled bool `json:"disabled"`
+		Circuit             string
+		ConsecutiveFailures int
+	}
+	Disabled bool
 	Stats    struct {
-		Attempts int64 `json:"attempts"`
-		Failures int64 `json:"failures"`
-		Pending  int64 `json:"pending"`
-		Failed   int64 `json:"failed"`
-	} `json:"-"`
+		Attempts int64
+		Failures int64
+		Pending  int64
+		Failed   int64
+	}
 }
 
 // endpointState returns the health and attempts of endpoint id, from node i.
 func (c *apiClient) endpointState(ctx context.Context, i int, id string) (endpointState, error) {
 	var s endpointState
-	if _, err := c.do(ctx, "GET", c.urls[i]+"/v1/endpoints/"+id, nil, &s); err != nil {
+	ep, err := c.nodes[i].GetEndpoint(ctx, id)
+	if err != nil {
 		return s, err
 	}
-	_, err := c.do(ctx, "GET", c.urls[i]+"/v1/endpoints/"+id+"/stats", nil, &s.Stats)
-	return s, err
+	s.Health.Circuit, s.Health.ConsecutiveFailures, s.Disabled = ep.Health.Circuit, ep.Health.ConsecutiveFailures, ep.Disabled
+	st, err := c.nodes[i].EndpointStats(ctx, id)
+	if err != nil {
+		return s, err
+	}
+	s.Stats.Attempts, s.Stats.Failures, s.Stats.Pending, s.Stats.Failed = st.Attempts, st.Failures, st.Pending, st.Failed
+	return s, nil
 }

@@ -3,14 +3,15 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookline/hookline/client"
 )
 
 // loader sends events to the servers and counts what they answer.
@@ -87,36 +88,32 @@ func appendData(b []byte, run string, seq uint64, sentNS int64, pad string) []by
 	return append(b, `"}`...)
 }
 
-// body builds a request for events seq … seq+n-1 scheduled at due.
-func (l *loader) body(b []byte, seq uint64, n int, due time.Time) []byte {
-	appendEvent := func(b []byte, s uint64) []byte {
-		b = append(b, `{"type":"`...)
-		b = append(b, l.eventType...)
-		b = append(b, '"')
-		if l.tenant != "" {
-			b = append(b, `,"tenant":"`...)
-			b = append(b, l.tenant...)
-			b = append(b, '"')
-		}
-		if l.priority != 0 {
-			b = append(b, `,"priority":`...)
-			b = strconv.AppendInt(b, int64(l.priority), 10)
-		}
-		b = append(b, `,"data":`...)
-		b = appendData(b, l.run, s, due.UnixNano(), l.pad)
-		return append(b, '}')
-	}
-	if l.batch == 1 {
-		return appendEvent(b, seq)
-	}
-	b = append(b, `{"events":[`...)
+// sendBuf is one sender's request, reused from one request to the next:
+// the events and the bytes of their data.
+type sendBuf struct {
+	data   []byte
+	ends   []int // where each event's data ends in data
+	events []client.EventCreate
+}
+
+// events fills buf with events seq … seq+n-1 scheduled at due and returns
+// them; they stay valid until the next call with buf.
+func (l *loader) events(buf *sendBuf, seq uint64, n int, due time.Time) []client.EventCreate {
+	buf.data, buf.ends, buf.events = buf.data[:0], buf.ends[:0], buf.events[:0]
 	for i := range n {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendEvent(b, seq+uint64(i))
+		buf.data = appendData(buf.data, l.run, seq+uint64(i), due.UnixNano(), l.pad)
+		buf.ends = append(buf.ends, len(buf.data))
 	}
-	return append(b, "]}"...)
+	from := 0
+	for _, to := range buf.ends {
+		e := client.EventCreate{Type: l.eventType, Tenant: l.tenant, Data: buf.data[from:to:to]}
+		if l.priority != 0 {
+			e.Priority = &l.priority
+		}
+		buf.events = append(buf.events, e)
+		from = to
+	}
+	return buf.events
 }
 
 // result is the outcome of one request.
@@ -126,102 +123,80 @@ type result struct {
 	retryAfter time.Duration // of a 503, else 0
 }
 
-// send posts one request of n events due at due and records the answer.
-func (l *loader) send(ctx context.Context, buf *[]byte, due time.Time, n int) result {
+// send posts one request of n events due at due (POST /v1/events, or
+// POST /v1/events/batch when l.batch > 1) and records the answer.
+func (l *loader) send(ctx context.Context, buf *sendBuf, due time.Time, n int) result {
 	seq := l.seq.Add(uint64(n)) - uint64(n)
-	*buf = l.body((*buf)[:0], seq, n, due)
-	node := l.api.urls[int(l.req.Add(1)-1)%len(l.api.urls)]
-	path := "/v1/events"
-	if l.batch > 1 {
-		path = "/v1/events/batch"
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", node+path, bytes.NewReader(*buf))
-	if err != nil {
-		l.errs.add("transport", 1)
-		return result{}
-	}
-	req.Header = http.Header{
-		"Authorization": {"Bearer " + l.api.key},
-		"Content-Type":  {"application/json"},
-	}
+	events := l.events(buf, seq, n, due)
+	node := l.api.nodes[int(l.req.Add(1)-1)%len(l.api.nodes)]
 	start := time.Now()
 	record := !due.Before(l.recordFrom)
 	if record {
 		l.lag.Record(start.Sub(due))
 	}
 	l.sent.Add(int64(n))
-	resp, err := l.api.hc.Do(req)
+	var deliveries int64
+	var err error
+	if l.batch > 1 {
+		var res []client.IngestResult
+		res, err = node.SendEvents(ctx, events, "")
+		for _, r := range res {
+			deliveries += int64(r.Deliveries)
+		}
+	} else {
+		var res *client.IngestResult
+		if res, err = node.SendEvent(ctx, events[0]); err == nil {
+			deliveries = int64(res.Deliveries)
+		}
+	}
 	if err != nil {
+		l.rejected.Add(int64(n))
+		return l.failed(ctx, err)
+	}
+	now := time.Now()
+	lat := now.Sub(due)
+	for i := range uint64(n) {
+		if seq+i < uint64(len(l.acceptedNS)) {
+			l.acceptedNS[seq+i].Store(now.UnixNano())
+		}
+	}
+	l.accepted.Add(int64(n))
+	l.announced.Add(deliveries)
+	if l.perEvent > 0 {
+		deliveries = int64(n) * l.perEvent
+	}
+	l.expected.Add(deliveries)
+	if record {
+		l.ingest.Record(lat)
+	}
+	return result{accepted: true, latency: lat}
+}
+
+// failed counts a request that failed with err: "http_<status>" for an
+// answer of the API, "transport" for no answer (unless ctx ended), and
+// "bad_answer" for a 2xx the bench cannot read. A 503 returns its
+// Retry-After (100 ms without one).
+func (l *loader) failed(ctx context.Context, err error) result {
+	var ae *client.Error
+	var ue *url.Error
+	switch {
+	case errors.As(err, &ae):
+		l.errs.add("http_"+strconv.Itoa(ae.StatusCode), 1)
+		if ae.StatusCode != http.StatusServiceUnavailable {
+			return result{}
+		}
+		if ae.RetryAfter > 0 {
+			return result{retryAfter: ae.RetryAfter}
+		}
+		return result{retryAfter: 100 * time.Millisecond}
+	case errors.As(err, &ue):
 		if ctx.Err() == nil {
 			l.errs.add("transport", 1)
 		}
-		l.rejected.Add(int64(n))
-		return result{}
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode == http.StatusAccepted {
-		var deliveries int64
-		deliveries, err = countDeliveries(body, l.batch > 1, n)
-		if err == nil {
-			now := time.Now()
-			lat := now.Sub(due)
-			for i := range uint64(n) {
-				if seq+i < uint64(len(l.acceptedNS)) {
-					l.acceptedNS[seq+i].Store(now.UnixNano())
-				}
-			}
-			l.accepted.Add(int64(n))
-			l.announced.Add(deliveries)
-			if l.perEvent > 0 {
-				deliveries = int64(n) * l.perEvent
-			}
-			l.expected.Add(deliveries)
-			if record {
-				l.ingest.Record(lat)
-			}
-			return result{accepted: true, latency: lat}
-		}
-	}
-	l.rejected.Add(int64(n))
-	if err != nil {
+	default:
 		l.errs.add("bad_answer", 1)
-		return result{}
 	}
-	l.errs.add("http_"+strconv.Itoa(resp.StatusCode), 1)
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		return result{}
-	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		return result{retryAfter: time.Duration(s) * time.Second}
-	}
-	return result{retryAfter: 100 * time.Millisecond}
-}
-
-// countDeliveries reads the number of deliveries of a 202 answer.
-func countDeliveries(body []byte, batch bool, n int) (int64, error) {
-	if !batch {
-		var r struct {
-			Deliveries *int64 `json:"deliveries"`
-		}
-		if err := json.Unmarshal(body, &r); err != nil || r.Deliveries == nil {
-			return 0, errors.New("202 without deliveries")
-		}
-		return *r.Deliveries, nil
-	}
-	var r struct {
-		Data []struct {
-			Deliveries int64 `json:"deliveries"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil || len(r.Data) != n {
-		return 0, errors.New("202 without one result per event")
-	}
-	var sum int64
-	for _, d := range r.Data {
-		sum += d.Deliveries
-	}
-	return sum, nil
+	return result{}
 }
 
 // runOpen sends l.batch-event requests at rate events per second from
@@ -237,7 +212,7 @@ func (l *loader) runOpen(ctx context.Context, rate float64, clients int, start, 
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			buf := make([]byte, 0, 1024)
+			var buf sendBuf
 			for ctx.Err() == nil {
 				due := start.Add(time.Duration(next.Add(1)-1) * interval)
 				if !due.Before(end) {
@@ -261,7 +236,7 @@ func (l *loader) runClosed(ctx context.Context, clients int, end time.Time) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			buf := make([]byte, 0, 1024)
+			var buf sendBuf
 			for ctx.Err() == nil {
 				now := time.Now()
 				if !now.Before(end) {
@@ -284,7 +259,7 @@ func (l *loader) runCount(ctx context.Context, clients int, total int) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Go(func() {
-			buf := make([]byte, 0, 1024)
+			var buf sendBuf
 			for ctx.Err() == nil {
 				first := claimed.Add(int64(l.batch)) - int64(l.batch)
 				if first >= int64(total) {

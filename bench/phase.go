@@ -132,7 +132,9 @@ func (e *env) freshServers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.api = newAPIClient(urls, key, e.cfg.Clients+16)
+	if e.api, err = newAPIClient(urls, key, e.cfg.Clients+16); err != nil {
+		return err
+	}
 	e.prog = newSampler(e.sample, e.cfg.Progress)
 	e.eps, e.loads = nil, nil
 	return nil

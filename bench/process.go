@@ -38,7 +38,7 @@ var servingRE = regexp.MustCompile(`"?addr"?[=:]"?([0-9a-fA-F.:\[\]]+:[0-9]+)`)
 func startServer(ctx context.Context, binary string, args []string, logTo io.Writer) (*server, error) {
 	s := &server{log: &tail{max: 40}, exited: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s.cmd.SysProcAttr = dieWithParent()
 	pr, pw := io.Pipe()
 	s.cmd.Stdout = io.MultiWriter(s.log, logTo)
 	s.cmd.Stderr = io.MultiWriter(s.log, logTo, pw)

@@ -96,7 +96,9 @@ func (e *env) run(ctx context.Context, sc *Scenario) error {
 	} else if c.TargetPID > 0 {
 		e.pids = []int{c.TargetPID}
 	}
-	e.api = newAPIClient(urls, key, c.Clients+16)
+	if e.api, err = newAPIClient(urls, key, c.Clients+16); err != nil {
+		return err
+	}
 	e.prog = newSampler(e.sample, c.Progress)
 
 	if sc.ownEndpoints {

@@ -212,7 +212,7 @@ func runWideFanout(ctx context.Context, e *env) error {
 	l.recordFrom = start
 	e.sink.e2eFromNS.Store(start.UnixNano())
 	e.begin(start, "fan-out")
-	buf := make([]byte, 0, 1024)
+	var buf sendBuf
 	for i := range c.Repeat {
 		e.prog.setPhase(fmt.Sprintf("round %d", i+1))
 		before := e.sink.received.Load()

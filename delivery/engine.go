@@ -91,6 +91,16 @@ type Config struct {
 	// store that signals them (PostgreSQL's NOTIFY) is read at once; this
 	// is the bound when a notification is lost.
 	EndpointPoll time.Duration
+	// RescueAfter is how old a claim nothing in this node's memory holds
+	// must be before the rescuer frees it (default 1 min, and at least
+	// twice DeliveryTimeout: a claim another node still holds in flight
+	// during a handover is younger than that). Such claims are left by a
+	// failed Unclaim, a lost reply of a claim (an ingest's COMMIT, a
+	// ClaimDue), or a node that stopped.
+	RescueAfter time.Duration
+	// RescueInterval is how often the rescuer looks for stale claims on the
+	// partitions this node owns (default 15 s).
+	RescueInterval time.Duration
 	// Partitioned starts the node owning no partition until SetOwned is
 	// called (for PostgreSQL clusters); otherwise it owns them all.
 	Partitioned bool
@@ -155,6 +165,12 @@ func (c *Config) setDefaults() {
 	if c.EndpointPoll <= 0 {
 		c.EndpointPoll = time.Second
 	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = max(time.Minute, 2*c.DeliveryTimeout)
+	}
+	if c.RescueInterval <= 0 {
+		c.RescueInterval = 15 * time.Second
+	}
 	if c.Now == nil {
 		c.Now = hookline.Now
 	}
@@ -185,6 +201,7 @@ type Engine struct {
 	committer *committer
 	outcomes  *outcomeWriter
 	unclaims  *unclaimer
+	rescuer   *rescuer
 	poller    *poller
 	healthW   *healthWriter
 	opEvents  *opEvents
@@ -201,6 +218,13 @@ type Engine struct {
 	ownedParts []int  // partitions owned, unless all
 	mask       []bool // ownedParts by partition
 	all        bool
+	// takeMu serializes takeovers (SetOwned, and its retries); wanted is
+	// what SetOwned was last given: the partitions of wanted not in
+	// ownedParts are being taken over, and are neither dispatched nor
+	// claimed for until the takeover succeeds.
+	takeMu    sync.Mutex
+	wanted    []int
+	takeRetry chan struct{} // a takeover failed: try again
 
 	ctx       context.Context // cancelled on a hard stop: in-flight requests abort
 	cancel    context.CancelFunc
@@ -229,6 +253,8 @@ func New(cfg Config) *Engine {
 		stopping:  make(chan struct{}),
 		hardStop:  make(chan struct{}),
 		purgeKick: make(chan struct{}, 1),
+
+		takeRetry: make(chan struct{}, 1),
 	}
 	e.sender = sender.New(sender.Options{
 		AllowPrivateNetworks: cfg.AllowPrivateNetworks,
@@ -252,6 +278,7 @@ func New(cfg Config) *Engine {
 			MaxCooldown: cfg.BreakerMaxCooldown},
 		disableFor: cfg.DisableAfter,
 		now:        cfg.Now,
+		base:       e.ctx,
 		start:      func(j *job) { go e.run(j) },
 		wake:       e.poller.poke,
 		profile:    e.sender.Profile,
@@ -259,6 +286,7 @@ func New(cfg Config) *Engine {
 	e.committer = newCommitter(e, 4096)
 	e.outcomes = newOutcomeWriter(e, 4*outcomeBatchSize)
 	e.unclaims = newUnclaimer(e)
+	e.rescuer = newRescuer(e)
 	e.healthW = newHealthWriter(e)
 	e.opEvents = newOpEvents(e)
 	e.epStats = newStatsRegistry()
@@ -292,7 +320,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("read endpoint version: %w", err)
 	}
 	e.started = true
-	e.bg.Add(6) // poller, maintain, prune, health writer, endpoint watcher, purger
+	e.bg.Add(8) // poller, maintain, prune, health writer, rescuer, takeovers, endpoint watcher, purger
 	go e.watchEndpoints(e.bgCtx, since)
 	go e.purge(e.bgCtx)
 	go e.committer.run()
@@ -302,6 +330,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	go e.maintain(e.bgCtx)
 	go e.prune(e.bgCtx)
 	go e.healthW.run(e.bgCtx)
+	go e.rescuer.run(e.bgCtx)
+	go e.takeovers(e.bgCtx)
 	go e.opEvents.run()
 	return nil
 }
@@ -389,6 +419,15 @@ func (e *Engine) RetryDelivery(ctx context.Context, id string) (*hookline.Delive
 		return nil, err
 	}
 	if e.ownsEndpoint(d.EndpointID) {
+		// A claim nothing here holds, older than the rescuer's bound, is
+		// freed now, so that the operator's retry is not stranded by it.
+		if !e.sched.holds(d.ID) {
+			if n, err := e.store.RescueClaims(ctx, []string{d.ID}, now.Add(-e.cfg.RescueAfter)); err != nil {
+				e.log.Error("rescue the claim of a delivery retried", "delivery", d.ID, "err", err)
+			} else if n > 0 {
+				e.metrics.rescued.Add(float64(n))
+			}
+		}
 		e.sched.markStored([]string{d.EndpointID}, now)
 	}
 	return d, nil

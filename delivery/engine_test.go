@@ -27,36 +27,53 @@ type bundle struct {
 	engine *delivery.Engine
 	store  hookline.Store
 	open   func(t *testing.T) hookline.Store // opens the same store again
+	// wrap, when set, wraps each store opened before the engine gets it
+	// (a faultstore, for tests of a failing database).
+	wrap func(hookline.Store) hookline.Store
 }
 
 // setup starts an engine on a fresh SQLite store.
 func setup(t *testing.T, cfg delivery.Config) *bundle {
 	t.Helper()
+	b := sqliteBundle(t)
+	b.start(t, cfg)
+	return b
+}
+
+// sqliteBundle returns a bundle that opens a fresh SQLite store, not
+// started.
+func sqliteBundle(t *testing.T) *bundle {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "hookline.db")
-	b := &bundle{open: func(t *testing.T) hookline.Store {
+	return &bundle{open: func(t *testing.T) hookline.Store {
 		s, err := sqlite.Open(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}}
-	b.start(t, cfg)
-	return b
 }
 
 // setupPostgres starts an engine on a fresh PostgreSQL schema.
 func setupPostgres(t *testing.T, cfg delivery.Config) *bundle {
 	t.Helper()
+	b := postgresBundle(t)
+	b.start(t, cfg)
+	return b
+}
+
+// postgresBundle returns a bundle that opens stores on a fresh PostgreSQL
+// schema, not started.
+func postgresBundle(t *testing.T) *bundle {
+	t.Helper()
 	url, schema := pgtest.Schema(t)
-	b := &bundle{open: func(t *testing.T) hookline.Store {
+	return &bundle{open: func(t *testing.T) hookline.Store {
 		s, err := postgres.Open(context.Background(), url, postgres.WithSchema(schema))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}}
-	b.start(t, cfg)
-	return b
 }
 
 // stores runs a test against an engine on each store.
@@ -77,6 +94,9 @@ func stores(t *testing.T, cfg delivery.Config, fn func(t *testing.T, b *bundle))
 func (b *bundle) start(t *testing.T, cfg delivery.Config) {
 	t.Helper()
 	s := b.open(t)
+	if b.wrap != nil {
+		s = b.wrap(s)
+	}
 	cfg.Store = s
 	cfg.AllowPrivateNetworks = true
 	if cfg.RetrySchedule == nil {

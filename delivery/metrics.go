@@ -29,6 +29,10 @@ type metrics struct {
 	opEventsDropped prometheus.Counter
 	purged          prometheus.Counter
 	endpointVersion prometheus.Gauge
+
+	aborted         prometheus.Counter     // attempts aborted: partition revoked, hard stop
+	outcomesDropped *prometheus.CounterVec // outcomes the store's fence dropped, by reason
+	rescued         prometheus.Counter     // stale claims the rescuer freed
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
@@ -81,6 +85,18 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Name: "hookline_endpoint_version", Help: "The latest endpoint write (store Version) this node has applied.",
 		}),
 	}
+	m.aborted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookline_attempts_aborted_total",
+		Help: "Attempts aborted before an answer (their partition lost or at risk, a hard stop); handed back, not recorded.",
+	})
+	m.outcomesDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookline_outcomes_dropped_total",
+		Help: "Attempt outcomes the store did not write, by reason (gone, settled, not_held, collision, stale).",
+	}, []string{"reason"})
+	m.rescued = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hookline_claims_rescued_total",
+		Help: "Stale claims freed by the rescuer (a failed unclaim, a lost reply, a node that died).",
+	})
 	writes := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "hookline_store_write_seconds", Help: "Duration of batched store writes, commit included.",
 		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
@@ -99,6 +115,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		m.outcomeBatches, m.claims, attempts, writes,
 		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped,
 		m.purged, m.endpointVersion,
+		m.aborted, m.outcomesDropped, m.rescued,
 		&schedCollector{s: e.sched},
 		gauge("hookline_deliveries_pending", "Pending deliveries (the durable backlog, cluster-wide).",
 			func() float64 { return float64(e.pending.Load()) }),

@@ -88,6 +88,21 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 		backoff = min(2*backoff, 5*time.Second)
 	}
 	e.metrics.outcomeBatch(len(batch))
+	e.sched.settled(batch) // their claims are released, or the rescuer's to free
+	for i := range batch {
+		why := batch[i].Dropped
+		if why == "" {
+			continue
+		}
+		e.metrics.outcomesDropped.WithLabelValues(string(why)).Inc()
+		if why != hookline.DropGone && why != hookline.DropSettled {
+			// Another attempt's record stands: this node paused past its
+			// lease or lost a database reply, and the delivery was sent
+			// twice (the duplicate window of docs/architecture.md).
+			e.log.Warn("attempt outcome dropped", "delivery", batch[i].Attempt.DeliveryID,
+				"attempt", batch[i].Attempt.Attempt, "reason", string(why))
+		}
+	}
 	// The retries scheduled are in the store now: tell the scheduler, one
 	// mark per endpoint with its earliest retry. For a fifo endpoint, a
 	// delivery settled makes the next of its key due: it is marked now.
@@ -96,6 +111,9 @@ func (w *outcomeWriter) write(batch []hookline.Outcome) {
 	now := e.now()
 	for i := range batch {
 		o := &batch[i]
+		if o.Dropped != "" {
+			continue // not written: the record that stands is another's
+		}
 		due := o.NextAttemptAt
 		if o.Status != hookline.StatusPending {
 			settled++

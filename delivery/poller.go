@@ -221,7 +221,8 @@ func (e *Engine) unclaim(tasks []*hookline.Task) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := e.store.Unclaim(ctx, ids); err != nil {
-		// Not fatal: claims are reset when a node starts owning a partition.
+		// Not fatal: the rescuer frees the claims once they are older than
+		// RescueAfter, and a node that takes the partition over resets them.
 		e.log.Error("unclaim deliveries", "err", err, "count", len(ids))
 		return
 	}

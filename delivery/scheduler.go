@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -26,6 +27,10 @@ type schedConfig struct {
 	breaker     limiter.Breaker
 	disableFor  time.Duration // failing this long with no success disables an endpoint
 	now         func() time.Time
+	// base is the context every attempt runs under (the engine's: a hard
+	// stop aborts them all); each partition's attempts run under a child
+	// of it, cancelled when the partition is revoked.
+	base context.Context
 	// start runs a job on a goroutine of its own; the scheduler counts it
 	// in running first.
 	start func(j *job)
@@ -39,11 +44,12 @@ type schedConfig struct {
 
 // job is one attempt to make: a task, its endpoint's state, the snapshot
 // and signers to send it with (taken under the lock, so the sending
-// goroutine reads no shared state), and whether it is the probe of an open
-// circuit.
+// goroutine reads no shared state), the context of its partition, and
+// whether it is the probe of an open circuit.
 type job struct {
 	tasks  []*hookline.Task // one, or a batch
 	e      *epState
+	ctx    context.Context // cancelled when the partition is revoked
 	ep     *hookline.Endpoint
 	signer *signature.Signer
 	prev   *signature.Signer // ep's previous secret; it signs too until it expires
@@ -77,6 +83,7 @@ type scheduler struct {
 	deferred  []*epState          // sendable, but over their fair share of a full pool
 	held      map[string]struct{} // delivery IDs queued or in flight
 	heldBytes int64               // their taskBytes
+	settling  map[string]struct{} // delivery IDs attempted whose outcomes are not written yet
 	queued    int                 // endpoint states holding tasks
 	inFlight  int
 	busy      int // endpoints with requests in flight
@@ -84,20 +91,41 @@ type scheduler struct {
 	running   sync.WaitGroup
 
 	deadline time.Time // no request starts at or after it (zero: none)
+	parts    [hookline.Partitions]partition
 
 	hold      idSet // endpoints ingest must not claim for
 	block     idSet // those of them that take no new work at all (an open circuit, a long pause)
 	wantsRoom bool  // the poller waits for room in memory
 }
 
+// partition is the context the attempts of one partition run under.
+type partition struct {
+	ctx    context.Context // nil until an attempt needs it
+	cancel context.CancelFunc
+}
+
 func newScheduler(cfg schedConfig) *scheduler {
+	if cfg.base == nil {
+		cfg.base = context.Background()
+	}
 	s := &scheduler{
-		cfg:     cfg,
-		eps:     make(map[string]*epState),
-		tenants: make(map[string]*tenantQueue),
-		held:    make(map[string]struct{}),
+		cfg:      cfg,
+		eps:      make(map[string]*epState),
+		tenants:  make(map[string]*tenantQueue),
+		held:     make(map[string]struct{}),
+		settling: make(map[string]struct{}),
 	}
 	return s
+}
+
+// context returns the context of a partition's attempts. The caller holds
+// s.mu.
+func (s *scheduler) context(p int) context.Context {
+	pc := &s.parts[p]
+	if pc.ctx == nil {
+		pc.ctx, pc.cancel = context.WithCancel(s.cfg.base)
+	}
+	return pc.ctx
 }
 
 // state returns the state of an endpoint, made on first use, and updates
@@ -362,7 +390,10 @@ func (s *scheduler) wrote(j *job, at time.Time) {
 // returns nil when nothing can be sent now. The caller holds s.mu.
 func (s *scheduler) next(now time.Time) *job {
 	if !s.deadline.IsZero() && !now.Before(s.deadline) {
-		return nil // the leases may have moved: wait for the leaser
+		// The leases may have moved: wait for the leaser. (Attempts in
+		// flight past the deadline are aborted by the leaser's watchdog,
+		// through Engine.Revoke.)
+		return nil
 	}
 	for s.ready.len() > 0 && s.inFlight < s.cfg.maxInFlight && !s.closed {
 		tq := s.ready.pop()
@@ -398,7 +429,8 @@ func (s *scheduler) take(e *epState, now time.Time) *job {
 	if b := e.batching(); b != nil {
 		n = b.MaxEvents
 	}
-	j := &job{tasks: e.tasks.take(n), e: e, ep: e.ep, signer: e.signer, prev: e.prev, profile: e.profile, profileErr: e.profileErr}
+	j := &job{tasks: e.tasks.take(n), e: e, ctx: s.context(e.partition), ep: e.ep, signer: e.signer, prev: e.prev,
+		profile: e.profile, profileErr: e.profileErr}
 	if !e.disabled() {
 		j.probe = e.brk.Acquire(now)
 		e.probing = e.probing || j.probe
@@ -440,6 +472,15 @@ func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 	var last *epState
 	for i, t := range tasks {
 		if _, ok := s.held[t.DeliveryID]; ok {
+			continue
+		}
+		if _, ok := s.settling[t.DeliveryID]; ok {
+			// Attempted, and its outcome not written yet: its claim was
+			// freed meanwhile (a takeover of a partition lost and gained
+			// again) and made again. Sending it again now would repeat the
+			// attempt under the same number: it goes back to the store,
+			// for a claim once its outcome is written.
+			rejected = append(rejected, t)
 			continue
 		}
 		if s.closed {
@@ -533,12 +574,19 @@ type outcome struct {
 
 // complete takes the result of a job: it updates the endpoint's limits,
 // breaker and health, releases the job's slot, and returns what the engine
-// must do and the next job for the calling goroutine (nil: none).
+// must do and the next job for the calling goroutine (nil: none). The job's
+// tasks settle: they wait for their outcomes to be written (settled). A
+// nil r is an attempt aborted (its partition revoked, a hard stop): it
+// tells nothing of the receiver, and its tasks go back to the store.
 func (s *scheduler) complete(j *job, r *sender.Result) (out outcome, next *job) {
 	s.mu.Lock()
 	now := s.cfg.now()
 	e := j.e
-	out = s.feedback(j, r, now)
+	if r != nil {
+		out = s.feedback(j, r, now)
+	} else {
+		e.brk.Abandon(j.probe)
+	}
 	e.inFlight--
 	if e.inFlight == 0 {
 		s.busy--
@@ -549,6 +597,9 @@ func (s *scheduler) complete(j *job, r *sender.Result) (out outcome, next *job) 
 	}
 	for _, t := range j.tasks {
 		s.unhold(t)
+		if r != nil {
+			s.settling[t.DeliveryID] = struct{}{}
+		}
 	}
 	s.addHeld(e, -len(j.tasks))
 	e.lastActive = now
@@ -653,6 +704,58 @@ func (s *scheduler) drainQueue(e *epState) []*hookline.Task {
 		s.unhold(t)
 	}
 	s.addHeld(e, -len(out))
+	return out
+}
+
+// settled forgets the deliveries whose outcomes are written now.
+func (s *scheduler) settled(outs []hookline.Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range outs {
+		delete(s.settling, outs[i].Attempt.DeliveryID)
+	}
+}
+
+// unheld returns those of ids that nothing in memory holds: neither queued
+// nor in flight nor waiting for their outcomes to be written.
+func (s *scheduler) unheld(ids []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, id := range ids {
+		_, held := s.held[id]
+		_, settling := s.settling[id]
+		if !held && !settling {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// holds reports whether a delivery is in memory (queued, in flight, or
+// waiting for its outcome to be written).
+func (s *scheduler) holds(id string) bool { return len(s.unheld([]string{id})) == 0 }
+
+// revoke aborts the attempts in flight of the partitions for which keep is
+// false (their contexts are cancelled: each comes back through complete,
+// aborted) and returns their queued tasks, for the store.
+func (s *scheduler) revoke(keep func(partition int) bool) []*hookline.Task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range s.parts {
+		if pc := &s.parts[p]; pc.ctx != nil && !keep(p) {
+			pc.cancel()
+			pc.ctx, pc.cancel = nil, nil
+		}
+	}
+	var out []*hookline.Task
+	for _, e := range s.eps {
+		if keep(e.partition) {
+			continue
+		}
+		out = append(out, s.drainQueue(e)...)
+		s.updateHold(e, s.cfg.now())
+	}
 	return out
 }
 

@@ -45,6 +45,12 @@ func (ts *testSched) started() []*job {
 // counts as started.
 func (ts *testSched) finish(j *job, r sender.Result) outcome {
 	out, next := ts.complete(j, &r)
+	// The outcomes are written at once, as the engine's writer does.
+	outs := make([]hookline.Outcome, len(j.tasks))
+	for i, t := range j.tasks {
+		outs[i].Attempt.DeliveryID = t.DeliveryID
+	}
+	ts.settled(outs)
 	if next != nil {
 		ts.scheduler.mu.Lock()
 		ts.jobs = append(ts.jobs, next)
@@ -180,6 +186,28 @@ func TestSchedulerRetryAfterClampedToAnHour(t *testing.T) {
 	}
 	if r := ts.room(ts.eps["e"], ts.now); r != 0 {
 		t.Fatalf("room %d while paused", r)
+	}
+}
+
+// TestSchedulerSettlingRefused checks that a delivery attempted whose
+// outcome is not written yet is refused when it comes back (its claim was
+// reset and made again), so that the attempt is not made twice under one
+// number, and is taken again once its outcome is written.
+func TestSchedulerSettlingRefused(t *testing.T) {
+	ts := newTestSched(1000, 100, 1)
+	ep := epOf("e", "t")
+	ts.admit(tasksOf(ep, 1))
+	js := ts.started()
+	ts.complete(js[0], &ok)
+	if rej := ts.admit(tasksOf(ep, 1)); len(rej) != 1 {
+		t.Fatalf("a delivery whose outcome is not written was taken again")
+	}
+	if ids := ts.unheld([]string{js[0].tasks[0].DeliveryID}); len(ids) != 0 {
+		t.Fatalf("a delivery whose outcome is not written is not held: the rescuer would free it")
+	}
+	ts.settled([]hookline.Outcome{{Attempt: hookline.Attempt{DeliveryID: js[0].tasks[0].DeliveryID}}})
+	if rej := ts.admit(tasksOf(ep, 1)); len(rej) != 0 {
+		t.Fatalf("a delivery whose outcome is written was refused")
 	}
 }
 

@@ -64,12 +64,28 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 		if j.mark != 0 {
 			req.Wrote = func(at time.Time) { e.sched.wrote(j, at) }
 		}
-		r = e.sender.Send(e.ctx, req, start)
+		r = e.sender.Send(j.ctx, req, start)
+		if !r.Success && j.ctx.Err() != nil {
+			return e.abort(j)
+		}
 	}
 	end := e.now()
 	outs := e.outcome(j.tasks, ep, &r, start, end.Sub(start), batchID)
 	fb, next := e.sched.complete(j, &r)
 	e.record(j.tasks, ep, &r, outs, fb, end)
+	return next
+}
+
+// abort ends an attempt whose context was cancelled before an answer came:
+// its partition was revoked (the lease lost or at risk) or the engine is
+// stopping hard. Nothing is known of the receiver, so nothing is recorded:
+// the deliveries go back to the store unchanged, for their owner to send,
+// and the endpoint's limits and breaker are left as they were. It returns
+// the next job for this goroutine.
+func (e *Engine) abort(j *job) *job {
+	_, next := e.sched.complete(j, nil)
+	e.metrics.aborted.Add(float64(len(j.tasks)))
+	e.unclaims.add(j.tasks)
 	return next
 }
 

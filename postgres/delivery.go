@@ -272,7 +272,7 @@ func (s *Store) claim(ctx context.Context, tx pgx.Tx, reqs []hookline.ClaimReque
 		claim = append(claim, heads...)
 		out[index[r.EndpointID]].Next = next
 	}
-	tasks, err := s.claimIDs(ctx, tx, claim)
+	tasks, err := s.claimIDs(ctx, tx, claim, now)
 	if err != nil {
 		return err
 	}
@@ -386,13 +386,15 @@ func (s *Store) fifoHeads(ctx context.Context, tx pgx.Tx, endpointID string, run
 
 func samePtr(a, b *string) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
 
-// claimIDs marks deliveries claimed and returns their tasks, with payloads.
-func (s *Store) claimIDs(ctx context.Context, tx pgx.Tx, ids []string) ([]*hookline.Task, error) {
+// claimIDs marks deliveries claimed by this store at now and returns their
+// tasks, with payloads.
+func (s *Store) claimIDs(ctx context.Context, tx pgx.Tx, ids []string, now time.Time) ([]*hookline.Task, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	rows, err := tx.Query(ctx, `WITH c AS (
-			UPDATE deliveries d SET claimed = true, claimed_by = $2 WHERE d.id = ANY($1) AND status = 0 AND NOT claimed
+			UPDATE deliveries d SET claimed = true, claimed_by = $2, claimed_at = $3
+			WHERE d.id = ANY($1) AND status = 0 AND NOT claimed
 			RETURNING d.id, d.event_id, d.endpoint_id, d.partition, d.attempts, d.schedule_offset, d.next_attempt_at,
 				d.priority, d.seq, d.okey, d.batch_id)
 		SELECT c.id, c.event_id, c.partition, c.attempts, c.schedule_offset, c.next_attempt_at,
@@ -400,7 +402,7 @@ func (s *Store) claimIDs(ctx context.Context, tx pgx.Tx, ids []string) ([]*hookl
 			e.type, e.created_at, row_number() OVER ev = 1, CASE WHEN row_number() OVER ev = 1 THEN e.data END,
 			`+prefixed("p.", endpointColumns)+`
 		FROM c JOIN events e ON e.id = c.event_id JOIN endpoints p ON p.id = c.endpoint_id
-		WINDOW ev AS (PARTITION BY c.event_id)`, ids, s.owner)
+		WINDOW ev AS (PARTITION BY c.event_id)`, ids, s.owner, now)
 	if err != nil {
 		return nil, err
 	}
@@ -543,8 +545,12 @@ func (s *Store) exec(ctx context.Context, op, query string, args ...any) error {
 
 // RecordOutcomes writes a batch of attempt outcomes in one statement: for
 // each, the delivery's new state with its claim released, and the attempt
-// row. Outcomes of deliveries that no longer exist are dropped; an attempt
-// already recorded is not written twice, so a batch can be retried. Several
+// row. A delivery is updated only while it is pending, unclaimed or claimed
+// by this store, and when the outcome's attempt number is past its count;
+// the outcomes of the others are dropped, and a second query, only when
+// some were, tells why (hookline.Outcome.Dropped). An attempt recorded
+// already with the same start was written by an earlier call (a batch
+// written again after its reply was lost) and is not marked. Several
 // outcomes of one delivery in a batch apply in order.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
@@ -618,21 +624,96 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		statuses[i], attempts[i], codes[i], errs[i], nexts[i], delivered[i] = u.status, u.attempt, u.code, u.err, u.next, u.delivered
 		batches[i] = u.batch
 	}
-	return s.exec(ctx, "record outcomes", `WITH u AS (
+	var applied []string
+	err := s.retry(ctx, "record outcomes", func() error {
+		rows, err := s.pool.Query(ctx, `WITH u AS (
 			UPDATE deliveries d SET status = u.status, attempts = greatest(d.attempts, u.attempt),
 				last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, claimed = false,
 				updated_at = $8, delivered_at = CASE WHEN u.delivered THEN $8 ELSE d.delivered_at END, batch_id = u.batch
 			FROM unnest($1::text[], $2::smallint[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::boolean[], $16::text[])
 				AS u (id, status, attempt, code, error, next, delivered, batch)
-			WHERE d.id = u.id AND d.status = 0 AND (NOT d.claimed OR d.claimed_by = $17)
-			RETURNING d.id)
-		INSERT INTO attempts (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
-		SELECT a.* FROM unnest($9::text[], $10::int[], $11::timestamptz[], $12::bigint[], $13::int[], $14::text[], $15::bytea[])
-			AS a (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
-		WHERE a.delivery_id IN (SELECT id FROM u)
-		ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-		ids, statuses, attempts, codes, errs, nexts, delivered, now,
-		a.id, a.attempt, a.started, a.duration, a.code, a.err, a.responseBody, batches, s.owner)
+			WHERE d.id = u.id AND d.status = 0 AND (NOT d.claimed OR d.claimed_by = $17) AND d.attempts < u.attempt
+			RETURNING d.id),
+		a AS (INSERT INTO attempts (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
+			SELECT a.* FROM unnest($9::text[], $10::int[], $11::timestamptz[], $12::bigint[], $13::int[], $14::text[], $15::bytea[])
+				AS a (delivery_id, attempt, started_at, duration_us, status_code, error, response_body)
+			WHERE a.delivery_id IN (SELECT id FROM u)
+			ON CONFLICT (delivery_id, attempt) DO NOTHING)
+		SELECT id FROM u`,
+			ids, statuses, attempts, codes, errs, nexts, delivered, now,
+			a.id, a.attempt, a.started, a.duration, a.code, a.err, a.responseBody, batches, s.owner)
+		if err != nil {
+			return err
+		}
+		applied, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i := range outcomes {
+		outcomes[i].Dropped = ""
+	}
+	if len(applied) == len(ids) {
+		return nil
+	}
+	return s.dropped(ctx, outcomes, applied)
+}
+
+// dropped marks the outcomes that RecordOutcomes did not write with why,
+// from the deliveries as they are now: gone, settled, held by another
+// store, or with an attempt of the same number or a later one recorded. An
+// outcome whose attempt is recorded with the same start was written by an
+// earlier call, and is not marked.
+func (s *Store) dropped(ctx context.Context, outcomes []hookline.Outcome, applied []string) error {
+	written := make(map[string]bool, len(applied))
+	for _, id := range applied {
+		written[id] = true
+	}
+	var idx []int
+	var ids []string
+	var attempts []int32
+	var started []time.Time
+	for i := range outcomes {
+		if a := &outcomes[i].Attempt; !written[a.DeliveryID] {
+			idx = append(idx, i)
+			ids, attempts, started = append(ids, a.DeliveryID), append(attempts, int32(a.Attempt)), append(started, truncate(a.StartedAt))
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT x.n, d.id IS NOT NULL, coalesce(d.status, 0), coalesce(d.claimed AND d.claimed_by IS DISTINCT FROM $4, false),
+			coalesce(d.attempts, 0), EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = x.id AND a.attempt = x.attempt AND a.started_at = x.started)
+		FROM unnest($1::text[], $2::int[], $3::timestamptz[]) WITH ORDINALITY AS x (id, attempt, started, n)
+		LEFT JOIN deliveries d ON d.id = x.id`, ids, attempts, started, s.owner)
+	if err != nil {
+		return s.wrap("record outcomes", err)
+	}
+	var n int64
+	var exists, other, recorded bool
+	var status int16
+	var count int32
+	_, err = pgx.ForEachRow(rows, []any{&n, &exists, &status, &other, &count, &recorded}, func() error {
+		i := idx[n-1]
+		at := int32(outcomes[i].Attempt.Attempt)
+		var why hookline.OutcomeDrop
+		switch {
+		case !exists:
+			why = hookline.DropGone
+		case recorded:
+		case status != statusPending:
+			why = hookline.DropSettled
+		case other:
+			why = hookline.DropNotHeld
+		case at == count:
+			why = hookline.DropCollision
+		case at < count:
+			why = hookline.DropStale
+		default:
+			why = hookline.DropNotHeld // it changed hands between the two statements
+		}
+		outcomes[i].Dropped = why
+		return nil
+	})
+	return s.wrap("record outcomes", err)
 }
 
 // text returns s as PostgreSQL's text takes it: valid UTF-8 without NUL. An

@@ -314,9 +314,10 @@ func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool, 
 		return
 	}
 	if !slices.ContainsFunc(d.okey, func(k *string) bool { return k != nil }) {
-		b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, next_attempt_at,
-				created_at, updated_at, priority)
-			SELECT id, event_id, endpoint_id, partition, claimed, CASE WHEN claimed THEN $8::bigint END, $6, $6, $6, priority
+		b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, claimed_at,
+				next_attempt_at, created_at, updated_at, priority)
+			SELECT id, event_id, endpoint_id, partition, claimed, CASE WHEN claimed THEN $8::bigint END,
+				CASE WHEN claimed THEN $6::timestamptz END, $6, $6, $6, priority
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[])
 				AS u (id, event_id, endpoint_id, partition, claimed, priority)`,
 			d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, owner)
@@ -333,10 +334,10 @@ func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool, 
 			ON CONFLICT (endpoint_id) DO UPDATE SET seq = s.seq + excluded.seq
 			RETURNING endpoint_id, seq - (SELECT n FROM need WHERE need.endpoint_id = s.endpoint_id) AS base),
 		numbered AS (SELECT u.*, row_number() OVER (PARTITION BY u.endpoint_id, u.placed IS NULL ORDER BY u.ord) AS rn FROM u)
-		INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, next_attempt_at, created_at,
-			updated_at, priority, okey, seq)
+		INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, claimed_at, next_attempt_at,
+			created_at, updated_at, priority, okey, seq)
 		SELECT n.id, n.event_id, n.endpoint_id, n.partition, n.claimed, CASE WHEN n.claimed THEN $10::bigint END,
-			$6, $6, $6, n.priority, n.okey,
+			CASE WHEN n.claimed THEN $6::timestamptz END, $6, $6, $6, n.priority, n.okey,
 			CASE WHEN n.okey IS NULL THEN 0 WHEN n.placed IS NOT NULL THEN n.placed ELSE t.base + n.rn END
 		FROM numbered n LEFT JOIN taken t ON t.endpoint_id = n.endpoint_id AND n.okey IS NOT NULL`,
 		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, d.okey, replay, owner)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,11 @@ import (
 // The owner of a partition is the only node dispatching its deliveries, which
 // keeps per-endpoint ordering and limits correct without cross-node chatter.
 // A node that cannot renew stops dispatching before its leases can expire,
-// so two nodes never own a partition at once by the clock of either.
+// so two nodes never own a partition at once by the clock of either: no
+// request starts past the deadline Renewed gives, and at that deadline a
+// watchdog timer, which does not wait for the lease round (a database call
+// may block it for as long as the round's timeout), tells the dispatcher
+// that every lease is lost (Lost).
 type Leaser struct {
 	// HandoverDelay is the longest a node keeps a partition it hands back
 	// to a node that joined: it renews the lease but no longer dispatches
@@ -46,6 +51,16 @@ type Leaser struct {
 	// paused (GC, SIGSTOP, a frozen VM) past its leases sends nothing more
 	// once it wakes, before it learns it lost them. Set it before Run.
 	Renewed func(until time.Time)
+	// Lost, when set, is called with partitions whose leases this node can
+	// no longer count on, so that the dispatcher stops sending from them at
+	// once and aborts the requests it has in flight there: by the watchdog,
+	// with every partition leased, when no round renewed the leases by the
+	// deadline given to Renewed, however long the database blocks the round
+	// under way; and by a round, with those it found expired or taken by
+	// another node (this one paused past them), and those it released. It
+	// is called from the watchdog's goroutine or from Run's, and must not
+	// block. Set it before Run.
+	Lost func(parts []int)
 
 	pool    *pgxpool.Pool
 	nodeID  string
@@ -54,10 +69,14 @@ type Leaser struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	owned    []int
-	applied  bool             // owned has been given to set at least once
-	validTil time.Time        // when our leases could expire, by our clock
-	handing  map[int]handover // partitions being handed back
+	owned   []int
+	applied bool             // owned has been given to set at least once
+	handing map[int]handover // partitions being handed back
+
+	mu       sync.Mutex  // guards what the watchdog reads
+	validTil time.Time   // when our leases could expire, by our clock
+	leased   []int       // every partition leased at the last round: owned, excess, handed back
+	watch    *time.Timer // the watchdog, armed at each renewal
 }
 
 // handover is a partition being handed back: since when, and when it is
@@ -86,6 +105,9 @@ func (l *Leaser) Owned() []int { return slices.Clone(l.owned) }
 func (l *Leaser) Run(ctx context.Context, set func(context.Context, []int) error) error {
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
+	l.watch = time.AfterFunc(time.Hour, l.watchdog)
+	l.watch.Stop() // armed by the first renewal
+	defer l.watch.Stop()
 	for {
 		l.step(ctx, set)
 		select {
@@ -96,26 +118,60 @@ func (l *Leaser) Run(ctx context.Context, set func(context.Context, []int) error
 	}
 }
 
+// watchdog tells the dispatcher that every lease is lost when no round
+// renewed them by the dispatch deadline; a round that renews them re-arms
+// it.
+func (l *Leaser) watchdog() {
+	l.mu.Lock()
+	stop := l.validTil.Add(-2 * l.tick)
+	if d := stop.Sub(l.now()); d > 0 {
+		l.watch.Reset(d) // renewed meanwhile
+		l.mu.Unlock()
+		return
+	}
+	parts := slices.Clone(l.leased)
+	l.mu.Unlock()
+	l.log.Warn("partition leases not renewed in time; stopping dispatch", "partitions", len(parts))
+	l.lost(parts)
+}
+
+// lost calls Lost with parts, if there are any.
+func (l *Leaser) lost(parts []int) {
+	if len(parts) > 0 && l.Lost != nil {
+		l.Lost(parts)
+	}
+}
+
 // step makes one round: heartbeat, renew, rebalance.
 func (l *Leaser) step(ctx context.Context, set func(context.Context, []int) error) {
 	start := l.now()
-	owned, excess, err := l.balance(ctx)
+	owned, excess, leased, err := l.balance(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			l.log.Error("partition leases", "err", err)
 		}
 		// Stop dispatching before the leases we could not renew expire:
-		// another node may take them then.
-		if len(l.owned) > 0 && l.now().After(l.validTil.Add(-2*l.tick)) {
+		// another node may take them then. (The watchdog has stopped the
+		// dispatcher already, without waiting for this round.)
+		l.mu.Lock()
+		late := l.now().After(l.validTil.Add(-2 * l.tick))
+		l.mu.Unlock()
+		if len(l.owned) > 0 && late {
 			l.log.Warn("partition leases could not be renewed; stopping dispatch", "partitions", len(l.owned))
 			l.apply(ctx, nil, set)
 		}
 		return
 	}
-	l.validTil = start.Add(l.timeout)
+	l.mu.Lock()
+	gone := without(l.leased, leased) // expired, or taken while we paused
+	l.validTil, l.leased = start.Add(l.timeout), leased
+	until := l.validTil.Add(-2 * l.tick)
+	l.watch.Reset(max(until.Sub(l.now()), 0))
+	l.mu.Unlock()
+	l.lost(gone)
 	l.apply(ctx, owned, set)
 	if l.Renewed != nil {
-		l.Renewed(l.validTil.Add(-2 * l.tick))
+		l.Renewed(until)
 	}
 	// Release the excess once the deliveries in flight there are done: it
 	// is no longer dispatched from (apply), but still leased (balance).
@@ -141,7 +197,22 @@ func (l *Leaser) step(ctx context.Context, set func(context.Context, []int) erro
 		for _, p := range due {
 			delete(l.handing, p)
 		}
+		l.mu.Lock()
+		l.leased = without(l.leased, due)
+		l.mu.Unlock()
+		l.lost(due) // nothing should be in flight there by now: abort what is
 	}
+}
+
+// without returns the partitions of a that are not in b.
+func without(a, b []int) []int {
+	var out []int
+	for _, p := range a {
+		if !slices.Contains(b, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // handedOver returns the partitions being handed back that can be released
@@ -187,13 +258,14 @@ func (l *Leaser) apply(ctx context.Context, owned []int, set func(context.Contex
 }
 
 // balance heartbeats, renews our leases, and takes or hands back partitions
-// to reach our fair share, in one transaction. It returns what we own.
-func (l *Leaser) balance(ctx context.Context) (owned, excess []int, err error) {
+// to reach our fair share, in one transaction. It returns what we own, what
+// we hand back now, and every partition leased to us after it.
+func (l *Leaser) balance(ctx context.Context) (owned, excess, leased []int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout/2)
 	defer cancel()
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("begin: %w", err)
+		return nil, nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.Background())
 	ttl := l.timeout.Seconds()
@@ -201,12 +273,12 @@ func (l *Leaser) balance(ctx context.Context) (owned, excess []int, err error) {
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO nodes (node_id, heartbeat_at) VALUES ($1, now())
 		ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now()`, l.nodeID); err != nil {
-		return nil, nil, fmt.Errorf("heartbeat: %w", err)
+		return nil, nil, nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	var live int
 	if err := tx.QueryRow(ctx, `
 		SELECT count(*) FROM nodes WHERE heartbeat_at > now() - make_interval(secs => $1)`, ttl).Scan(&live); err != nil {
-		return nil, nil, fmt.Errorf("count nodes: %w", err)
+		return nil, nil, nil, fmt.Errorf("count nodes: %w", err)
 	}
 	share := (hookline.Partitions + max(live, 1) - 1) / max(live, 1)
 
@@ -215,8 +287,9 @@ func (l *Leaser) balance(ctx context.Context) (owned, excess []int, err error) {
 		WHERE node_id = $1 AND expires_at > now()
 		RETURNING partition`, l.nodeID, ttl))
 	if err != nil {
-		return nil, nil, fmt.Errorf("renew leases: %w", err)
+		return nil, nil, nil, fmt.Errorf("renew leases: %w", err)
 	}
+	leased = slices.Clone(renewed)
 	// Partitions being handed back are renewed, but neither dispatched nor
 	// counted in our share.
 	for _, p := range renewed {
@@ -242,18 +315,19 @@ func (l *Leaser) balance(ctx context.Context) (owned, excess []int, err error) {
 				ORDER BY partition LIMIT $3 FOR UPDATE SKIP LOCKED)
 			RETURNING partition`, l.nodeID, ttl, share-len(owned)))
 		if err != nil {
-			return nil, nil, fmt.Errorf("acquire leases: %w", err)
+			return nil, nil, nil, fmt.Errorf("acquire leases: %w", err)
 		}
 		owned = append(owned, got...)
+		leased = append(leased, got...)
 	}
 	if _, err := tx.Exec(ctx, `
 		DELETE FROM nodes WHERE heartbeat_at < now() - make_interval(secs => $1)`, 10*ttl); err != nil {
-		return nil, nil, fmt.Errorf("forget dead nodes: %w", err)
+		return nil, nil, nil, fmt.Errorf("forget dead nodes: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, nil, fmt.Errorf("commit: %w", err)
+		return nil, nil, nil, fmt.Errorf("commit: %w", err)
 	}
-	return owned, excess, nil
+	return owned, excess, leased, nil
 }
 
 // release stops dispatching and hands every lease back at once, so other

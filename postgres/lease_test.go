@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/postgres"
 )
@@ -99,4 +101,90 @@ func TestLeaser(t *testing.T) {
 
 	b.stop(t)
 	waitFor(t, "node a owns every partition again", func() bool { return a.count() == hookline.Partitions }, a)
+}
+
+// TestLeaserStopsBeforeExpiry is finding 4 of issue 14: however long the
+// database blocks a lease round, the leaser stops the node's dispatch before
+// its leases can expire (and another node take them), with a margin.
+func TestLeaserStopsBeforeExpiry(t *testing.T) {
+	t.Parallel()
+	const timeout, tick = 10 * time.Second, time.Second // tick: min(1s, timeout/5)
+	schema := testSchema(t)
+	s := openStore(t, schema)
+	l := s.NewLeaser("node-a", timeout, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stopped := make(chan time.Time, 1)
+	stop := func() {
+		select {
+		case stopped <- time.Now():
+		default:
+		}
+	}
+	l.Lost = func(parts []int) {
+		if len(parts) == hookline.Partitions {
+			stop()
+		}
+	}
+	var mu sync.Mutex
+	owned := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Run(ctx, func(_ context.Context, parts []int) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if owned > 0 && len(parts) == 0 {
+				stop()
+			}
+			owned = len(parts)
+			return nil
+		})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := owned
+		mu.Unlock()
+		if n == hookline.Partitions {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leaser owns %d partitions", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// Every lease round begins with the heartbeat: locking the nodes table
+	// blocks the rounds, as a database that hangs would. Once the lock is
+	// ours, no round is past its heartbeat, so the leases expire at the time
+	// the last round set.
+	conn, err := pgx.Connect(context.Background(), databaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	lock, err := conn.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(context.Background())
+	if _, err := lock.Exec(context.Background(), "LOCK TABLE "+pgx.Identifier{schema, "nodes"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	var expiry time.Time
+	if err := lock.QueryRow(context.Background(), "SELECT max(expires_at) FROM "+
+		pgx.Identifier{schema, "partition_leases"}.Sanitize()+" WHERE node_id = 'node-a'").Scan(&expiry); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-stopped:
+		if margin := expiry.Sub(at); margin < tick {
+			t.Errorf("the leaser stopped dispatch %s before its leases expire, want at least %s", margin, tick)
+		}
+	case <-time.After(2 * timeout):
+		t.Fatal("the leaser never stopped dispatch")
+	}
 }

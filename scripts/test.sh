@@ -8,7 +8,8 @@
 # Debian's chromium, installed when missing (as root); a chromium that cannot
 # be had fails the run too. When npm is there, the dashboard's pinned browser
 # libraries are installed from web/package-lock.json so that a test compares
-# the embedded copies with them.
+# the embedded copies with them, and the Dockerfile's linter from
+# packaging/package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +43,13 @@ export HOOKLINE_REQUIRE_BROWSER=1
 if command -v npm >/dev/null; then
 	(cd web && npm ci --ignore-scripts --no-audit --no-fund >&2)
 	export HOOKLINE_REQUIRE_VENDOR=1
+	# The Dockerfile's linter (dockerfile-utils), pinned in packaging/.
+	(cd packaging && npm ci --ignore-scripts --no-audit --no-fund >&2)
+	export HOOKLINE_REQUIRE_LINT=1
 fi
+# The systemd unit is checked with systemd-analyze when Debian's systemd
+# package is there; it is not installed for that (a large package, and
+# its scripts expect a booted system).
 
 # The race detector is on (CI runs this); RACE=0 turns it off for a
 # quicker local run.

@@ -183,8 +183,9 @@ func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var c claimer
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		c := claimer{s: s, tx: tx, ctx: ctx, now: micros(now), seen: make(map[string]bool)}
+		c = claimer{s: s, tx: tx, ctx: ctx, now: micros(now), seen: make(map[string]bool)}
 		for i, r := range reqs {
 			out[i] = hookline.ClaimResult{}
 			ce := s.endpoints.get(r.EndpointID)
@@ -206,6 +207,7 @@ func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now 
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
 	}
+	s.claims.add(c.claimed, c.now)
 	return out, nil
 }
 
@@ -470,21 +472,30 @@ func (s *Store) payloads(ctx context.Context, tx *sql.Tx, ids []string) (map[str
 	return out, nil
 }
 
-// Unclaim marks deliveries as no longer held in memory. Unknown IDs are
-// ignored.
+// Unclaim marks deliveries as no longer held in memory. Unknown IDs, and
+// claims this store did not make (an earlier run's), are ignored.
 func (s *Store) Unclaim(ctx context.Context, deliveryIDs []string) error {
-	if len(deliveryIDs) == 0 {
-		return nil
-	}
-	ids := jsonList(deliveryIDs)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	mine := make([]string, 0, len(deliveryIDs))
+	for _, id := range deliveryIDs {
+		if s.claims.mine(id) {
+			mine = append(mine, id)
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	ids := jsonList(mine)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, s.stmts.unclaim).ExecContext(ctx, ids)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: unclaim deliveries: %w", err)
+	}
+	for _, id := range mine {
+		delete(s.claims.m, id)
 	}
 	return nil
 }
@@ -510,13 +521,18 @@ func (s *Store) ResetClaims(ctx context.Context, partitions []int) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: reset claims: %w", err)
 	}
+	s.claims.reset(partitions)
 	return nil
 }
 
 // RecordOutcomes writes a batch of attempt outcomes in one transaction: for
 // each, the delivery's new state with its claim released, and the attempt
-// row. Outcomes of deliveries that no longer exist are dropped; an attempt
-// already recorded is not written twice, so a batch can be retried.
+// row. An outcome is written only while the delivery is pending, unclaimed
+// or claimed by this store (not by an earlier run), and when its attempt
+// number is past the delivery's count; the others are dropped, and marked
+// with why (hookline.Outcome.Dropped). One whose attempt is recorded
+// already, with the same start, was written by an earlier call (a batch
+// written again) and is not marked.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
 		return nil
@@ -533,8 +549,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d countsDelta
+	var released []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		d = countsDelta{}
+		d, released = countsDelta{}, released[:0]
 		status, err := s.statuses(ctx, tx, ids)
 		if err != nil {
 			return err
@@ -545,8 +562,17 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			o := &outcomes[i]
 			a := &o.Attempt
 			cur, ok := status[a.DeliveryID]
-			if !ok || cur.status != statusPending {
-				continue // deleted with its endpoint or event, or settled since
+			if o.Dropped = s.fence(cur, ok, a); o.Dropped != "" {
+				if ok {
+					if written, err := s.recorded(ctx, tx, a); err != nil {
+						return err
+					} else if written {
+						o.Dropped = ""
+					}
+				} else {
+					released = append(released, a.DeliveryID) // deleted: forget its claim
+				}
+				continue
 			}
 			v := statusValue(o.Status)
 			var next any
@@ -566,10 +592,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			}
 			d.add(cur.endpointID, cur.status, -1)
 			d.add(cur.endpointID, v, 1)
-			status[a.DeliveryID] = deliveryStatus{cur.endpointID, v, false}
-			if v == statusPending {
-				status[a.DeliveryID] = deliveryStatus{cur.endpointID, v, false}
-			}
+			status[a.DeliveryID] = deliveryStatus{cur.endpointID, v, false, int64(a.Attempt)}
+			released = append(released, a.DeliveryID)
 			attempts = append(attempts, a.DeliveryID, int64(a.Attempt), micros(a.StartedAt),
 				a.Duration.Microseconds(), int64(a.StatusCode), a.Error, a.ResponseBody)
 		}
@@ -579,21 +603,62 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		return nil
 	})
 	if err != nil {
+		for i := range outcomes {
+			outcomes[i].Dropped = ""
+		}
 		return fmt.Errorf("sqlite: record outcomes: %w", err)
 	}
 	s.counts.apply(&d)
+	for _, id := range released {
+		delete(s.claims.m, id)
+	}
 	return nil
 }
 
-// deliveryStatus is the endpoint, stored status and claim of a delivery.
+// fence returns why an outcome may not be written over the delivery's
+// stored state cur (ok: the delivery exists), or "" when it may. The caller
+// holds s.mu.
+func (s *Store) fence(cur deliveryStatus, ok bool, a *hookline.Attempt) hookline.OutcomeDrop {
+	switch {
+	case !ok:
+		return hookline.DropGone
+	case cur.status != statusPending:
+		return hookline.DropSettled
+	case cur.claimed && !s.claims.mine(a.DeliveryID):
+		return hookline.DropNotHeld
+	case int64(a.Attempt) == cur.attempts:
+		return hookline.DropCollision
+	case int64(a.Attempt) < cur.attempts:
+		return hookline.DropStale
+	}
+	return ""
+}
+
+// recorded reports whether the attempt is recorded already, with the same
+// start: it was written by an earlier call.
+func (s *Store) recorded(ctx context.Context, tx *sql.Tx, a *hookline.Attempt) (bool, error) {
+	var started int64
+	err := tx.QueryRowContext(ctx, "SELECT started_at FROM attempts WHERE delivery_id = ? AND attempt = ?",
+		a.DeliveryID, int64(a.Attempt)).Scan(&started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("read attempt: %w", err)
+	}
+	return started == micros(a.StartedAt), nil
+}
+
+// deliveryStatus is the endpoint, stored status, claim and attempt count of
+// a delivery.
 type deliveryStatus struct {
 	endpointID string
 	status     int64
 	claimed    bool
+	attempts   int64
 }
 
-// statuses returns the endpoint and stored status of each delivery of ids
-// that exists.
+// statuses returns the endpoint, stored status, claim and attempt count of
+// each delivery of ids that exists.
 func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]deliveryStatus, error) {
 	rows, err := tx.StmtContext(ctx, s.stmts.statusesByID).QueryContext(ctx, jsonList(ids))
 	if err != nil {
@@ -604,7 +669,7 @@ func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[str
 	for rows.Next() {
 		var id string
 		var st deliveryStatus
-		if err := rows.Scan(&id, &st.endpointID, &st.status, &st.claimed); err != nil {
+		if err := rows.Scan(&id, &st.endpointID, &st.status, &st.claimed, &st.attempts); err != nil {
 			return nil, fmt.Errorf("read deliveries: %w", err)
 		}
 		out[id] = st

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"net/url"
+	"path/filepath"
 	"strconv"
 
 	"modernc.org/sqlite"
@@ -53,8 +54,12 @@ func readDSN(path string) string {
 }
 
 // fileURI returns path as an SQLite URI filename, escaped so that a path
-// holding '?', '#' or '%' still names the file.
+// holding '?', '#' or '%' still names the file. A relative path is made
+// absolute first: "file://dir/x.db" would name a host.
 func fileURI(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	return (&url.URL{Scheme: "file", Path: path}).String()
 }
 

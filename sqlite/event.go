@@ -54,6 +54,9 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 		}
 	}
 	s.counts.ingested(tasks, in.events)
+	if len(in.claimed) > 0 {
+		s.claims.add(in.claimed, micros(in.now))
+	}
 	return nil
 }
 
@@ -67,12 +70,13 @@ type ingest struct {
 	keys    map[hookline.IdempotencyID]*hookline.IdempotencyEntry
 	putKeys []hookline.IdempotencyID // in the order first used
 
-	docs               filter.Docs // of the events, for the endpoints' filters
-	events, deliveries int         // written
-	seq                int64       // accepted order of the last event planned
-	eventArgs          []any       // rows of insertEvents
-	deliveryArgs       []any       // rows of insertDeliveries
-	lastID             string      // of the deliveries
+	docs               filter.Docs      // of the events, for the endpoints' filters
+	events, deliveries int              // written
+	seq                int64            // accepted order of the last event planned
+	eventArgs          []any            // rows of insertEvents
+	deliveryArgs       []any            // rows of insertDeliveries
+	lastID             string           // of the deliveries
+	claimed            []*hookline.Task // the tasks of the deliveries written claimed
 }
 
 // request plans the rows of one request, or sets its Err. The error it
@@ -166,7 +170,8 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		}
 		id := in.deliveryID()
 		claimed := int64(0)
-		if r.Claims(ce.ep, ce.partition) {
+		claims := r.Claims(ce.ep, ce.partition)
+		if claims {
 			claimed = 1
 		}
 		var okey any
@@ -175,7 +180,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		}
 		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now,
 			int64(ev.Priority), seq, okey)
-		tasks = append(tasks, &hookline.Task{
+		t := &hookline.Task{
 			DeliveryID:     id,
 			EventID:        ev.ID,
 			Endpoint:       ce.ep,
@@ -186,7 +191,11 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 			Due:            in.now,
 			OrderingKey:    ev.OrderingKey,
 			Seq:            seq,
-		})
+		}
+		tasks = append(tasks, t)
+		if claims {
+			in.claimed = append(in.claimed, t)
+		}
 		in.deliveries++
 	}
 	return tasks
@@ -317,5 +326,6 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
 	s.counts.ingested(tasks, 0)
+	s.claims.add(in.claimed, micros(in.now))
 	return tasks, nil
 }

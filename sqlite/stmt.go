@@ -118,7 +118,7 @@ const (
 	queryEventsByID = `SELECT id, type, data, created_at FROM events
 	WHERE id IN (SELECT value FROM json_each(?))`
 
-	queryStatusesByID = `SELECT id, endpoint_id, status, claimed FROM deliveries
+	queryStatusesByID = `SELECT id, endpoint_id, status, claimed, attempts FROM deliveries
 	WHERE id IN (SELECT value FROM json_each(?))`
 
 	queryRecordOutcome = `UPDATE deliveries SET status = ?1, attempts = max(attempts, ?2),

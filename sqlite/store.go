@@ -83,6 +83,8 @@ type Store struct {
 	// next one under mu, and stores it here once it has committed.
 	version atomic.Int64
 
+	claims claims // who holds the claims of the file, and since when; under mu
+
 	box      *secretbox.Box // seals endpoint secrets; nil: stored in plain
 	resealed int            // endpoints whose secrets Open re-sealed
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"maps"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -328,5 +329,22 @@ func TestCascades(t *testing.T) {
 		if err := s.wdb.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 0 {
 			t.Errorf("%s left after the event was deleted: %d, %v", table, n, err)
 		}
+	}
+}
+
+// TestOpenRelativePath opens a database named by a relative path, as
+// `hookline serve` does with its default data dir ./hookline-data.
+func TestOpenRelativePath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("hookline-data", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(filepath.Join("hookline-data", "hookline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(filepath.Join("hookline-data", "hookline.db")); err != nil {
+		t.Fatal(err)
 	}
 }

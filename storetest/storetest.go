@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) hookline.Store) {
 		{"Idempotency", idempotencyTests},
 		{"Claim", claimTests},
 		{"Outcome", outcomeTests},
+		{"Fence", fenceTests},
+		{"Rescue", rescueTests},
 		{"Delivery", deliveryTests},
 		{"Replay", replayTests},
 		{"Stats", statsTests},
@@ -289,12 +291,14 @@ func (b *bundle) record(t *testing.T, o hookline.Outcome) {
 	}
 }
 
-// settle records a first attempt of a delivery ending in status (delivered
-// or failed) at the current time.
+// settle records the next attempt of a delivery (numbered past its count,
+// as the engine numbers them: outcomes are written only forward) ending in
+// status (delivered or failed) at the current time.
 func (b *bundle) settle(t *testing.T, deliveryID string, status hookline.DeliveryStatus) {
 	t.Helper()
 	o := hookline.Outcome{Status: status, Attempt: hookline.Attempt{
-		DeliveryID: deliveryID, Attempt: 1, StartedAt: b.now, Duration: 3 * time.Millisecond, StatusCode: 200,
+		DeliveryID: deliveryID, Attempt: b.delivery(t, deliveryID).Attempts + 1, StartedAt: b.now,
+		Duration: 3 * time.Millisecond, StatusCode: 200,
 	}}
 	if status == hookline.StatusFailed {
 		o.Attempt.StatusCode, o.Attempt.Error = 500, "HTTP 500"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"strconv"
@@ -165,9 +166,9 @@ func (c *Config) specs() []flagSpec {
 			return nil
 		}},
 		{"lease-timeout", "HOOKLINE_LEASE_TIMEOUT", "15s", "PostgreSQL: how long a dead node's partitions stay leased", dur(&c.LeaseTimeout)},
-		{"node-id", "HOOKLINE_NODE_ID", "", "name of this node (default: host name and a random suffix)", str(&c.NodeID)},
-		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", str(&c.LogLevel)},
-		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", str(&c.LogFormat)},
+		{"node-id", "HOOKLINE_NODE_ID", "", "PostgreSQL: the name of this node, unique per node (default: host name and process ID, as host-1234)", str(&c.NodeID)},
+		{"log-level", "HOOKLINE_LOG_LEVEL", "info", "debug, info, warn or error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
+		{"log-format", "HOOKLINE_LOG_FORMAT", "text", "text or json", oneOf(&c.LogFormat, "text", "json")},
 		{"debug-addr", "HOOKLINE_DEBUG_ADDR", "", "address for net/http/pprof (e.g. 127.0.0.1:6060); off when empty", str(&c.DebugAddr)},
 		{"tls-cert", "HOOKLINE_TLS_CERT", "", "PEM certificate chain: serve HTTPS (HTTP/2 on) with --tls-key", str(&c.TLSCert)},
 		{"tls-key", "HOOKLINE_TLS_KEY", "", "PEM private key of --tls-cert", str(&c.TLSKey)},
@@ -204,17 +205,8 @@ func (c *Config) specs() []flagSpec {
 // environment variable, which wins over the default.
 func (c *Config) parse(name string, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the caller prints the error once, or the usage for --help
 	specs := c.specs()
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: hookline %s [flags]\n\nFlags (each also set by its environment variable; the flag wins):\n", name)
-		for _, s := range specs {
-			def := s.def
-			if def == "" {
-				def = "none"
-			}
-			fmt.Fprintf(fs.Output(), "  --%s  (%s, default %s)\n      %s\n", s.name, s.env, def, s.help)
-		}
-	}
 	for _, s := range specs {
 		v := s.def
 		from := "default"
@@ -237,6 +229,33 @@ func (c *Config) parse(name string, args []string, getenv func(string) string) e
 		c.secretKeyFlag = c.secretKeyFlag || f.Name == "secret-key" || f.Name == "secret-key-previous"
 	})
 	return nil
+}
+
+// usage writes the flags of `hookline name`, with their environment
+// variables and defaults.
+func (c *Config) usage(w io.Writer, name string) {
+	fmt.Fprintf(w, "Usage: hookline %s [flags]\n\nFlags (each also set by its environment variable; the flag wins):\n", name)
+	for _, s := range c.specs() {
+		def := s.def
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "  --%s  (%s, default %s)\n      %s\n", s.name, s.env, def, s.help)
+	}
+}
+
+// oneOf parses a setting that must be one of values, as written or in
+// another case, into p, lower-cased.
+func oneOf(p *string, values ...string) func(string) error {
+	return func(v string) error {
+		for _, ok := range values {
+			if strings.EqualFold(v, ok) {
+				*p = ok
+				return nil
+			}
+		}
+		return fmt.Errorf("want %s or %s", strings.Join(values[:len(values)-1], ", "), values[len(values)-1])
+	}
 }
 
 // boolean parses a true or false setting into p.

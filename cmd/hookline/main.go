@@ -22,7 +22,8 @@ Usage:
   hookline bench [flags]     measure throughput and latency (--help for scenarios)
   hookline version           print the version
   hookline help              print this help
-`
+
+` + cliUsage
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -30,13 +31,14 @@ func main() {
 	stop()
 	if err != nil && !errors.Is(err, errUsage) {
 		fmt.Fprintln(os.Stderr, "hookline:", err)
-		os.Exit(1)
-	} else if err != nil {
-		os.Exit(2)
+	}
+	if err != nil {
+		os.Exit(exitCode(err))
 	}
 }
 
-// errUsage reports a command line that was wrong; usage was printed.
+// errUsage reports a command line that was wrong; what was wrong was
+// printed. It exits 2.
 var errUsage = errors.New("usage")
 
 // run dispatches a subcommand. It is main without the process, for tests.
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		m := NewMain()
 		m.Stdout, m.Stderr = stdout, stderr
 		if err := m.Config.parse("serve", args[1:], getenv); err != nil {
-			return flagError(err)
+			return flagError("serve", err, stdout, stderr, m.Config.usage)
 		}
 		if err := m.Run(ctx); err != nil {
 			return err
@@ -60,7 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "migrate":
-		return runMigrate(ctx, args[1:], stdout, getenv)
+		return runMigrate(ctx, args[1:], stdout, stderr, getenv)
+	case "endpoints", "events", "deliveries", "recover", "keys", "stats", "listen":
+		return runAPICommand(ctx, args, stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "hookline", hookline.Version)
 		return nil
@@ -73,9 +77,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 }
 
-func flagError(err error) error {
+// flagError handles an error of parsing the flags of a command: --help
+// prints its usage to stdout; anything else is printed once, with where to
+// read the usage.
+func flagError(name string, err error, stdout, stderr io.Writer, usage func(w io.Writer, name string)) error {
 	if errors.Is(err, flagErrHelp) {
+		usage(stdout, name)
 		return nil
 	}
-	return err
+	return usageError(stderr, name, err)
 }

@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "hookline")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	// Built as make build and make release build it (static, -trimpath), so
+	// that TestRelease's build of this platform reuses the compiled packages.
+	build := exec.Command("go", "build", "-trimpath", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build hookline: %v\n%s", err, out)
 		os.Exit(1)

@@ -39,6 +39,7 @@ func (m *Main) startLeases(ctx context.Context, log *slog.Logger) error {
 	// not send them again meanwhile.
 	l.HandoverDelay = m.Config.DeliveryTimeout + time.Second
 	l.Renewed = m.Engine.SetDispatchDeadline
+	l.Lost = m.Engine.Revoke // abort at once what is in flight on partitions at risk
 	lctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(lctx, m.Engine.SetOwned) }()
@@ -50,11 +51,15 @@ func (m *Main) startLeases(ctx context.Context, log *slog.Logger) error {
 }
 
 // runMigrate applies the PostgreSQL migrations and exits.
-func runMigrate(ctx context.Context, args []string, out io.Writer, getenv func(string) string) error {
+func runMigrate(ctx context.Context, args []string, out, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	url := fs.String("database-url", getenv("HOOKLINE_DATABASE_URL"), "postgres://… (HOOKLINE_DATABASE_URL)")
 	if err := fs.Parse(args); err != nil {
-		return flagError(err)
+		return flagError("migrate", err, out, stderr, func(w io.Writer, name string) {
+			fmt.Fprintf(w, "Usage: hookline migrate [flags]\n\nApplies the PostgreSQL schema migrations and exits.\n\nFlags:\n")
+			printFlags(w, fs)
+		})
 	}
 	if *url == "" {
 		return fmt.Errorf("migrate: --database-url or HOOKLINE_DATABASE_URL is required")

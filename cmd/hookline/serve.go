@@ -110,6 +110,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := secureDataDir(c.DataDir, c.DatabaseURL == "", log); err != nil {
 		return err
 	}
+	// Bind first, so that a busy port fails the start before a generated key
+	// is shown as "only this once".
+	tcp, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.listener = api.NewListener(tcp, c.MaxConnections)
 	if c.APIKey, err = m.apiKey(); err != nil {
 		return err
 	}
@@ -210,11 +217,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	dash.Attach(handler)
 	m.closers = append(m.closers, func() error { dash.Close(); return nil })
-	tcp, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	m.listener = api.NewListener(tcp, c.MaxConnections)
 	dash.SetPublicURL(cmp.Or(c.PublicURL, scheme+"://"+m.Addr()))
 	m.server = &http.Server{
 		Handler:           handler,
