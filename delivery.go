@@ -47,8 +47,16 @@ type DeliveryFilter struct {
 	EventID    string         // "" means any
 	EndpointID string         // "" means any
 	Status     DeliveryStatus // "" means any
-	Cursor     string         // IDs below this one; "" starts at the newest
-	Limit      int            // 0 means DefaultLimit
+	// EventType is the type of the delivery's event: "" means any, a type
+	// means that type, and a pattern "invoice.*" every type that starts
+	// "invoice." (see TypePrefix).
+	EventType string
+	// Since and Until bound the delivery's CreatedAt to [Since, Until); a
+	// zero time leaves that side open. The stores narrow the range by ID,
+	// since a delivery's ID carries the millisecond it was made (NewID).
+	Since, Until time.Time
+	Cursor       string // IDs below this one; "" starts at the newest
+	Limit        int    // 0 means DefaultLimit
 }
 
 // Attempt records one HTTP request of a delivery.

@@ -20,6 +20,13 @@ const (
 	EINTERNAL     = "internal"               // 500: a bug; the only kind that is logged
 )
 
+// ErrCommitUnknown marks the error of a write whose COMMIT was sent but not
+// confirmed: its reply was lost, or its deadline passed while the store was
+// committing. The write may have been applied or not. A store wraps its
+// error with it (errors.Is finds it); any other error of a write means that
+// nothing of it was written.
+var ErrCommitUnknown = errors.New("the outcome of the commit is unknown")
+
 // Error is the one error type of Hookline. Code is one of the E* constants;
 // Message is written for a person and is safe to show to API clients.
 type Error struct {

@@ -49,3 +49,27 @@ func PartitionOf(endpointID string) int {
 	_, _ = h.Write([]byte(endpointID))
 	return int(h.Sum32() % Partitions)
 }
+
+// MinID returns the lowest ID of prefix that NewID can make at t: t's
+// millisecond with no random bits (a time before 1970 is 1970's). Every ID made at t or later sorts at or
+// after it, and every ID made before t's millisecond sorts before it, so a
+// time range of IDs made by NewID is a range of IDs.
+func MinID(prefix string, t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(max(t.UnixMilli(), 0))<<16) // no ID is older than 1970
+	return encodeID(prefix, b)
+}
+
+// IDRange returns the IDs of prefix made by NewID in [since, until) as the
+// range [lo, hi) of IDs (hi "" when until is zero, lo "" when since is):
+// the IDs of since's and until's milliseconds included, so that a caller
+// still checks the exact times of the rows at both ends.
+func IDRange(prefix string, since, until time.Time) (lo, hi string) {
+	if !since.IsZero() {
+		lo = MinID(prefix, since)
+	}
+	if !until.IsZero() {
+		hi = MinID(prefix, until.Truncate(time.Millisecond).Add(time.Millisecond))
+	}
+	return lo, hi
+}

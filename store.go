@@ -14,6 +14,7 @@ import (
 // all. Times are kept to the microsecond.
 type Store interface {
 	KeyStore
+	EventTypeStore
 	Queue
 
 	// CreateEndpoint stores a new endpoint; e.ID, e.Secret, e.CreatedAt and
@@ -63,20 +64,35 @@ type Store interface {
 	// it returns. It fills each request's Results and Tasks, or sets its Err
 	// (a conflicting idempotency key) and writes nothing of that request.
 	// The returned error is for the transaction as a whole; then no request
-	// was written.
+	// was written, unless it wraps ErrCommitUnknown: then the COMMIT was
+	// sent and not confirmed, and every request may have been written.
 	Ingest(ctx context.Context, reqs []*IngestRequest, now time.Time) error
 	// FindEvent returns one event.
 	FindEvent(ctx context.Context, id string) (*Event, error)
+	// FindEvents returns a page of events, newest first, and the cursor of
+	// the next page. A type pattern matching more than MaxPatternTypes
+	// types is EINVALID.
+	FindEvents(ctx context.Context, f EventFilter) ([]*Event, string, error)
 	// ReplayEvent creates a new pending delivery of an existing event to
 	// every enabled endpoint that matches it now, and returns their tasks.
 	// With claim, the deliveries are marked as held in memory.
 	ReplayEvent(ctx context.Context, eventID string, claim bool, now time.Time) ([]*Task, error)
+	// ReplayMissing examines one page of the events of an endpoint's tenant
+	// (r.Limit at most, in ID order, in one transaction) and creates an
+	// unclaimed pending delivery, due now, of each one that the endpoint
+	// matches now and that has no delivery to it. Two calls at once never
+	// make two deliveries of one event. It returns ENOTFOUND for an
+	// endpoint that does not exist, ECONFLICT for a disabled one.
+	ReplayMissing(ctx context.Context, r ReplayMissingRequest, now time.Time) (ReplayMissingPage, error)
 
 	// FindDelivery returns one delivery.
 	FindDelivery(ctx context.Context, id string) (*Delivery, error)
 	// FindDeliveries returns a page of deliveries, newest first, and the
 	// cursor of the next page.
 	FindDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, string, error)
+	// CountDeliveries returns how many deliveries f selects (its Cursor and
+	// Limit aside).
+	CountDeliveries(ctx context.Context, f DeliveryFilter) (int64, error)
 	// FindAttempts returns the attempts of a delivery, first attempt first.
 	// It returns ENOTFOUND when the delivery does not exist.
 	FindAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
@@ -87,6 +103,11 @@ type Store interface {
 	// RecoverEndpoint does the same for every failed delivery of an endpoint
 	// created at or after since (zero means all) and returns how many.
 	RecoverEndpoint(ctx context.Context, endpointID string, since, now time.Time) (int, error)
+	// RetryDeliveries does the same for up to limit of the failed
+	// deliveries f selects (f.Status must be failed; Cursor and Limit are
+	// ignored), in one transaction, and says which it made pending. A
+	// caller repeats it until fewer than limit come back.
+	RetryDeliveries(ctx context.Context, f DeliveryFilter, limit int, now time.Time) (RetryResult, error)
 
 	// EndpointCounts returns how many deliveries of one endpoint are pending
 	// and failed, or ENOTFOUND.

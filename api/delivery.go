@@ -22,30 +22,19 @@ type attemptJSON struct {
 }
 
 // handleListDeliveries is GET
-// /v1/deliveries?event_id=&endpoint_id=&status=&limit=&cursor=: a page of
-// deliveries, newest first.
+// /v1/deliveries?event_id=&endpoint_id=&status=&event_type=&since=&until=&limit=&cursor=:
+// a page of deliveries, newest first. event_type may be a pattern
+// "invoice.*"; since and until (RFC 3339) bound the creation time.
 func (s *Server) handleListDeliveries(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var f hookline.DeliveryFilter
-	var err error
-	if f.Cursor, f.Limit, err = page(q, hookline.DeliveryPrefix); err != nil {
+	f, err := deliveryFilter(q)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	f.EventID, f.EndpointID = q.Get("event_id"), q.Get("endpoint_id")
-	if len(f.EventID) > maxFilterID {
-		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "event_id: not an event ID"))
+	if f.Cursor, f.Limit, err = page(q, hookline.DeliveryPrefix); err != nil {
+		s.writeError(w, r, err)
 		return
-	} else if len(f.EndpointID) > maxFilterID {
-		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "endpoint_id: not an endpoint ID"))
-		return
-	}
-	if v := q.Get("status"); v != "" {
-		f.Status = hookline.DeliveryStatus(v)
-		if !f.Status.Valid() {
-			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed"))
-			return
-		}
 	}
 	ds, next, err := s.store.FindDeliveries(r.Context(), f)
 	if err != nil {

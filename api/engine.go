@@ -25,6 +25,14 @@ type Engine interface {
 	// RecoverEndpoint makes every failed delivery of an endpoint created at
 	// or after since pending again, and returns how many.
 	RecoverEndpoint(ctx context.Context, endpointID string, since time.Time) (int, error)
+	// ReplayMissing creates a delivery to an endpoint of every event of its
+	// tenant accepted in [since, until) (a zero until: no end) that it
+	// matches now and has no delivery of, in bounded pages, and returns how
+	// many. ENOTFOUND for an unknown endpoint, ECONFLICT for a disabled one.
+	ReplayMissing(ctx context.Context, endpointID string, since, until time.Time) (int, error)
+	// RetryDeliveries makes the failed deliveries f selects pending and due
+	// now, in bounded batches, and returns how many.
+	RetryDeliveries(ctx context.Context, f hookline.DeliveryFilter) (int, error)
 	// EndpointChanged tells the engine an endpoint was written, with the
 	// snapshot the store returned (Deleted set for a delete; nil also means
 	// deleted), so that queued deliveries use the new URL and secret at once

@@ -172,6 +172,10 @@ func (s *Server) handleCreateEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := &hookline.Event{Tenant: tenant, Type: req.Type, Data: req.Data, Priority: prio, OrderingKey: okey}
+	if err := s.catalog.check(r.Context(), "", ev); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if key != "" {
 		ev.IdempotencyKey = key
 		ev.RequestHash = requestHash(ev)
@@ -209,6 +213,12 @@ func (s *Server) handleCreateEventBatch(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	for i, ev := range events {
+		if err := s.catalog.check(r.Context(), "events["+strconv.Itoa(i)+"]", ev); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	res, err := s.engine.Ingest(r.Context(), events)
 	if err == nil && len(res) != len(events) {

@@ -176,6 +176,8 @@ func newTenantFixture(t *testing.T) *tenantFixture {
 			f.keys["other"] = k.Key
 		}
 	}
+	// An event type of acme's own catalog.
+	b.do(t, "POST", "/v1/event-types", `{"name":"order.created","tenant":"acme","description":"acme's orders"}`).ok(t, 201, nil)
 	revoked := b.createKey(t, "acme")
 	b.do(t, "DELETE", "/v1/keys/"+revoked.ID, "").ok(t, 204, nil)
 	f.keys["revoked"] = revoked.Key
@@ -212,14 +214,23 @@ func TestTenantKeyRoutes(t *testing.T) {
 		{"POST /v1/endpoints/{id}/secret/rotate", "POST", "/v1/endpoints/{ep}/secret/rotate", "", object(200)},
 		{"POST /v1/endpoints/{id}/recover", "POST", "/v1/endpoints/{ep}/recover", "", object(202)},
 		{"GET /v1/endpoints/{id}/stats", "GET", "/v1/endpoints/{ep}/stats", "", read},
+		{"POST /v1/endpoints/{id}/replay-missing", "POST", "/v1/endpoints/{ep}/replay-missing", `{"since":"2020-01-01T00:00:00Z"}`, object(202)},
 		{"POST /v1/events", "POST", "/v1/events", `{"type":"order.created","data":2,"tenant":"acme"}`, pinned(202)},
 		{"POST /v1/events/batch", "POST", "/v1/events/batch", `{"events":[{"type":"order.created","data":2,"tenant":"acme"}]}`, pinned(202)},
+		{"GET /v1/events", "GET", "/v1/events", "", all},
 		{"GET /v1/events/{id}", "GET", "/v1/events/{event}", "", read},
 		{"POST /v1/events/{id}/replay", "POST", "/v1/events/{event}/replay", "", object(202)},
 		{"GET /v1/deliveries", "GET", "/v1/deliveries", "", all},
+		{"GET /v1/deliveries/count", "GET", "/v1/deliveries/count", "", all},
+		{"POST /v1/deliveries/retry", "POST", "/v1/deliveries/retry", `{"status":"failed"}`, want{202, 202, 202}},
 		{"GET /v1/deliveries/{id}", "GET", "/v1/deliveries/{dlv}", "", read},
 		{"GET /v1/deliveries/{id}/attempts", "GET", "/v1/deliveries/{dlv}/attempts", "", read},
 		{"POST /v1/deliveries/{id}/retry", "POST", "/v1/deliveries/{dlv}/retry", "", object(202)},
+		{"POST /v1/event-types", "POST", "/v1/event-types", `{"name":"invoice.paid","tenant":"acme"}`, pinned(201)},
+		{"GET /v1/event-types", "GET", "/v1/event-types", "", all},
+		{"GET /v1/event-types/{name}", "GET", "/v1/event-types/order.created?tenant=acme", "", read},
+		{"PATCH /v1/event-types/{name}", "PATCH", "/v1/event-types/order.created?tenant=acme", `{"description":"changed"}`, read},
+		{"DELETE /v1/event-types/{name}", "DELETE", "/v1/event-types/order.created?tenant=acme", "", object(204)},
 		{"GET /v1/stats", "GET", "/v1/stats", "", all},
 		{"POST /v1/portal-links", "POST", "/v1/portal-links", `{"tenant":"acme"}`, pinned(201)},
 		{"POST /v1/keys", "POST", "/v1/keys", `{"tenant":"acme"}`, adminOK(201)},
@@ -304,7 +315,51 @@ func (f *tenantFixture) checkScopedEffects(t *testing.T, pattern, who string, re
 		if st.Tenant != tenant || st.Endpoints != 1 || st.Pending != 1 || st.EndpointsByCircuit.Closed != 1 {
 			t.Fatalf("%s's stats: %+v", tenant, st)
 		}
-	case "GET /v1/endpoints", "GET /v1/deliveries":
+	case "GET /v1/event-types":
+		var l list[eventTypeJSON]
+		if err := json.Unmarshal(res.body, &l); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"own": 1, "other": 0}[who]
+		if len(l.Data) != want || want == 1 && l.Data[0].Tenant != "acme" {
+			t.Fatalf("%s's catalog: %s", tenant, res.body)
+		}
+	case "POST /v1/event-types":
+		if who == "own" {
+			var et eventTypeJSON
+			if err := json.Unmarshal(res.body, &et); err != nil || et.Tenant != "acme" {
+				t.Fatalf("event type made with acme's key: %s", res.body)
+			}
+		}
+	case "GET /v1/deliveries/count":
+		var c countResponse
+		if err := json.Unmarshal(res.body, &c); err != nil || c.Count != 1 {
+			t.Fatalf("%s's count: %s", tenant, res.body)
+		}
+		// By another tenant's endpoint: nothing.
+		other := map[string]string{"own": f.globex, "other": f.ep}[who]
+		f.with(t, f.keys[who], "GET", "/v1/deliveries/count?endpoint_id="+other, "").ok(t, 200, &c)
+		if c.Count != 0 {
+			t.Fatalf("%s counts %d deliveries of another tenant's endpoint", tenant, c.Count)
+		}
+	case "POST /v1/deliveries/retry":
+		// The fixture's deliveries are pending: nothing to retry; failing
+		// one of each tenant, a key retries its own only.
+		var r bulkRetryResponse
+		if err := json.Unmarshal(res.body, &r); err != nil || r.Requeued != 0 {
+			t.Fatalf("%s's retry: %s", tenant, res.body)
+		}
+		f.bundle.fail(t)
+		f.with(t, f.keys[who], "POST", "/v1/deliveries/retry", `{"status":"failed"}`).ok(t, 202, &r)
+		if r.Requeued != 1 {
+			t.Fatalf("%s requeued %d, want its own 1", tenant, r.Requeued)
+		}
+		var c countResponse
+		f.with(t, testKey, "GET", "/v1/deliveries/count?status=failed", "").ok(t, 200, &c)
+		if c.Count != 1 {
+			t.Fatalf("after %s's retry, %d dead letters, want the other tenant's 1", tenant, c.Count)
+		}
+	case "GET /v1/endpoints", "GET /v1/deliveries", "GET /v1/events":
 		var l list[struct {
 			ID     string `json:"id"`
 			Tenant string `json:"tenant"`

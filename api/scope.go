@@ -131,6 +131,26 @@ func (s *Server) serveScoped(w http.ResponseWriter, r *http.Request, sc scope) {
 	case pattern == "GET /v1/deliveries":
 		s.listScopedDeliveries(w, r, tenant)
 		return
+	case pattern == "GET /v1/deliveries/count":
+		s.serveScopedBulk(w, r, tenant, false)
+		return
+	case pattern == "POST /v1/deliveries/retry":
+		s.serveScopedBulk(w, r, tenant, true)
+		return
+	case pattern == "GET /v1/events":
+		q := r.URL.Query()
+		q.Set("tenant", tenant)
+		r.URL.RawQuery = q.Encode()
+	case parts[0] == "event-types" && sc.portal && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		err = hookline.Errorf(hookline.EFORBIDDEN, "a portal session can read the event type catalog, not change it")
+	case pattern == "POST /v1/event-types":
+		err = s.pinTenant(w, r, tenant)
+	case parts[0] == "event-types":
+		// The tenant's own catalog (over the default one); it may change
+		// only its own entries.
+		q := r.URL.Query()
+		q.Set("tenant", tenant)
+		r.URL.RawQuery = q.Encode()
 	case parts[0] == "deliveries" && id != "":
 		var d *hookline.Delivery
 		if d, err = s.store.FindDelivery(r.Context(), id); err == nil && d.Tenant != tenant {
@@ -239,6 +259,11 @@ func (s *Server) listScopedDeliveries(w http.ResponseWriter, r *http.Request, te
 		s.mux.ServeHTTP(w, r)
 		return
 	}
+	f, err := deliveryFilter(q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	cursor, limit, err := page(q, hookline.DeliveryPrefix)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -247,11 +272,7 @@ func (s *Server) listScopedDeliveries(w http.ResponseWriter, r *http.Request, te
 	if limit == 0 {
 		limit = hookline.DefaultLimit
 	}
-	status := hookline.DeliveryStatus(q.Get("status"))
-	if status != "" && !status.Valid() {
-		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed"))
-		return
-	}
+	f.Cursor, f.Limit = cursor, limit+1
 	ids, err := s.tenantEndpoints(ctx, tenant)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -259,9 +280,8 @@ func (s *Server) listScopedDeliveries(w http.ResponseWriter, r *http.Request, te
 	}
 	var all []*hookline.Delivery
 	for _, id := range ids {
-		ds, _, err := s.store.FindDeliveries(ctx, hookline.DeliveryFilter{
-			EndpointID: id, Status: status, Cursor: cursor, Limit: limit + 1,
-		})
+		f.EndpointID = id
+		ds, _, err := s.store.FindDeliveries(ctx, f)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -84,6 +84,11 @@ type Config struct {
 	Now func() time.Time
 	// Portal makes the links of POST /v1/portal-links; nil means 404.
 	Portal PortalLinker
+	// RequireEventTypes refuses (400) events whose type is not in the
+	// event type catalog of their tenant (or the default catalog). False
+	// accepts unknown types; a type in the catalog with a schema is checked
+	// either way.
+	RequireEventTypes bool
 }
 
 // Server is the HTTP handler of the API. Build it with NewServer.
@@ -98,6 +103,7 @@ type Server struct {
 	keyHash    [sha256.Size]byte
 	hasKey     bool
 	keys       *keyCache
+	catalog    *catalogCache
 	limiter    *keyLimiter // nil: no rate limit
 	rateLimit  float64
 	now        func() time.Time
@@ -138,6 +144,7 @@ func NewServer(c Config) *Server {
 		s.log = slog.Default()
 	}
 	s.keys = newKeyCache(c.Store, s.now)
+	s.catalog = newCatalogCache(c.Store, c.RequireEventTypes)
 	if s.maxPayload <= 0 {
 		s.maxPayload = DefaultMaxPayload
 	}
@@ -179,16 +186,26 @@ func (s *Server) routes(metrics http.Handler) {
 	v1("POST /v1/endpoints/{id}/secret/rotate", s.handleRotateEndpointSecret)
 	v1("POST /v1/endpoints/{id}/recover", s.handleRecoverEndpoint)
 	v1("GET /v1/endpoints/{id}/stats", s.handleEndpointStats)
+	v1("POST /v1/endpoints/{id}/replay-missing", s.handleReplayMissing)
 
 	v1("POST /v1/events", s.handleCreateEvent)
 	v1("POST /v1/events/batch", s.handleCreateEventBatch)
+	v1("GET /v1/events", s.handleListEvents)
 	v1("GET /v1/events/{id}", s.handleGetEvent)
 	v1("POST /v1/events/{id}/replay", s.handleReplayEvent)
 
 	v1("GET /v1/deliveries", s.handleListDeliveries)
+	v1("GET /v1/deliveries/count", s.handleCountDeliveries)
+	v1("POST /v1/deliveries/retry", s.handleRetryDeliveries)
 	v1("GET /v1/deliveries/{id}", s.handleGetDelivery)
 	v1("GET /v1/deliveries/{id}/attempts", s.handleListAttempts)
 	v1("POST /v1/deliveries/{id}/retry", s.handleRetryDelivery)
+
+	v1("POST /v1/event-types", s.handleCreateEventType)
+	v1("GET /v1/event-types", s.handleListEventTypes)
+	v1("GET /v1/event-types/{name}", s.handleGetEventType)
+	v1("PATCH /v1/event-types/{name}", s.handleUpdateEventType)
+	v1("DELETE /v1/event-types/{name}", s.handleDeleteEventType)
 
 	v1("GET /v1/stats", s.handleStats)
 	v1("POST /v1/portal-links", s.handleCreatePortalLink)

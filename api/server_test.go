@@ -76,6 +76,30 @@ func (e *testEngine) RecoverEndpoint(ctx context.Context, endpointID string, sin
 	return e.store.RecoverEndpoint(ctx, endpointID, since, hookline.Now())
 }
 
+func (e *testEngine) ReplayMissing(ctx context.Context, endpointID string, since, until time.Time) (int, error) {
+	r := hookline.ReplayMissingRequest{EndpointID: endpointID, Since: since, Until: until}
+	total := 0
+	for {
+		page, err := e.store.ReplayMissing(ctx, r, hookline.Now())
+		total += page.Created
+		if err != nil || page.Next == "" {
+			return total, err
+		}
+		r.After = page.Next
+	}
+}
+
+func (e *testEngine) RetryDeliveries(ctx context.Context, f hookline.DeliveryFilter) (int, error) {
+	total := 0
+	for {
+		res, err := e.store.RetryDeliveries(ctx, f, hookline.DefaultRetryBatch, hookline.Now())
+		total += res.Requeued
+		if err != nil || res.Requeued < hookline.DefaultRetryBatch {
+			return total, err
+		}
+	}
+}
+
 func (e *testEngine) EndpointChanged(id string, ep *hookline.Endpoint) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -366,7 +390,7 @@ func TestRouting(t *testing.T) {
 		for _, tt := range []struct{ method, path, allow string }{
 			{"PUT", "/v1/endpoints", "GET, HEAD, POST"},
 			{"POST", "/v1/endpoints/ep_x", "GET, HEAD, PATCH, DELETE"},
-			{"GET", "/v1/events", "POST"},
+			{"PUT", "/v1/events", "GET, HEAD, POST"},
 			{"DELETE", "/v1/deliveries/dlv_x/retry", "POST"},
 			{"POST", "/healthz", "GET, HEAD"},
 			{"DELETE", "/v1/stats", "GET, HEAD"},

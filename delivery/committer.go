@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -114,6 +115,25 @@ func (c *committer) run() {
 	}
 }
 
+// commitError returns what the requests of a failed group commit are
+// answered: when the store says the COMMIT was sent and not confirmed, that
+// the outcome is unknown and that a retry is safe only with the same
+// Idempotency-Key; when the store knows it wrote nothing (a failure it
+// reports as internal), that nothing was written; else err itself.
+func commitError(err error) error {
+	switch {
+	case errors.Is(err, hookline.ErrCommitUnknown):
+		return hookline.Errorf(hookline.EUNAVAILABLE, "the store did not confirm the commit, so the events may or may not "+
+			"have been written; retrying with the same Idempotency-Key is safe (if they were written, the first answer "+
+			"is returned and nothing is delivered twice), a retry without one may deliver them twice")
+	case errors.Is(err, context.DeadlineExceeded):
+		return hookline.Errorf(hookline.EUNAVAILABLE, "the store did not commit the events in time; nothing was written")
+	case hookline.ErrorCode(err) == hookline.EINTERNAL:
+		return hookline.Errorf(hookline.EUNAVAILABLE, "the store could not commit the events; nothing was written")
+	}
+	return err
+}
+
 // takeArrived moves the jobs that wait in the channel to waiting, without
 // blocking, while fewer than the channel's capacity wait there; it returns
 // whether the channel is still open.
@@ -156,13 +176,14 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 		}
 	}
 	start := time.Now()
-	err := e.store.Ingest(context.Background(), reqs, e.now())
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CommitTimeout)
+	err := e.store.Ingest(ctx, reqs, e.now())
+	cancel()
 	e.metrics.ingestWrite.Observe(time.Since(start).Seconds())
+	e.commits.record(err, time.Now())
 	if err != nil {
-		e.log.Error("ingest", "err", err)
-		if hookline.ErrorCode(err) == hookline.EINTERNAL {
-			err = hookline.Errorf(hookline.EUNAVAILABLE, "the store could not commit the events; nothing was written")
-		}
+		e.log.Error("ingest", "err", err, "requests", len(reqs), "took", time.Since(start).Round(time.Millisecond).String())
+		err = commitError(err)
 	}
 	var rejected, stored []*hookline.Task
 	var events, deliveries int

@@ -41,6 +41,9 @@ type epState struct {
 	rate        *limiter.Rate
 	brk         limiter.Breaker
 	pausedUntil time.Time // a Retry-After holds every delivery back until then
+	// putOff: a claim of its deliveries failed alone (a poison row); the
+	// poller does not claim for it again before then.
+	putOff time.Time
 
 	failingSince *time.Time // first failure since the last success
 	lastSuccess  *time.Time

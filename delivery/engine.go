@@ -73,6 +73,11 @@ type Config struct {
 	RetrySchedule []time.Duration
 	// DeliveryTimeout bounds one attempt (default 15 s).
 	DeliveryTimeout time.Duration
+	// CommitTimeout bounds one group commit of ingest (default 10 s): past
+	// it the commit is abandoned and its requests answered with EUNAVAILABLE
+	// (whether it was written may then be unknown; see
+	// hookline.ErrCommitUnknown).
+	CommitTimeout time.Duration
 	// AllowPrivateNetworks lets deliveries go to loopback and private
 	// addresses.
 	AllowPrivateNetworks bool
@@ -156,6 +161,9 @@ func (c *Config) setDefaults() {
 	if c.DeliveryTimeout <= 0 {
 		c.DeliveryTimeout = 15 * time.Second
 	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = 10 * time.Second
+	}
 	if c.Retention <= 0 {
 		c.Retention = 720 * time.Hour
 	}
@@ -209,7 +217,9 @@ type Engine struct {
 	metrics   *metrics
 	live      live
 
-	pending atomic.Int64 // pending deliveries, refreshed from the store
+	pending  atomic.Int64 // pending deliveries, refreshed from the store
+	commits  commitHealth // of ingest, for readiness
+	readyLog readyLog
 
 	statsMu sync.Mutex
 	stats   hookline.StoreStats
@@ -226,15 +236,21 @@ type Engine struct {
 	wanted    []int
 	takeRetry chan struct{} // a takeover failed: try again
 
-	ctx       context.Context // cancelled on a hard stop: in-flight requests abort
-	cancel    context.CancelFunc
-	bgCtx     context.Context // cancelled when background loops must stop
-	bgCancel  context.CancelFunc
-	stopping  chan struct{}
-	hardStop  chan struct{}
-	bg        sync.WaitGroup
-	closeOnce sync.Once
-	started   bool // Start got as far as starting the goroutines
+	ctx    context.Context // cancelled on a hard stop: in-flight requests abort
+	cancel context.CancelFunc
+	// storeCtx bounds the writes that must not be lost while the store
+	// answers (outcomes, hand-backs, health): cancelled closeGrace/2 after
+	// a hard stop began, and when the engine has stopped.
+	storeCtx    context.Context
+	storeCancel context.CancelFunc
+	bgCtx       context.Context // cancelled when background loops must stop
+	bgCancel    context.CancelFunc
+	stopping    chan struct{}
+	hardStop    chan struct{}
+	bg          sync.WaitGroup
+	closeOnce   sync.Once
+	abortOnce   sync.Once
+	started     bool // Start got as far as starting the goroutines
 
 	purgeKick chan struct{} // an endpoint was deleted: purge its deliveries
 }
@@ -267,6 +283,7 @@ func New(cfg Config) *Engine {
 		Client:               cfg.Client,
 	})
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.storeCtx, e.storeCancel = context.WithCancel(context.Background())
 	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
 	e.poller = newPoller(e)
 	e.sched = newScheduler(schedConfig{
@@ -336,51 +353,91 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
+// ErrStoreNotAnswering is wrapped by the error of a Close that gave up on
+// the store: its calls had not returned closeGrace after the deadline.
+var ErrStoreNotAnswering = errors.New("the store did not answer")
+
+// closeGrace is how long Close waits, once its ctx has ended, for the store
+// calls it cut short to return; a store that ignores its context (a hung
+// disk) is then left behind.
+const closeGrace = 2 * time.Second
+
 // Close stops the engine gracefully: no new ingest, every accepted event
-// committed, in-flight attempts finished (until ctx ends; then they are
-// aborted and left for the next start), queued deliveries handed back to the
-// store, and every outcome written. The store stays open.
+// committed, queued deliveries handed back to the store, in-flight attempts
+// finished, and every outcome written. When ctx ends first, the stop turns
+// hard: attempts in flight are aborted and left claimed for the next start,
+// a failed write is not tried again, and the store calls of the stop
+// (hand-backs, outcomes, health) still under way closeGrace/2 later are cut
+// short, so a store that does not answer cannot hold Close past ctx and
+// closeGrace; Close then returns ctx's error (wrapped with what it gave up
+// on if the store still had not answered). Ingest commits are bounded by
+// CommitTimeout. The store stays open.
 func (e *Engine) Close(ctx context.Context) error {
 	var err error
 	e.closeOnce.Do(func() {
 		close(e.stopping)
 		if !e.started {
 			e.cancel()
+			e.storeCancel()
 			e.bgCancel()
 			return
 		}
-		e.opEvents.close()  // what is queued is ingested before the committer closes
-		e.committer.close() // waits for the last group commit
-		e.bgCancel()        // poller, maintenance, pruning, health
-		e.sched.close()
-		e.unclaim(e.sched.drop(func(*hookline.Task) bool { return false }))
 		done := make(chan struct{})
-		go func() { e.sched.running.Wait(); close(done) }()
+		go func() {
+			defer close(done)
+			e.stop()
+		}()
 		select {
 		case <-done:
+			return
 		case <-ctx.Done():
-			err = ctx.Err()
-			close(e.hardStop)
-			e.cancel()
-			<-done
 		}
-		close(e.outcomes.ch)
-		<-e.outcomes.done
-		e.bg.Wait()
-		close(e.unclaims.ch) // after the poller, which adds to it
-		<-e.unclaims.done
-		e.healthW.flush() // after the last outcome, with the final health
-		e.cancel()
-		e.sender.CloseIdleConnections()
+		err = ctx.Err()
+		e.stopHard()
+		cut := time.AfterFunc(closeGrace/2, e.storeCancel) // the store had its chance to answer
+		defer cut.Stop()
+		select {
+		case <-done:
+		case <-time.After(closeGrace):
+			err = fmt.Errorf("stop engine: %w %s after the deadline; stopped without it: %w", ErrStoreNotAnswering, closeGrace, err)
+		}
 	})
 	return err
 }
 
+// stop is the graceful stop of Close, in order.
+func (e *Engine) stop() {
+	e.opEvents.close()  // what is queued is ingested before the committer closes
+	e.committer.close() // waits for the last group commit
+	e.bgCancel()        // poller, maintenance, pruning, health
+	e.sched.close()
+	e.unclaim(e.sched.drop(func(*hookline.Task) bool { return false }))
+	e.sched.running.Wait() // until the attempts finish, or abort ends them
+	close(e.outcomes.ch)
+	<-e.outcomes.done
+	e.bg.Wait()
+	close(e.unclaims.ch) // after the poller, which adds to it
+	<-e.unclaims.done
+	e.healthW.flush() // after the last outcome, with the final health
+	e.cancel()
+	e.storeCancel()
+	e.sender.CloseIdleConnections()
+}
+
+// stopHard makes the stop hard: in-flight attempts are aborted (and handed
+// back unrecorded), and the outcome writer stops retrying failed writes.
+func (e *Engine) stopHard() {
+	e.abortOnce.Do(func() {
+		close(e.hardStop)
+		e.cancel()
+	})
+}
+
 // Ingest implements api.Engine.
 func (e *Engine) Ingest(ctx context.Context, events []*hookline.Event) ([]hookline.IngestResult, error) {
-	if max := e.cfg.MaxBacklog; max > 0 && e.pending.Load() >= max {
+	if e.overBacklog() {
 		return nil, hookline.Errorf(hookline.EUNAVAILABLE,
-			"the backlog of pending deliveries is over its bound (%d); try again later", max)
+			"the backlog of pending deliveries is over its bound (%d); try again later", e.cfg.MaxBacklog)
 	}
 	now := e.now()
 	for _, ev := range events {
@@ -491,24 +548,6 @@ func (e *Engine) Stats(ctx context.Context) (hookline.Stats, error) {
 func (e *Engine) nodeStats() hookline.NodeStats {
 	held, inFlight := e.sched.counts()
 	return hookline.NodeStats{ID: e.cfg.NodeID, Partitions: e.ownedCount(), InMemory: held, InFlight: inFlight}
-}
-
-// Ready implements api.Engine.
-func (e *Engine) Ready(ctx context.Context) (any, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	detail := map[string]any{"node": e.nodeStats(), "store": "ok"}
-	select {
-	case <-e.stopping:
-		detail["store"] = "n/a"
-		return detail, errors.New("shutting down")
-	default:
-	}
-	if err := e.store.Ping(ctx); err != nil {
-		detail["store"] = err.Error()
-		return detail, err
-	}
-	return detail, nil
 }
 
 // cachedStats returns the store counts from the last refresh.

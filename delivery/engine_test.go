@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -98,7 +99,9 @@ func (b *bundle) start(t *testing.T, cfg delivery.Config) {
 		s = b.wrap(s)
 	}
 	cfg.Store = s
-	cfg.AllowPrivateNetworks = true
+	// Receivers are on loopback; a test that lists destinations gets the
+	// guard that refuses the others.
+	cfg.AllowPrivateNetworks = cfg.AllowDestinations == nil
 	if cfg.RetrySchedule == nil {
 		cfg.RetrySchedule = []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond}
 	}
@@ -482,36 +485,52 @@ func TestFanOutBound(t *testing.T) {
 	}
 }
 
+// TestRestartResumesClaimedDeliveries stops an engine hard while an attempt
+// hangs and others wait in memory, then starts it again: every delivery is
+// delivered, and the aborted attempt was handed back rather than recorded
+// as a failure of the receiver (one attempt each, a success, numbered 1).
 func TestRestartResumesClaimedDeliveries(t *testing.T) {
-	block := make(chan struct{})
-	var mu sync.Mutex
-	blocking := true
-	rc := newReceiver(t, func(w http.ResponseWriter, r *received) {
+	stores(t, delivery.Config{MaxInFlight: 2, MaxInFlightPerEndpoint: 1}, func(t *testing.T, b *bundle) {
+		block := make(chan struct{})
+		var mu sync.Mutex
+		blocking := true
+		rc := newReceiver(t, func(w http.ResponseWriter, r *received) {
+			mu.Lock()
+			b := blocking
+			mu.Unlock()
+			if b {
+				<-block
+			}
+		})
+		t.Cleanup(func() { close(block) }) // runs before the receiver closes
+		b.endpoint(t, rc.URL)
+		var ids []string
+		for range 5 {
+			ids = append(ids, b.send(t, "a", `{}`).ID)
+		}
+		rc.next(t) // one attempt is in flight and hangs
+		// A hard stop: the attempt in flight is aborted and handed back.
 		mu.Lock()
-		b := blocking
+		blocking = false
 		mu.Unlock()
-		if b {
-			<-block
+		b.stop(t, time.Millisecond)
+
+		b.start(t, delivery.Config{})
+		for _, id := range ids {
+			d := b.waitStatus(t, id, hookline.StatusDelivered)
+			atts, err := b.store.FindAttempts(context.Background(), d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Attempts != 1 || len(atts) != 1 || atts[0].Attempt != 1 || atts[0].StatusCode != 200 || atts[0].Error != "" {
+				var got []string
+				for _, a := range atts {
+					got = append(got, fmt.Sprintf("#%d %d %q", a.Attempt, a.StatusCode, a.Error))
+				}
+				t.Fatalf("delivery %s: %d attempts counted, recorded %v; want one, a success", d.ID, d.Attempts, got)
+			}
 		}
 	})
-	t.Cleanup(func() { close(block) }) // runs before the receiver closes
-	b := setup(t, delivery.Config{MaxInFlight: 2, MaxInFlightPerEndpoint: 1})
-	b.endpoint(t, rc.URL)
-	var ids []string
-	for range 5 {
-		ids = append(ids, b.send(t, "a", `{}`).ID)
-	}
-	rc.next(t) // one attempt is in flight and hangs
-	// A hard stop: in-flight attempts are aborted and nothing is recorded.
-	mu.Lock()
-	blocking = false
-	mu.Unlock()
-	b.stop(t, time.Millisecond)
-
-	b.start(t, delivery.Config{})
-	for _, id := range ids {
-		b.waitStatus(t, id, hookline.StatusDelivered)
-	}
 }
 
 func TestReplayAndRecover(t *testing.T) {

@@ -39,7 +39,7 @@ func (w *healthWriter) run(ctx context.Context) {
 
 // flush writes what changed, for a graceful stop.
 func (w *healthWriter) flush() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(w.e.storeCtx, 10*time.Second) // cut short when a stop gives up on the store
 	defer cancel()
 	w.save(ctx, w.e.sched.dirtyHealth())
 }

@@ -33,6 +33,9 @@ type metrics struct {
 	aborted         prometheus.Counter     // attempts aborted: partition revoked, hard stop
 	outcomesDropped *prometheus.CounterVec // outcomes the store's fence dropped, by reason
 	rescued         prometheus.Counter     // stale claims the rescuer freed
+	// poison counts what a store write or read failed on alone, and was
+	// put off (claim) or dropped (outcome) so as not to stall the rest.
+	poison *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
@@ -84,6 +87,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		endpointVersion: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hookline_endpoint_version", Help: "The latest endpoint write (store Version) this node has applied.",
 		}),
+		poison: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookline_store_poison_total",
+			Help: "Store calls that failed on one item alone, other than for an unavailable store: claim (an endpoint whose deliveries could not be claimed, put off a minute) and outcome (an outcome that could not be written, dropped; its delivery stays claimed).",
+		}, []string{"what"}),
 	}
 	m.aborted = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hookline_attempts_aborted_total",
@@ -113,7 +120,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	}
 	reg.MustRegister(m.eventsIngested, m.ingestGroups, m.attemptSeconds, m.latencySeconds,
 		m.outcomeBatches, m.claims, attempts, writes,
-		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped,
+		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped, m.poison,
 		m.purged, m.endpointVersion,
 		m.aborted, m.outcomesDropped, m.rescued,
 		&schedCollector{s: e.sched},

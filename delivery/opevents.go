@@ -67,14 +67,10 @@ func (o *opEvents) endpoint(ep *hookline.Endpoint, typ, reason, lastErr string) 
 }
 
 // deliveryFailed raises hookline.delivery.failed for a delivery of t that
-// reached the dead-letter state with outcome out.
-func (o *opEvents) deliveryFailed(ep *hookline.Endpoint, t *hookline.Task, out *hookline.Outcome) {
+// reached the dead-letter state with outcome out, for reason.
+func (o *opEvents) deliveryFailed(ep *hookline.Endpoint, t *hookline.Task, out *hookline.Outcome, reason string) {
 	if ep.Operational() {
 		return
-	}
-	reason := "retries exhausted"
-	if out.Attempt.StatusCode == 410 {
-		reason = "gone"
 	}
 	o.raise(ep.Tenant, hookline.EventDeliveryFailed, deliveryFailedEvent{
 		EndpointID: ep.ID, URL: ep.URL, Reason: reason, DeliveryID: t.DeliveryID, EventID: t.EventID,

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hookline/hookline"
@@ -65,19 +66,51 @@ func (w *outcomeWriter) run() {
 	}
 }
 
+// poison reports whether a store call's error may be of what it was given
+// (a row the store refuses), rather than of the store (unavailable, or too
+// slow: a deadline).
+func poison(err error) bool {
+	return hookline.ErrorCode(err) != hookline.EUNAVAILABLE &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+}
+
+// poisonTries is how many times one outcome that fails alone, for a reason
+// other than an unavailable store, is tried before it is dropped.
+const poisonTries = 3
+
 // write records one batch, retrying while the store is unavailable: the
 // outcomes of attempts already made must not be lost while the process runs.
+// A batch that fails otherwise (a row the store refuses) is split in halves,
+// each written on its own, so that one poison outcome cannot stall the
+// writer and every worker behind it: alone, it is tried poisonTries times,
+// then dropped, logged and counted (its delivery stays claimed, and is sent
+// again after a restart).
 func (w *outcomeWriter) write(batch []hookline.Outcome) {
 	e := w.e
 	backoff := 50 * time.Millisecond
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(e.storeCtx, 30*time.Second) // cut short when a stop gives up on the store
 		start := time.Now()
 		err := e.store.RecordOutcomes(ctx, batch, e.now())
 		e.metrics.outcomeWrite.Observe(time.Since(start).Seconds())
 		cancel()
 		if err == nil {
 			break
+		}
+		if poison(err) && e.storeCtx.Err() == nil {
+			if len(batch) > 1 {
+				e.log.Warn("record outcomes: the batch failed; writing its halves apart", "err", err, "batch", len(batch))
+				w.write(batch[:len(batch)/2])
+				w.write(batch[len(batch)/2:])
+				return
+			}
+			if try >= poisonTries {
+				o := &batch[0]
+				e.log.Error("record outcomes: an outcome the store refuses was dropped; its delivery stays claimed",
+					"delivery", o.Attempt.DeliveryID, "endpoint", o.EndpointID, "attempt", o.Attempt.Attempt, "tries", try, "err", err)
+				e.metrics.poison.WithLabelValues("outcome").Inc()
+				return
+			}
 		}
 		e.log.Error("record outcomes", "err", err, "batch", len(batch))
 		select {

@@ -157,7 +157,7 @@ func (p *poller) poll(ctx context.Context, discover bool) {
 			}
 			return
 		}
-		res, err := e.store.ClaimDue(ctx, reqs, now)
+		res, err := p.claim(ctx, reqs, now)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("claim due deliveries", "err", err)
@@ -186,6 +186,42 @@ func (p *poller) poll(ctx context.Context, discover bool) {
 			return
 		}
 	}
+}
+
+// poisonDelay is how long an endpoint whose deliveries could not be claimed
+// is left out of the claims.
+const poisonDelay = time.Minute
+
+// claim claims reqs from the store. When the store fails for a reason other
+// than being unavailable (a row it cannot read), it halves the requests
+// until the one that fails is alone, and puts that endpoint off for
+// poisonDelay, logged and counted, with an empty result: one poison row
+// must not keep every other endpoint's work in the store. It returns an
+// error only when nothing was claimed.
+func (p *poller) claim(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
+	e := p.e
+	res, err := e.store.ClaimDue(ctx, reqs, now)
+	if err == nil || ctx.Err() != nil || !poison(err) {
+		return res, err
+	}
+	if len(reqs) == 1 {
+		e.log.Error("claim due deliveries: this endpoint's cannot be claimed; putting them off", "endpoint", reqs[0].EndpointID,
+			"for", poisonDelay.String(), "err", err)
+		e.metrics.poison.WithLabelValues("claim").Inc()
+		e.sched.putOff(reqs[0].EndpointID, now.Add(poisonDelay))
+		return []hookline.ClaimResult{{}}, nil
+	}
+	half := len(reqs) / 2
+	a, err := p.claim(ctx, reqs[:half], now)
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.claim(ctx, reqs[half:], now)
+	if err != nil { // a is claimed: keep it, and look again for b later
+		e.log.Error("claim due deliveries", "err", err)
+		b = make([]hookline.ClaimResult, len(reqs)-half)
+	}
+	return append(a, b...), nil
 }
 
 // markStored tells the scheduler that tasks wait in the store unclaimed,
@@ -218,7 +254,7 @@ func (e *Engine) unclaim(tasks []*hookline.Task) {
 	for i, t := range tasks {
 		ids[i] = t.DeliveryID
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(e.storeCtx, 30*time.Second) // cut short when a stop gives up on the store
 	defer cancel()
 	if err := e.store.Unclaim(ctx, ids); err != nil {
 		// Not fatal: the rescuer frees the claims once they are older than

@@ -17,7 +17,8 @@ var DefaultSchedule = []time.Duration{
 type RetryPolicy struct {
 	// Schedule holds the delay before each attempt; its length is the number
 	// of attempts. Schedule[0] is the delay before the first attempt, which
-	// Hookline makes as soon as it can.
+	// Hookline makes as soon as it can: it is not used (ParseSchedule
+	// refuses any but 0).
 	Schedule []time.Duration
 	// Jitter spreads each delay uniformly by ±Jitter of itself (0.2 = ±20%)
 	// so that failures that happen together retry apart.
@@ -48,10 +49,13 @@ func (p *RetryPolicy) Next(n int, retryAfter time.Duration) (time.Duration, bool
 }
 
 // ParseSchedule parses a comma-separated list of Go durations, such as
-// "0s,5s,5m,30m,2h,5h,10h,10h".
+// "0s,5s,5m,30m,2h,5h,10h,10h". The first must be zero: the first attempt
+// is made as soon as an event is accepted, and a delay there would be
+// ignored, so it is refused with the schedule that was probably meant.
 func ParseSchedule(s string) ([]time.Duration, error) {
 	var out []time.Duration
-	for _, f := range strings.Split(s, ",") {
+	fields := strings.Split(s, ",")
+	for _, f := range fields {
 		d, err := time.ParseDuration(strings.TrimSpace(f))
 		if err != nil {
 			return nil, fmt.Errorf("retry schedule: %q: %w", f, err)
@@ -63,5 +67,18 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("retry schedule: empty")
 	}
+	if out[0] != 0 {
+		meant := "0s," + strings.Join(trimAll(fields), ",")
+		return nil, fmt.Errorf("retry schedule: the first entry is the delay before the first attempt, which is made at once: "+
+			"it must be 0s, not %s (to wait %s before the first retry, write %s)", out[0], out[0], meant)
+	}
 	return out, nil
+}
+
+func trimAll(fs []string) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = strings.TrimSpace(f)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,5 +64,14 @@ func TestParseSchedule(t *testing.T) {
 		if _, err := ParseSchedule(bad); err == nil {
 			t.Errorf("ParseSchedule(%q) accepted", bad)
 		}
+	}
+	// The first attempt is made at once: a first delay would be ignored,
+	// so it is refused, saying why and what to write instead.
+	_, err = ParseSchedule("5s,1m,10m")
+	if err == nil || !strings.Contains(err.Error(), "first") || !strings.Contains(err.Error(), "0s,5s,1m,10m") {
+		t.Fatalf("ParseSchedule(\"5s,1m,10m\") = %v; want an error about the first entry", err)
+	}
+	if got, err := ParseSchedule(" 0 , 1m"); err != nil || len(got) != 2 {
+		t.Fatalf("ParseSchedule(\" 0 , 1m\") = %v, %v", got, err)
 	}
 }

@@ -636,8 +636,10 @@ func congestion(r *sender.Result) bool {
 // s.mu.
 func (s *scheduler) feedback(j *job, r *sender.Result, now time.Time) (out outcome) {
 	e := j.e
-	if r.Kind == sender.KindDisabled {
-		e.brk.Abandon(j.probe) // nothing was sent
+	if r.Kind == sender.KindDisabled || r.Kind == sender.KindRefused || r.Aborted {
+		// Nothing was sent (disabled, or a destination the guard refuses:
+		// not the receiver's doing), or nothing was learnt.
+		e.brk.Abandon(j.probe)
 		return out
 	}
 	if r.Success {
@@ -783,6 +785,16 @@ func (s *scheduler) markStored(ids []string, due time.Time) {
 	}
 }
 
+// putOff makes claimPlan leave an endpoint out until until: its deliveries
+// could not be claimed.
+func (s *scheduler) putOff(id string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.eps[id]; e != nil {
+		e.putOff = until
+	}
+}
+
 // discovered records what DueEndpoints found: endpoints of the owned
 // partitions (owned nil: all) with work in the store, due at the times given.
 func (s *scheduler) discovered(due []hookline.EndpointDue, owned []bool) {
@@ -824,6 +836,10 @@ func (s *scheduler) claimPlan(now time.Time, budget int) (reqs []hookline.ClaimR
 		}
 		if e.stored.After(now) {
 			soon(e.stored)
+			continue
+		}
+		if e.putOff.After(now) {
+			soon(e.putOff)
 			continue
 		}
 		r := s.room(e, now)

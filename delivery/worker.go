@@ -69,6 +69,15 @@ func (e *Engine) attempt(j *job, sigbuf *[]byte) *job {
 			return e.abort(j)
 		}
 	}
+	if r.Aborted {
+		// The engine ended the attempt (a hard stop): it tells nothing of
+		// the receiver, so it is not recorded and uses up no attempt. The
+		// deliveries go back to the store as they were, to be sent again.
+		_, next := e.sched.complete(j, &r)
+		e.metrics.aborted.Add(float64(len(j.tasks)))
+		e.unclaims.add(j.tasks)
+		return next
+	}
 	end := e.now()
 	outs := e.outcome(j.tasks, ep, &r, start, end.Sub(start), batchID)
 	fb, next := e.sched.complete(j, &r)
@@ -118,7 +127,10 @@ func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sende
 	switch {
 	case r.Success:
 		status = hookline.StatusDelivered
-	case r.Gone || r.Kind == sender.KindDisabled:
+	case r.Gone || r.Kind == sender.KindDisabled || r.Kind == sender.KindRefused:
+		// A refused destination (the guard: a non-public address not
+		// allowed) cannot succeed on a retry while the configuration
+		// stands: it fails at once, its error naming the flag that allows it.
 		status = hookline.StatusFailed
 	default:
 		// A Retry-After pauses the whole endpoint (the scheduler holds it
@@ -156,6 +168,18 @@ func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sende
 	return outs
 }
 
+// failReason is the reason of hookline.delivery.failed for a delivery that
+// failed with r.
+func failReason(r *sender.Result) string {
+	switch {
+	case r.Gone:
+		return "gone"
+	case r.Kind == sender.KindRefused:
+		return "destination not allowed"
+	}
+	return "retries exhausted"
+}
+
 // record counts an attempt, queues its outcomes for the store, and acts on
 // what the scheduler reported: operational events, disabling the endpoint,
 // tasks handed back to the store.
@@ -173,7 +197,7 @@ func (e *Engine) record(tasks []*hookline.Task, ep *hookline.Endpoint, r *sender
 		}
 		e.outcomes.add(outs[i])
 		if outs[i].Status == hookline.StatusFailed && r.Kind != sender.KindDisabled {
-			e.opEvents.deliveryFailed(ep, t, &outs[i])
+			e.opEvents.deliveryFailed(ep, t, &outs[i], failReason(r))
 		}
 	}
 	if r.RetryAfter > 0 && fb.paused {

@@ -54,33 +54,41 @@ func (s *Store) FindDelivery(ctx context.Context, id string) (*hookline.Delivery
 
 // FindDeliveries returns a page of deliveries, newest first, and the cursor
 // of the next page ("" on the last page). A status other than the three is
-// EINVALID.
+// EINVALID. Every list index ends in id, so a time range (an ID range, then
+// the exact times) and the cursor narrow the walk; a type pattern without
+// an event or endpoint is the merge of one walk of deliveries_type per type
+// it matches, each stopping at the page's end.
 func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) ([]*hookline.Delivery, string, error) {
-	var where []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, cond+" $"+strconv.Itoa(len(args)))
-	}
-	if f.EventID != "" {
-		add("d.event_id =", f.EventID)
-	}
-	if f.EndpointID != "" {
-		add("d.endpoint_id =", f.EndpointID)
-	}
-	if f.Status != "" {
-		if !f.Status.Valid() {
-			return nil, "", hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
-		}
-		add("d.status =", statusValue(f.Status))
-	}
-	if f.Cursor != "" {
-		add("d.id <", f.Cursor)
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, "", hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
 	}
 	limit := pageLimit(f.Limit)
-	args = append(args, limit+1)
-	rows, err := s.pool.Query(ctx, "SELECT "+deliveryColumnsSelect+deliveryFrom+whereClause(where)+
-		" ORDER BY d.id DESC LIMIT $"+strconv.Itoa(len(args)), args...)
+	types := []string{f.EventType}
+	if prefix, ok := hookline.TypePrefix(f.EventType); ok && f.EventID == "" && f.EndpointID == "" {
+		var err error
+		if types, err = s.typesWithPrefix(ctx, queryDeliveryTypes, "event_type", prefix); err != nil {
+			return nil, "", err
+		} else if len(types) == 0 {
+			return nil, "", nil
+		}
+	}
+	var c conds
+	var parts []string
+	for _, t := range types {
+		f.EventType = t
+		deliveryWhere(&c, f)
+		parts = append(parts, "SELECT "+deliveryColumnsSelect+deliveryFrom+whereClause(c.where)+
+			" ORDER BY d.id DESC LIMIT "+c.arg(limit+1))
+		c.where = nil
+	}
+	query := parts[0]
+	if len(parts) > 1 {
+		for i, p := range parts {
+			parts[i] = "SELECT * FROM (" + p + ") t" + strconv.Itoa(i)
+		}
+		query = strings.Join(parts, " UNION ALL ") + " ORDER BY 1 DESC LIMIT " + c.arg(limit+1)
+	}
+	rows, err := s.pool.Query(ctx, query, c.args...)
 	if err != nil {
 		return nil, "", s.wrap("find deliveries", err)
 	}
@@ -90,6 +98,97 @@ func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) (
 	}
 	ds, next := paginate(ds, limit, func(d *hookline.Delivery) string { return d.ID })
 	return ds, next, nil
+}
+
+// conds are the conditions of a query and their arguments.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// arg adds an argument and returns its placeholder.
+func (c *conds) arg(v any) string {
+	c.args = append(c.args, v)
+	return "$" + strconv.Itoa(len(c.args))
+}
+
+// add adds a condition; each "?" in it is the next of args.
+func (c *conds) add(cond string, args ...any) {
+	var b strings.Builder
+	for _, a := range args {
+		i := strings.IndexByte(cond, '?')
+		b.WriteString(cond[:i])
+		b.WriteString(c.arg(a))
+		cond = cond[i+1:]
+	}
+	b.WriteString(cond)
+	c.where = append(c.where, b.String())
+}
+
+// deliveryWhere adds the conditions of f (Cursor included) on deliveries d.
+// The status is a literal, so that a generic plan can use the partial
+// indexes of dead letters.
+func deliveryWhere(c *conds, f hookline.DeliveryFilter) {
+	if f.EventID != "" {
+		c.add("d.event_id = ?", f.EventID)
+	}
+	if f.EndpointID != "" {
+		c.add("d.endpoint_id = ?", f.EndpointID)
+	}
+	if prefix, ok := hookline.TypePrefix(f.EventType); ok {
+		c.add("d.event_type >= ? AND d.event_type < ?", prefix, hookline.PrefixEnd(prefix))
+	} else if f.EventType != "" {
+		c.add("d.event_type = ?", f.EventType)
+	}
+	if f.Status != "" {
+		c.add("d.status = " + strconv.Itoa(int(statusValue(f.Status))))
+	}
+	lo, hi := hookline.IDRange(hookline.DeliveryPrefix, f.Since, f.Until)
+	if lo != "" {
+		c.add("d.id >= ? AND d.created_at >= ?", lo, truncate(f.Since))
+	}
+	if hi != "" {
+		c.add("d.id < ? AND d.created_at < ?", hi, truncate(f.Until))
+	}
+	if f.Cursor != "" {
+		c.add("d.id < ?", f.Cursor)
+	}
+}
+
+// queryDeliveryTypes and queryEventTypes are loose index scans of the types
+// that start with a prefix ($1) below its end ($2), up to $3 of them: one
+// seek per type, however many rows each has.
+const (
+	queryDeliveryTypes = `WITH RECURSIVE t(x) AS (
+		SELECT (SELECT min(event_type) FROM deliveries WHERE event_type >= $1 AND event_type < $2)
+		UNION ALL
+		SELECT (SELECT min(event_type) FROM deliveries WHERE event_type > t.x AND event_type < $2)
+		FROM t WHERE t.x IS NOT NULL)
+	SELECT x FROM t WHERE x IS NOT NULL LIMIT $3`
+	queryEventTypes = `WITH RECURSIVE t(x) AS (
+		SELECT (SELECT min(type COLLATE "C") FROM events WHERE type COLLATE "C" >= $1 AND type COLLATE "C" < $2)
+		UNION ALL
+		SELECT (SELECT min(type COLLATE "C") FROM events WHERE type COLLATE "C" > t.x AND type COLLATE "C" < $2)
+		FROM t WHERE t.x IS NOT NULL)
+	SELECT x FROM t WHERE x IS NOT NULL LIMIT $3`
+)
+
+// typesWithPrefix returns the distinct types that start with prefix, by
+// query (queryDeliveryTypes or queryEventTypes); more than
+// hookline.MaxPatternTypes is EINVALID, naming field.
+func (s *Store) typesWithPrefix(ctx context.Context, query, field, prefix string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, query, prefix, hookline.PrefixEnd(prefix), hookline.MaxPatternTypes+1)
+	if err != nil {
+		return nil, s.wrap("types of "+prefix+"*", err)
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, s.wrap("types of "+prefix+"*", err)
+	}
+	if len(types) > hookline.MaxPatternTypes {
+		return nil, hookline.TooManyTypes(field, prefix)
+	}
+	return types, nil
 }
 
 // FindAttempts returns the attempts of a delivery, first attempt first, or

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/filter"
@@ -121,6 +122,7 @@ type deliveryRows struct {
 	claimed                 []bool
 	priority                []int16
 	okey                    []*string
+	eventType               []string
 }
 
 // prepare locks the endpoints version, and reads the stored idempotency
@@ -141,6 +143,9 @@ func (in *ingest) prepare(ctx context.Context, reqs []*hookline.IngestRequest) e
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	// 202 promises that the events are on disk, whatever the connection's
+	// or the database's setting.
+	b.Queue("SET LOCAL synchronous_commit = on")
 	var version int64
 	b.Queue("SELECT version FROM endpoints_version FOR SHARE").QueryRow(func(row pgx.Row) error {
 		return row.Scan(&version)
@@ -240,6 +245,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, 
 			okey = &ev.OrderingKey
 		}
 		d.priority, d.okey = append(d.priority, int16(ev.Priority)), append(d.okey, okey)
+		d.eventType = append(d.eventType, ev.Type)
 		in.unclaimed = in.unclaimed || !claim
 		tasks = append(tasks, &hookline.Task{
 			DeliveryID:     id,
@@ -295,9 +301,26 @@ func (in *ingest) write(ctx context.Context) error {
 	queueDeliveries(b, &in.deliveries, in.now, false, in.s.owner)
 	b.Queue("COMMIT")
 	if err := in.q.SendBatch(ctx, b).Close(); err != nil {
+		if commitUnknown(err) {
+			return fmt.Errorf("write events: %w: %w", err, hookline.ErrCommitUnknown)
+		}
 		return fmt.Errorf("write events: %w", err)
 	}
 	return nil
+}
+
+// commitUnknown reports whether err, of a batch that ends with COMMIT, leaves
+// its outcome unknown. It does not when the server refused a statement with
+// an ERROR, after which it rolls the transaction back, nor when nothing of
+// the batch was sent. It does when the connection failed, the context ended
+// or the reply was lost, and when the server ended the session (a FATAL
+// error, such as a termination, may come after the COMMIT was applied).
+func commitUnknown(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Severity == "FATAL" || pe.Severity == "PANIC"
+	}
+	return !pgconn.SafeToRetry(err)
 }
 
 // queueDeliveries queues the INSERT of new pending deliveries, due now.
@@ -315,19 +338,19 @@ func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool, 
 	}
 	if !slices.ContainsFunc(d.okey, func(k *string) bool { return k != nil }) {
 		b.Queue(`INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, claimed_at,
-				next_attempt_at, created_at, updated_at, priority)
+				next_attempt_at, created_at, updated_at, priority, event_type)
 			SELECT id, event_id, endpoint_id, partition, claimed, CASE WHEN claimed THEN $8::bigint END,
-				CASE WHEN claimed THEN $6::timestamptz END, $6, $6, $6, priority
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[])
-				AS u (id, event_id, endpoint_id, partition, claimed, priority)`,
-			d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, owner)
+				CASE WHEN claimed THEN $6::timestamptz END, $6, $6, $6, priority, event_type
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[], $9::text[])
+				AS u (id, event_id, endpoint_id, partition, claimed, priority, event_type)`,
+			d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, owner, d.eventType)
 		return
 	}
 	b.Queue(`WITH u AS (
 			SELECT u.*, CASE WHEN $9 AND u.okey IS NOT NULL THEN (SELECT max(p.seq) FROM deliveries p
 				WHERE p.event_id = u.event_id AND p.endpoint_id = u.endpoint_id AND p.okey IS NOT NULL) END AS placed
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[], $8::text[])
-				WITH ORDINALITY AS u (id, event_id, endpoint_id, partition, claimed, priority, okey, ord)),
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $7::smallint[], $8::text[], $11::text[])
+				WITH ORDINALITY AS u (id, event_id, endpoint_id, partition, claimed, priority, okey, event_type, ord)),
 		need AS (SELECT endpoint_id, count(*) AS n FROM u WHERE okey IS NOT NULL AND placed IS NULL
 			GROUP BY endpoint_id ORDER BY endpoint_id),
 		taken AS (INSERT INTO endpoint_seqs AS s (endpoint_id, seq) SELECT endpoint_id, n FROM need
@@ -335,12 +358,12 @@ func queueDeliveries(b *pgx.Batch, d *deliveryRows, now time.Time, replay bool, 
 			RETURNING endpoint_id, seq - (SELECT n FROM need WHERE need.endpoint_id = s.endpoint_id) AS base),
 		numbered AS (SELECT u.*, row_number() OVER (PARTITION BY u.endpoint_id, u.placed IS NULL ORDER BY u.ord) AS rn FROM u)
 		INSERT INTO deliveries (id, event_id, endpoint_id, partition, claimed, claimed_by, claimed_at, next_attempt_at,
-			created_at, updated_at, priority, okey, seq)
+			created_at, updated_at, priority, okey, seq, event_type)
 		SELECT n.id, n.event_id, n.endpoint_id, n.partition, n.claimed, CASE WHEN n.claimed THEN $10::bigint END,
 			CASE WHEN n.claimed THEN $6::timestamptz END, $6, $6, $6, n.priority, n.okey,
-			CASE WHEN n.okey IS NULL THEN 0 WHEN n.placed IS NOT NULL THEN n.placed ELSE t.base + n.rn END
+			CASE WHEN n.okey IS NULL THEN 0 WHEN n.placed IS NOT NULL THEN n.placed ELSE t.base + n.rn END, n.event_type
 		FROM numbered n LEFT JOIN taken t ON t.endpoint_id = n.endpoint_id AND n.okey IS NOT NULL`,
-		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, d.okey, replay, owner)
+		d.id, d.eventID, d.endpointID, d.partition, d.claimed, now, d.priority, d.okey, replay, owner, d.eventType)
 }
 
 // payloadOf returns the payload of ev as it is rebuilt from the stored event:
@@ -395,6 +418,9 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 	var tasks []*hookline.Task
 	err := s.inTx(ctx, "replay event", func(tx pgx.Tx) error {
 		in = &ingest{s: s, q: tx, now: now}
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on"); err != nil { // 202, as ingest
+			return err
+		}
 		version, err := lockVersion(ctx, tx)
 		if err != nil {
 			return err

@@ -2,7 +2,10 @@
 // serve` processes (nodes) share.
 //
 // Every write is one transaction, committed with synchronous_commit on (the
-// server's default), so a commit that returned is on disk. Writes that touch
+// server's default), so a commit that returned is on disk; ingest and replay,
+// answered 202, set it on in their transactions whatever the database, role
+// or URL says. An ingest whose COMMIT was sent and not confirmed returns an
+// error that wraps hookline.ErrCommitUnknown. Writes that touch
 // many rows are batched: ingest writes all the events, deliveries and
 // idempotency keys of a group commit with one statement each (arrays
 // unnested server-side), and RecordOutcomes updates the deliveries and

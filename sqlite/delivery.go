@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookline/hookline"
@@ -70,7 +71,10 @@ func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) (
 		return nil, "", hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
 	}
 	limit := pageLimit(f.Limit)
-	query, args := deliveriesQuery(f, limit+1)
+	query, args, err := s.findDeliveriesQuery(ctx, f, limit+1)
+	if err != nil || query == "" {
+		return nil, "", err
+	}
 	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: find deliveries: %w", err)
@@ -91,35 +95,144 @@ func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) (
 	return ds, next, nil
 }
 
-// deliveriesQuery returns the query of FindDeliveries and its arguments.
-// With an event or endpoint, their index narrows the rows and the status is
-// a filter. Failed deliveries alone come from the partial index
-// deliveries_failed; pending or delivered ones alone walk the table newest
+// findDeliveriesQuery returns the query of FindDeliveries, "" when nothing
+// can match. A type pattern, when the type leads (no event or endpoint),
+// is the merge of one walk of deliveries_type per type it matches, each
+// stopping at limit: one ordered walk of a range of types would have to
+// sort every row of the range.
+func (s *Store) findDeliveriesQuery(ctx context.Context, f hookline.DeliveryFilter, limit int) (string, []any, error) {
+	prefix, pattern := hookline.TypePrefix(f.EventType)
+	if !pattern || f.EventID != "" || f.EndpointID != "" {
+		q, args := deliveriesQuery(f, limit)
+		return q, args, nil
+	}
+	types, err := s.typesWithPrefix(ctx, queryDeliveryTypes, "event_type", prefix)
+	if err != nil || len(types) == 0 {
+		return "", nil, err
+	}
+	var parts []string
+	var args []any
+	for _, t := range types {
+		f.EventType = t
+		q, a := deliveriesQuery(f, limit)
+		parts, args = append(parts, "SELECT * FROM ("+q+")"), append(args, a...)
+	}
+	if len(parts) == 1 {
+		q, a := deliveriesQuery(f, limit)
+		return q, a, nil
+	}
+	return strings.Join(parts, " UNION ALL ") + " ORDER BY 1 DESC LIMIT ?", append(args, limit), nil
+}
+
+// deliveriesQuery returns the query of FindDeliveries and its arguments for
+// a filter whose type, if any, is exact or a pattern on a row found by its
+// event or endpoint. One index leads, the first of: the event's, the
+// endpoint's dead letters, the endpoint's, the type's dead letters, the
+// type's, the dead letters, the primary key; the unary plus keeps SQLite off
+// the others. Pending or delivered deliveries alone walk the table newest
 // first, which stops at the first page: pending deliveries are mostly recent
-// and delivered ones are most rows.
+// and delivered ones are most rows. Every index ends in id, so a time range
+// (an ID range, then the exact times) and the cursor narrow the walk.
 func deliveriesQuery(f hookline.DeliveryFilter, limit int) (string, []any) {
+	where, args := deliveryWhere(f, false)
+	args = append(args, limit)
+	return "SELECT " + deliveryColumnsSelect + deliveryFrom + whereClause(where) + " ORDER BY d.id DESC LIMIT ?", args
+}
+
+// deliveryWhere returns the conditions of f (see deliveriesQuery), on
+// deliveries d. With ranged, a type pattern leads as a range of
+// deliveries_type when the event and endpoint do not (for a count, which
+// needs no order).
+func deliveryWhere(f hookline.DeliveryFilter, ranged bool) ([]string, []any) {
 	var where []string
 	var args []any
+	add := func(cond string, arg ...any) { where, args = append(where, cond), append(args, arg...) }
+	failed := f.Status == hookline.StatusFailed
+	prefix, pattern := hookline.TypePrefix(f.EventType)
+	byEvent := f.EventID != ""
+	byEndpoint := !byEvent && f.EndpointID != ""
+	byType := !byEvent && !byEndpoint && f.EventType != "" && !pattern
+	lead := func(on bool) string {
+		if on {
+			return ""
+		}
+		return "+"
+	}
 	if f.EventID != "" {
-		where, args = append(where, "d.event_id = ?"), append(args, f.EventID)
+		add(lead(byEvent)+"d.event_id = ?", f.EventID)
 	}
 	if f.EndpointID != "" {
-		where, args = append(where, "d.endpoint_id = ?"), append(args, f.EndpointID)
+		add(lead(byEndpoint)+"d.endpoint_id = ?", f.EndpointID)
+	}
+	switch {
+	case pattern:
+		p := lead(ranged && !byEvent && !byEndpoint)
+		add(p+"d.event_type >= ? AND "+p+"d.event_type < ?", prefix, hookline.PrefixEnd(prefix))
+	case f.EventType != "":
+		add(lead(byType)+"d.event_type = ?", f.EventType)
 	}
 	switch {
 	case f.Status == "":
-	case f.EventID != "" || f.EndpointID != "":
-		where, args = append(where, "+d.status = ?"), append(args, statusValue(f.Status))
-	case f.Status == hookline.StatusFailed:
-		where = append(where, "d.status = 2") // a literal, for deliveries_failed
+	case failed && !byEvent:
+		add("d.status = 2") // a literal, for the partial indexes of dead letters
 	default:
-		where, args = append(where, "+d.status = ?"), append(args, statusValue(f.Status))
+		add("+d.status = ?", statusValue(f.Status))
+	}
+	lo, hi := hookline.IDRange(hookline.DeliveryPrefix, f.Since, f.Until)
+	if lo != "" {
+		add("d.id >= ? AND d.created_at >= ?", lo, micros(f.Since))
+	}
+	if hi != "" {
+		add("d.id < ? AND d.created_at < ?", hi, micros(f.Until))
 	}
 	if f.Cursor != "" {
-		where, args = append(where, "d.id < ?"), append(args, f.Cursor)
+		add("d.id < ?", f.Cursor)
 	}
-	args = append(args, limit)
-	return "SELECT " + deliveryColumnsSelect + deliveryFrom + whereClause(where) + " ORDER BY d.id DESC LIMIT ?", args
+	return where, args
+}
+
+// queryDeliveryTypes and queryEventTypes are loose index scans of the types
+// that start with a prefix (?1) below its end (?2), up to ?3 of them: one
+// seek per type, however many rows each has.
+const (
+	queryDeliveryTypes = `WITH RECURSIVE t(x) AS (
+		SELECT (SELECT min(event_type) FROM deliveries INDEXED BY deliveries_type WHERE event_type >= ?1 AND event_type < ?2)
+		UNION ALL
+		SELECT (SELECT min(event_type) FROM deliveries INDEXED BY deliveries_type WHERE event_type > t.x AND event_type < ?2)
+		FROM t WHERE t.x IS NOT NULL)
+	SELECT x FROM t WHERE x IS NOT NULL LIMIT ?3`
+	queryEventTypes = `WITH RECURSIVE t(x) AS (
+		SELECT (SELECT min(type) FROM events INDEXED BY events_type WHERE type >= ?1 AND type < ?2)
+		UNION ALL
+		SELECT (SELECT min(type) FROM events INDEXED BY events_type WHERE type > t.x AND type < ?2)
+		FROM t WHERE t.x IS NOT NULL)
+	SELECT x FROM t WHERE x IS NOT NULL LIMIT ?3`
+)
+
+// typesWithPrefix returns the distinct types that start with prefix, by
+// query (queryDeliveryTypes or queryEventTypes); more than
+// hookline.MaxPatternTypes is EINVALID, naming field.
+func (s *Store) typesWithPrefix(ctx context.Context, query, field, prefix string) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, query, prefix, hookline.PrefixEnd(prefix), hookline.MaxPatternTypes+1)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: types of %s*: %w", prefix, err)
+	}
+	defer rows.Close()
+	var types []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("sqlite: types of %s*: %w", prefix, err)
+		}
+		types = append(types, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: types of %s*: %w", prefix, err)
+	}
+	if len(types) > hookline.MaxPatternTypes {
+		return nil, hookline.TooManyTypes(field, prefix)
+	}
+	return types, nil
 }
 
 // FindAttempts returns the attempts of a delivery, first attempt first, or

@@ -179,7 +179,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 			okey = ev.OrderingKey
 		}
 		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now,
-			int64(ev.Priority), seq, okey)
+			int64(ev.Priority), seq, okey, ev.Type)
 		t := &hookline.Task{
 			DeliveryID:     id,
 			EventID:        ev.ID,

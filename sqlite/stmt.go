@@ -39,7 +39,7 @@ type statements struct {
 
 // deliveryColumns are the columns a new delivery row is inserted with; the
 // others take their defaults (pending, no attempts).
-const deliveryColumns = 11
+const deliveryColumns = 12
 
 // The multi-row INSERTs are OR ROLLBACK: a constraint violation ends the
 // whole transaction, which the store would roll back anyway, so SQLite keeps
@@ -49,7 +49,8 @@ const (
 	priority, ordering_key, seq)`
 
 	queryInsertDeliveries = `INSERT OR ROLLBACK INTO deliveries
-	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at, priority, seq, okey)`
+	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at, priority, seq, okey,
+	event_type)`
 
 	// Attempts already written are ignored, so that a batch whose commit
 	// was reported failed after it succeeded can be written again.

@@ -55,9 +55,12 @@ var schemaV7 string
 //go:embed schema_v8.sql
 var schemaV8 string
 
+//go:embed schema_v9.sql
+var schemaV9 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.
@@ -261,7 +264,9 @@ func (s *Store) EndpointCounts(ctx context.Context, endpointID string) (hookline
 // Foreign keys are deferred (see schema.sql), so a violation fails the
 // COMMIT, which in SQLite leaves the transaction open. The drivers roll it
 // back then, as database/sql expects; write makes sure, so that the one
-// write connection is never left inside a transaction.
+// write connection is never left inside a transaction. A COMMIT that fails
+// otherwise (an I/O error, a full disk, an interrupt) may have reached the
+// file: its error wraps hookline.ErrCommitUnknown.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
@@ -273,6 +278,9 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		_, _ = s.wdb.ExecContext(context.Background(), "ROLLBACK") // fails when none is open
+		if !isConstraint(err) {
+			return fmt.Errorf("%w: %w", err, hookline.ErrCommitUnknown)
+		}
 		return err
 	}
 	return nil

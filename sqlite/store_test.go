@@ -235,6 +235,20 @@ func deliveries(f hookline.DeliveryFilter) string {
 	return q
 }
 
+// eventsPlanQuery returns the query of FindEvents for f and its exact type.
+func eventsPlanQuery(f hookline.EventFilter) string {
+	q, _ := eventsQuery(f, []string{f.Type}, 10)
+	return q
+}
+
+// countPlanQuery returns the query of CountDeliveries for f.
+func countPlanQuery(f hookline.DeliveryFilter) string {
+	q, _ := countQuery(f)
+	return q
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // TestQueryPlans pins the indexes of the hot and list queries, so that a
 // schema change cannot quietly turn one into a scan.
 func TestQueryPlans(t *testing.T) {
@@ -252,9 +266,25 @@ func TestQueryPlans(t *testing.T) {
 			nil, []string{"deliveries_event"}},
 		{"DeliveriesByEndpoint", deliveries(hookline.DeliveryFilter{EndpointID: "e"}), nil, []string{"deliveries_endpoint"}},
 		{"DeliveriesByEndpointStatus", deliveries(hookline.DeliveryFilter{EndpointID: "e", Status: hookline.StatusFailed, Cursor: "c"}),
-			nil, []string{"deliveries_endpoint"}},
+			nil, []string{"deliveries_failed_endpoint"}},
 		{"DeliveriesByStatus", deliveries(hookline.DeliveryFilter{Status: hookline.StatusFailed}), nil, []string{"deliveries_failed"}},
 		{"RecoverEndpoint", recoverQuery(true), nil, []string{"deliveries_endpoint"}},
+		{"DeliveriesByType", deliveries(hookline.DeliveryFilter{EventType: "invoice.paid", Cursor: "c"}), nil, []string{"deliveries_type"}},
+		{"DeliveriesByTypeFailed", deliveries(hookline.DeliveryFilter{EventType: "invoice.paid", Status: hookline.StatusFailed}),
+			nil, []string{"deliveries_failed_type"}},
+		{"DeliveriesByTimeRange", deliveries(hookline.DeliveryFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0)}), nil, []string{"PRIMARY KEY"}},
+		{"DeliveriesByEndpointTypeTime", deliveries(hookline.DeliveryFilter{EndpointID: "e", EventType: "a.*", Since: time.Unix(1, 0)}),
+			nil, []string{"deliveries_endpoint (endpoint_id=? AND id>?)"}},
+		{"CountByType", countPlanQuery(hookline.DeliveryFilter{EventType: "invoice.*", Status: hookline.StatusFailed}), nil,
+			[]string{"deliveries_failed_type (event_type>? AND event_type<?)"}},
+		{"EventsByTenant", eventsPlanQuery(hookline.EventFilter{Tenant: ptr("acme")}), nil, []string{"events_tenant"}},
+		{"EventsByTenantType", eventsPlanQuery(hookline.EventFilter{Tenant: ptr("acme"), Type: "invoice.paid", Cursor: "c"}), nil,
+			[]string{"events_tenant_type"}},
+		{"EventsByType", eventsPlanQuery(hookline.EventFilter{Type: "invoice.paid"}), nil, []string{"events_type"}},
+		{"EventTypes", queryEventTypes, []any{"a.", "a/", 65}, []string{"events_type"}},
+		{"DeliveryTypes", queryDeliveryTypes, []any{"a.", "a/", 65}, []string{"deliveries_type"}},
+		{"ReplayDelivered", queryDeliveredTo, []any{"[]", "e"}, []string{"deliveries_event (event_id=? AND endpoint_id=?)"}},
+
 		{"Unclaim", queryUnclaim, []any{"[]"}, []string{"PRIMARY KEY"}},
 		{"Prune", `SELECT id FROM events e INDEXED BY events_created WHERE created_at < ? AND NOT EXISTS (
 			SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 0) ORDER BY created_at LIMIT ?`,

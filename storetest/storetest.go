@@ -61,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) hookline.Store) {
 		{"Health", healthTests},
 		{"Order", orderTests},
 		{"Key", keyTests},
+		{"Recovery", recoveryTests},
+		{"EventType", eventTypeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

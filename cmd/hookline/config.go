@@ -42,6 +42,7 @@ type Config struct {
 	MemoryQueueBytes     int64 // 0: a quarter of the memory limit, at most 256 MiB
 	MemoryLimit          int64 // 0: from the cgroup; -1: none
 	MaxFanout            int
+	RequireEventTypes    bool
 	MaxBacklog           int64
 	LeaseTimeout         time.Duration
 	NodeID               string
@@ -156,6 +157,7 @@ func (c *Config) specs() []flagSpec {
 			}
 			return err
 		}},
+		{"require-event-types", "HOOKLINE_REQUIRE_EVENT_TYPES", "false", "refuse (400) events whose type is not in the event type catalog (/v1/event-types)", boolean(&c.RequireEventTypes)},
 		{"max-fanout", "HOOKLINE_MAX_FANOUT", "100000", "most deliveries one API request may make (an event to many endpoints, or a batch); past it 413", integer(&c.MaxFanout)},
 		{"max-backlog", "HOOKLINE_MAX_BACKLOG", "10000000", "pending deliveries past which ingest answers 503 with Retry-After", func(v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)

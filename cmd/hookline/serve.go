@@ -43,6 +43,9 @@ type Main struct {
 	// HTTP are the limits of the HTTP server, which have no flags;
 	// NewMain sets DefaultHTTPLimits, tests shorten them.
 	HTTP HTTPLimits
+	// Shutdown are the time budgets of Close's steps; NewMain sets
+	// DefaultShutdown.
+	Shutdown ShutdownBudgets
 
 	Store    hookline.Store
 	Engine   *delivery.Engine
@@ -77,9 +80,30 @@ var DefaultHTTPLimits = HTTPLimits{
 	MaxHeaderBytes:    64 << 10,
 }
 
+// ShutdownBudgets bound the steps of a graceful stop, each with a deadline
+// of its own, so that one step running late does not leave the next with an
+// expired one.
+type ShutdownBudgets struct {
+	// HTTP is how long the API server waits for requests under way to
+	// finish once it stops accepting; then the connections left (a slow
+	// client, one that does not read its answer) are closed.
+	HTTP time.Duration
+	// Engine is how long in-flight deliveries may take to finish; then they
+	// are aborted and resent after restart. Queued deliveries are handed
+	// back and outcomes written either way.
+	Engine time.Duration
+	// Store bounds the closing of the store (a pool waits for its
+	// connections).
+	Store time.Duration
+}
+
+// DefaultShutdown are the budgets of `hookline serve`: 10 s + 15 s + 3 s,
+// inside the 30 s a container runtime commonly waits before SIGKILL.
+var DefaultShutdown = ShutdownBudgets{HTTP: 10 * time.Second, Engine: 15 * time.Second, Store: 3 * time.Second}
+
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, HTTP: DefaultHTTPLimits}
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, HTTP: DefaultHTTPLimits, Shutdown: DefaultShutdown}
 	_ = m.Config.parse("serve", nil, func(string) string { return "" })
 	return m
 }
@@ -214,6 +238,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RateLimit:          c.APIRateLimit,
 		Dashboard:          dash,
 		Portal:             dash,
+
+		RequireEventTypes: c.RequireEventTypes,
 	})
 	dash.Attach(handler)
 	m.closers = append(m.closers, func() error { dash.Close(); return nil })
@@ -256,31 +282,53 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return nil
 }
 
-// Close shuts down in order: stop accepting and finish requests, stop the
-// engine (commit accepted events, finish or hand back deliveries, write every
-// outcome), release leases, close the store.
+// Close shuts down in order, each step within its budget (m.Shutdown): stop
+// accepting and finish requests, closing the connections still busy at the
+// end of the budget; stop the engine with a deadline of its own (commit
+// accepted events, hand back queued deliveries, finish or abort in-flight
+// ones, write every outcome); release leases; close the store. It logs each
+// step. A client cut off, or deliveries aborted at the deadline, are what
+// the budgets are for and not errors; a store that does not answer or close
+// is.
 func (m *Main) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	log := slog.Default()
 	log.Info("hookline stopping")
+	b := m.Shutdown
 	start := time.Now()
 	var errs []error
 	if m.server != nil {
-		errs = append(errs, m.server.Shutdown(ctx))
+		ctx, cancel := context.WithTimeout(context.Background(), b.HTTP)
+		err := m.server.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			log.Warn("hookline stopping: requests still under way after the HTTP budget; closing their connections",
+				"budget", b.HTTP.String(), "err", err)
+			_ = m.server.Close() // its error is the listener's, closed already
+		}
+		log.Info("hookline stopping: HTTP server closed", "took", time.Since(start).Round(time.Millisecond).String(), "forced", err != nil)
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close())
 	}
 	httpDone := time.Now()
 	if m.Engine != nil {
-		errs = append(errs, m.Engine.Close(ctx))
+		ctx, cancel := context.WithTimeout(context.Background(), b.Engine)
+		err := m.Engine.Close(ctx)
+		cancel()
+		switch {
+		case errors.Is(err, delivery.ErrStoreNotAnswering):
+			errs = append(errs, err)
+		case err != nil:
+			log.Warn("hookline stopping: deliveries still in flight after the engine budget were aborted; they are resent after restart",
+				"budget", b.Engine.String())
+		}
+		log.Info("hookline stopping: engine stopped", "took", time.Since(httpDone).Round(time.Millisecond).String(), "aborted", err != nil)
 	}
 	engineDone := time.Now()
 	for i := len(m.closers) - 1; i >= 0; i-- {
 		errs = append(errs, m.closers[i]())
 	}
 	if m.Store != nil {
-		errs = append(errs, m.Store.Close())
+		errs = append(errs, closeWithin(m.Store.Close, b.Store, "close store"))
 	}
 	if m.lock != nil {
 		errs = append(errs, m.lock.Close())
@@ -291,6 +339,20 @@ func (m *Main) Close() error {
 		"engine", engineDone.Sub(httpDone).Round(time.Millisecond).String(),
 		"release", time.Since(engineDone).Round(time.Millisecond).String(), "err", err)
 	return err
+}
+
+// closeWithin calls close and returns its error, or an error naming what
+// after d if it has not returned by then (it is left running: the process is
+// about to exit).
+func closeWithin(close func() error, d time.Duration, what string) error {
+	done := make(chan error, 1)
+	go func() { done <- close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("%s: not done after %s", what, d)
+	}
 }
 
 // dashboard returns the dashboard and portal of `hookline serve`. Portal

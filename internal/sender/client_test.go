@@ -165,3 +165,31 @@ func TestSendRefusesHugeResponseHeaders(t *testing.T) {
 		t.Fatalf("a 128 KiB header answer gave success=%v err=%q; want a failure naming the cap", r.Success, r.Err)
 	}
 }
+
+// TestSendAbortedIsNotATimeout tells apart an attempt that its caller ended
+// (Aborted: no failure of the receiver) from one that ran out of the
+// sender's own time (a Timeout, which is).
+func TestSendAbortedIsNotATimeout(t *testing.T) {
+	arrived, release := make(chan struct{}, 2), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	req := &Request{URL: srv.URL, ID: "msg_1", Timestamp: 1, Signature: "v1,x", Body: []byte("{}")}
+
+	s := New(Options{AllowPrivateNetworks: true, Timeout: time.Minute, IdleConnsPerHost: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	r := s.Send(ctx, req, time.Now())
+	if !r.Aborted || r.Timeout || r.Kind != "" || r.Success {
+		t.Fatalf("cancelled attempt: %+v; want Aborted with no Kind", r)
+	}
+
+	s = New(Options{AllowPrivateNetworks: true, Timeout: 50 * time.Millisecond, IdleConnsPerHost: 4})
+	r = s.Send(context.Background(), req, time.Now())
+	if r.Aborted || !r.Timeout || r.Kind != KindTimeout {
+		t.Fatalf("timed-out attempt: %+v; want a Timeout", r)
+	}
+}

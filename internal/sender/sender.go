@@ -126,12 +126,19 @@ type Result struct {
 	PushBack bool
 	// Timeout is an attempt that ran out of time.
 	Timeout bool
-	Kind    string // one of the Kind constants
+	// Aborted is an attempt that the caller's context ended (a shutdown, a
+	// partition handed over) before an answer arrived: it says nothing of
+	// the receiver, so it is no attempt failure and Kind is empty.
+	Aborted bool
+	Kind    string // one of the Kind constants; "" when Aborted
 }
 
-// Send makes one attempt. ctx bounds it together with the Sender's
-// timeout; now is the attempt's time, for an HTTP-date Retry-After.
-func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
+// Send makes one attempt. parent bounds it together with the Sender's
+// timeout (or the request profile's); now is the attempt's time, for an
+// HTTP-date Retry-After. An attempt that parent ends before an answer
+// arrives is Aborted, whatever the error the transport saw; one that runs
+// out of the timeout is a Timeout.
+func (s *Sender) Send(parent context.Context, r *Request, now time.Time) Result {
 	p, timeout, client := r.Profile, s.timeout, s.client
 	if p != nil {
 		if p.timeout > 0 {
@@ -141,7 +148,7 @@ func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
 			client = p.client
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	if r.Wrote != nil {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -172,6 +179,9 @@ func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
 				// The token endpoint is asked through the sender's client:
 				// the same destination guard as deliveries.
 				if token, err = p.oauth.get(ctx, s.client, token); err != nil {
+					if cause := context.Cause(parent); cause != nil {
+						return Result{Err: "attempt aborted: " + cause.Error(), Aborted: true}
+					}
 					if ctx.Err() != nil {
 						return classifyError(ctx.Err(), timeout)
 					}
@@ -182,6 +192,9 @@ func (s *Sender) Send(ctx context.Context, r *Request, now time.Time) Result {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
+			if cause := context.Cause(parent); cause != nil {
+				return Result{Err: "attempt aborted: " + cause.Error(), Aborted: true}
+			}
 			return classifyError(err, timeout)
 		}
 		if resp.StatusCode == http.StatusUnauthorized && p != nil && p.oauth != nil && try == 0 {

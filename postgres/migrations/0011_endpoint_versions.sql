@@ -1,4 +1,4 @@
--- Version 10: endpoint versions and soft delete (mirrors sqlite/schema_v8.sql).
+-- Version 11: endpoint versions and soft delete (mirrors sqlite/schema_v9.sql).
 --
 -- version numbers an endpoint's latest change, from endpoints_version: a
 -- trigger gives every row written (INSERT or UPDATE, by any statement) the
