@@ -70,6 +70,18 @@ type Endpoint struct {
 	Auth      *EndpointAuth `json:"-"`
 	CreatedAt time.Time     `json:"created_at"`
 	UpdatedAt time.Time     `json:"updated_at"`
+	// Version numbers the endpoint's latest change. The store takes it from
+	// one sequence for all endpoints: every write of an endpoint (create,
+	// update, delete) gives it a number greater than any given before, in
+	// the order the writes commit, whatever the writers' clocks say. Of two
+	// snapshots of an endpoint, the one with the greater Version is the
+	// newer. Set by the store.
+	Version int64 `json:"-"`
+	// Deleted marks the snapshot of a deleted endpoint: its last Version,
+	// its secrets (headers and auth too) cleared. Only DeleteEndpoint and
+	// EndpointChanges return such snapshots; every other read of the store
+	// acts as if the endpoint did not exist.
+	Deleted bool `json:"-"`
 }
 
 // EndpointAuth is an endpoint's authentication to its receiver: Type says

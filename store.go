@@ -19,7 +19,7 @@ type Store interface {
 
 	// CreateEndpoint stores a new endpoint; e.ID, e.Secret, e.CreatedAt and
 	// e.UpdatedAt are set by the caller (and e.PreviousSecret with its
-	// expiry, if it has one).
+	// expiry, if it has one). It sets e.Version.
 	CreateEndpoint(ctx context.Context, e *Endpoint) error
 	// FindEndpoint returns one endpoint, secrets included.
 	FindEndpoint(ctx context.Context, id string) (*Endpoint, error)
@@ -33,8 +33,30 @@ type Store interface {
 	// EndpointUpdate.Secret), so two rotations at once lose no secret; and
 	// every update drops a previous secret that expired by now.
 	UpdateEndpoint(ctx context.Context, id string, u EndpointUpdate, now time.Time) (*Endpoint, error)
-	// DeleteEndpoint deletes an endpoint with its deliveries and attempts.
-	DeleteEndpoint(ctx context.Context, id string) error
+	// DeleteEndpoint deletes an endpoint at time now and returns its last
+	// snapshot (Deleted set, a new Version, its secrets cleared), or
+	// ENOTFOUND. From then on the endpoint is gone from every read, from
+	// fan-out, and from ClaimDue and DueEndpoints; its deliveries and their
+	// attempts are left for PurgeDeleted, so that the delete is one small
+	// write however many it has.
+	DeleteEndpoint(ctx context.Context, id string, now time.Time) (*Endpoint, error)
+	// PurgeDeleted deletes at most limit deliveries, with their attempts, of
+	// the deleted endpoints of the given partitions (nil means all), in one
+	// short transaction per endpoint, and returns how many; fewer than limit
+	// means none is left (but those another transaction holds). It also
+	// deletes what is left of those endpoints (their snapshots, which
+	// EndpointChanges returns until then) once their deliveries are gone and
+	// they were deleted before `before`.
+	PurgeDeleted(ctx context.Context, partitions []int, before time.Time, limit int) (int, error)
+	// EndpointChanges returns up to limit endpoints changed (created,
+	// updated or deleted) by writes numbered above since, in Version order,
+	// each as it is now, and the since of the next call: the Version of the
+	// last one returned when limit cut the answer, else the number of the
+	// latest write. Every change that commits later has a greater number, so
+	// a caller that passes back what it got misses none, and one that
+	// applies each snapshot only over an older Version never goes back. A
+	// limit of 0 returns only that number.
+	EndpointChanges(ctx context.Context, since int64, limit int) ([]*Endpoint, int64, error)
 
 	// Ingest writes the events of every request and their fan-out — one
 	// pending delivery per enabled endpoint of the event's tenant that

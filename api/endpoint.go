@@ -608,15 +608,17 @@ func (s *Server) handleUpdateEndpoint(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, out)
 }
 
-// handleDeleteEndpoint is DELETE /v1/endpoints/{id}: the endpoint goes with
-// its deliveries and attempts. It answers 204.
+// handleDeleteEndpoint is DELETE /v1/endpoints/{id}: the endpoint is gone at
+// once (from reads, fan-out and every node's queues); its deliveries and
+// attempts are purged in the background. It answers 204.
 func (s *Server) handleDeleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.store.DeleteEndpoint(r.Context(), id); err != nil {
+	ep, err := s.store.DeleteEndpoint(r.Context(), id, hookline.Now())
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.engine.EndpointChanged(id, nil)
+	s.engine.EndpointChanged(id, ep)
 	w.WriteHeader(http.StatusNoContent)
 }
 

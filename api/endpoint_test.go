@@ -486,11 +486,18 @@ func TestDeleteEndpoint(t *testing.T) {
 	if res.code != 204 || len(res.body) != 0 {
 		t.Fatalf("delete: %d %s", res.code, res.body)
 	}
-	if changed, ok := b.engine.lastChange(ep.ID); !ok || changed != nil {
+	if changed, ok := b.engine.lastChange(ep.ID); !ok || changed == nil || !changed.Deleted || changed.Secret != "" {
 		t.Fatalf("engine not told of the deletion: %+v %v", changed, ok)
 	}
 	b.do(t, "GET", "/v1/endpoints/"+ep.ID, "").wantError(t, 404, hookline.ENOTFOUND)
 	b.do(t, "DELETE", "/v1/endpoints/"+ep.ID, "").wantError(t, 404, hookline.ENOTFOUND)
+	// Its delivery waits for the engine's purger, which this engine has not.
+	if st := b.storeStats(t); st.Endpoints != 0 || st.Pending != 1 {
+		t.Fatalf("after delete, before the purge: %+v", st)
+	}
+	if _, err := b.store.PurgeDeleted(t.Context(), nil, hookline.Now().Add(time.Second), 100); err != nil {
+		t.Fatal(err)
+	}
 	if st := b.storeStats(t); st.Endpoints != 0 || st.Pending != 0 {
 		t.Fatalf("after delete: %+v", st)
 	}

@@ -33,8 +33,11 @@ type Engine interface {
 	// RetryDeliveries makes the failed deliveries f selects pending and due
 	// now, in bounded batches, and returns how many.
 	RetryDeliveries(ctx context.Context, f hookline.DeliveryFilter) (int, error)
-	// EndpointChanged tells the engine an endpoint was updated or deleted
-	// (ep is nil then), so queued deliveries use the new URL and secret.
+	// EndpointChanged tells the engine an endpoint was written, with the
+	// snapshot the store returned (Deleted set for a delete; nil also means
+	// deleted), so that queued deliveries use the new URL and secret at once
+	// on this node. Other nodes learn of it from the store
+	// (EndpointChanges); snapshots are ordered by Version.
 	EndpointChanged(id string, ep *hookline.Endpoint)
 	// EndpointHealth returns an endpoint's health (circuit, failures),
 	// live from the node that dispatches it, else as last saved; ENOTFOUND

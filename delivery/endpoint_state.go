@@ -64,10 +64,11 @@ type epState struct {
 	lastActive time.Time // last admit or completion, for forgetting idle states
 }
 
-// setEndpoint replaces the snapshot with ep if it is at least as new, and
+// setEndpoint replaces the snapshot with ep if it is at least as new (by
+// Version: the order of the store's endpoint writes, not the writers' clocks), and
 // applies its limits. It reports whether ep re-enabled the endpoint.
 func (e *epState) setEndpoint(ep *hookline.Endpoint, cfg *schedConfig) (reenabled bool) {
-	if e.ep != nil && ep != e.ep && ep.UpdatedAt.Before(e.ep.UpdatedAt) {
+	if e.ep != nil && ep != e.ep && ep.Version < e.ep.Version {
 		return false
 	}
 	reenabled = e.ep != nil && e.ep.Disabled && !ep.Disabled

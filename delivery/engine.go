@@ -91,6 +91,11 @@ type Config struct {
 	// PollInterval is the longest the poller waits between looks at the
 	// store for due retries (default 1 s).
 	PollInterval time.Duration
+	// EndpointPoll is the longest the engine waits between reads of the
+	// endpoint writes of other nodes (EndpointChanges; default 1 s). A
+	// store that signals them (PostgreSQL's NOTIFY) is read at once; this
+	// is the bound when a notification is lost.
+	EndpointPoll time.Duration
 	// RescueAfter is how old a claim nothing in this node's memory holds
 	// must be before the rescuer frees it (default 1 min, and at least
 	// twice DeliveryTimeout: a claim another node still holds in flight
@@ -164,6 +169,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
+	}
+	if c.EndpointPoll <= 0 {
+		c.EndpointPoll = time.Second
 	}
 	if c.RescueAfter <= 0 {
 		c.RescueAfter = max(time.Minute, 2*c.DeliveryTimeout)
@@ -243,21 +251,24 @@ type Engine struct {
 	closeOnce   sync.Once
 	abortOnce   sync.Once
 	started     bool // Start got as far as starting the goroutines
+
+	purgeKick chan struct{} // an endpoint was deleted: purge its deliveries
 }
 
 // New returns an engine ready to Start.
 func New(cfg Config) *Engine {
 	cfg.setDefaults()
 	e := &Engine{
-		cfg:      cfg,
-		store:    cfg.Store,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		retry:    &RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: 0.2, Rand: cfg.Rand},
-		all:      !cfg.Partitioned,
-		mask:     make([]bool, hookline.Partitions),
-		stopping: make(chan struct{}),
-		hardStop: make(chan struct{}),
+		cfg:       cfg,
+		store:     cfg.Store,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		retry:     &RetryPolicy{Schedule: cfg.RetrySchedule, Jitter: 0.2, Rand: cfg.Rand},
+		all:       !cfg.Partitioned,
+		mask:      make([]bool, hookline.Partitions),
+		stopping:  make(chan struct{}),
+		hardStop:  make(chan struct{}),
+		purgeKick: make(chan struct{}, 1),
 
 		takeRetry: make(chan struct{}, 1),
 	}
@@ -319,8 +330,16 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.pending.Store(n)
 	}
 	_, _ = e.refreshStats(ctx)
+	// Endpoint writes from here on reach this node's queues, whichever
+	// node makes them; those before are in every snapshot it reads.
+	_, since, err := e.store.EndpointChanges(ctx, 0, 0)
+	if err != nil {
+		return fmt.Errorf("read endpoint version: %w", err)
+	}
 	e.started = true
-	e.bg.Add(6) // poller, maintain, prune, health writer, rescuer, takeovers
+	e.bg.Add(8) // poller, maintain, prune, health writer, rescuer, takeovers, endpoint watcher, purger
+	go e.watchEndpoints(e.bgCtx, since)
+	go e.purge(e.bgCtx)
 	go e.committer.run()
 	go e.outcomes.run()
 	go e.unclaims.run()
@@ -487,6 +506,10 @@ func (e *Engine) RecoverEndpoint(ctx context.Context, endpointID string, since t
 
 // EndpointChanged implements api.Engine.
 func (e *Engine) EndpointChanged(id string, ep *hookline.Endpoint) {
+	if ep == nil || ep.Deleted {
+		e.kickPurge()
+		ep = nil
+	}
 	e.sched.updateEndpoint(id, ep)
 	if ep == nil {
 		e.epStats.remove(id)

@@ -27,6 +27,8 @@ type metrics struct {
 	disabled        *prometheus.CounterVec
 	opEvents        *prometheus.CounterVec
 	opEventsDropped prometheus.Counter
+	purged          prometheus.Counter
+	endpointVersion prometheus.Gauge
 
 	aborted         prometheus.Counter     // attempts aborted: partition revoked, hard stop
 	outcomesDropped *prometheus.CounterVec // outcomes the store's fence dropped, by reason
@@ -79,6 +81,12 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		opEventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookline_operational_events_dropped_total", Help: "Operational events dropped: queue full or store unavailable.",
 		}),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookline_deleted_endpoint_deliveries_purged_total", Help: "Deliveries of deleted endpoints purged by this node.",
+		}),
+		endpointVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hookline_endpoint_version", Help: "The latest endpoint write (store Version) this node has applied.",
+		}),
 		poison: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookline_store_poison_total",
 			Help: "Store calls that failed on one item alone, other than for an unavailable store: claim (an endpoint whose deliveries could not be claimed, put off a minute) and outcome (an outcome that could not be written, dropped; its delivery stays claimed).",
@@ -113,6 +121,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	reg.MustRegister(m.eventsIngested, m.ingestGroups, m.attemptSeconds, m.latencySeconds,
 		m.outcomeBatches, m.claims, attempts, writes,
 		m.circuitOpened, m.circuitClosed, m.pauses, m.disabled, m.opEvents, m.opEventsDropped, m.poison,
+		m.purged, m.endpointVersion,
 		m.aborted, m.outcomesDropped, m.rescued,
 		&schedCollector{s: e.sched},
 		gauge("hookline_deliveries_pending", "Pending deliveries (the durable backlog, cluster-wide).",

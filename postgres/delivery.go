@@ -291,15 +291,21 @@ func (s *Store) claim(ctx context.Context, tx pgx.Tx, reqs []hookline.ClaimReque
 	for i, r := range reqs {
 		ids[i] = r.EndpointID
 	}
-	runs := make(map[string]int) // fifo endpoints → run length
-	rows, err := tx.Query(ctx, `SELECT id, batch_max_events FROM endpoints WHERE id = ANY($1) AND ordering = 'fifo'`, ids)
+	runs := make(map[string]int)  // fifo endpoints → run length
+	live := make(map[string]bool) // endpoints not deleted
+	rows, err := tx.Query(ctx, `SELECT id, ordering = 'fifo', batch_max_events FROM endpoints
+		WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
 	if err != nil {
 		return err
 	}
 	var id string
+	var fifo bool
 	var batch int32
-	if _, err := pgx.ForEachRow(rows, []any{&id, &batch}, func() error {
-		runs[id] = max(1, int(batch))
+	if _, err := pgx.ForEachRow(rows, []any{&id, &fifo, &batch}, func() error {
+		live[id] = true
+		if fifo {
+			runs[id] = max(1, int(batch))
+		}
 		return nil
 	}); err != nil {
 		return err
@@ -308,7 +314,7 @@ func (s *Store) claim(ctx context.Context, tx pgx.Tx, reqs []hookline.ClaimReque
 	var limits []int32
 	var claim []string
 	for _, r := range reqs {
-		if _, fifo := runs[r.EndpointID]; fifo || r.Limit <= 0 {
+		if _, fifo := runs[r.EndpointID]; fifo || r.Limit <= 0 || !live[r.EndpointID] {
 			continue
 		}
 		plain, limits = append(plain, r.EndpointID), append(limits, int32(r.Limit))
@@ -405,7 +411,7 @@ func (s *Store) claim(ctx context.Context, tx pgx.Tx, reqs []hookline.ClaimReque
 		return err
 	}
 	for i, r := range reqs {
-		if _, fifo := runs[r.EndpointID]; !fifo {
+		if _, fifo := runs[r.EndpointID]; !fifo && live[r.EndpointID] {
 			out[i].Next = nexts[r.EndpointID]
 		}
 	}
@@ -586,7 +592,8 @@ func (s *Store) DueEndpoints(ctx context.Context, partitions []int) ([]hookline.
 			FROM ep WHERE ep.id IS NOT NULL)
 		SELECT ep.id, (SELECT min(next_attempt_at) FROM deliveries
 			WHERE status = 0 AND NOT claimed AND endpoint_id = ep.id)
-		FROM ep WHERE ep.id IS NOT NULL`)
+		FROM ep WHERE ep.id IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM endpoints p WHERE p.id = ep.id AND p.deleted_at IS NOT NULL)`)
 	if err != nil {
 		return nil, s.wrap("due endpoints", err)
 	}
@@ -853,8 +860,9 @@ func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, n
 				UPDATE deliveries SET status = 0, claimed = false, next_attempt_at = $2,
 					schedule_offset = attempts, updated_at = $2, delivered_at = NULL, batch_id = NULL
 				WHERE endpoint_id = $1 AND status = 2 AND created_at >= $3
+					AND EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND deleted_at IS NULL)
 				RETURNING 1)
-			SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1), (SELECT count(*) FROM u)`,
+			SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND deleted_at IS NULL), (SELECT count(*) FROM u)`,
 			endpointID, truncate(now), truncate(since)).Scan(&exists, &n)
 	})
 	if err != nil {

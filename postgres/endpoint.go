@@ -21,6 +21,12 @@ import (
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
+	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule, version, deleted_at`
+
+// insertColumns are the columns a new endpoint is written with; its
+// version comes from the trigger endpoints_versioned.
+const insertColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
 	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule`
 
 // endpointFields returns the destinations of endpointColumns for ep, and a
@@ -28,14 +34,14 @@ const endpointColumns = `id, tenant, url, description, event_types, secret, disa
 // box (see openSecrets).
 func endpointFields(ep *hookline.Endpoint, box *secretbox.Box) ([]any, func() error) {
 	var maxInFlight, batchEvents, batchWait int32
-	var prevExpires *time.Time
+	var prevExpires, deleted *time.Time
 	var flt *string
 	var opts epcodec.Stored
 	return []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Secret,
 			&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &maxInFlight, &ep.Ordering, &batchEvents, &batchWait,
 			&ep.CreatedAt, &ep.UpdatedAt, &ep.PreviousSecret, &prevExpires, &flt,
-			&opts.Headers, &opts.Auth, &opts.TimeoutMS, &opts.RetrySchedule}, func() error {
-			ep.MaxInFlight = int(maxInFlight)
+			&opts.Headers, &opts.Auth, &opts.TimeoutMS, &opts.RetrySchedule, &ep.Version, &deleted}, func() error {
+			ep.MaxInFlight, ep.Deleted = int(maxInFlight), deleted != nil
 			if flt != nil {
 				ep.Filter = json.RawMessage(*flt)
 			}
@@ -90,22 +96,27 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	if err != nil {
 		return fmt.Errorf("postgres: create endpoint: %w", err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+	var version int64
+	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (`+insertColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING version`,
 		e.ID, e.Tenant, e.URL, e.Description, e.EventTypes, s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 		e.RateLimit, int32(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
 		truncate(e.CreatedAt), truncate(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter),
-		opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule)
+		opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule).Scan(&version)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return hookline.Errorf(hookline.ECONFLICT, "endpoint %s already exists", e.ID)
+	} else if err != nil {
+		return s.wrap("create endpoint", err)
 	}
-	return s.wrap("create endpoint", err)
+	e.Version, e.Deleted = version, false
+	s.notify.endpoints()
+	return nil
 }
 
 // FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
 func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
-	ep, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1", id), s.box)
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1 AND deleted_at IS NULL", id), s.box)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -117,7 +128,7 @@ func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint
 // FindEndpoints returns a page of endpoints, newest first, and the cursor of
 // the next page ("" on the last page).
 func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([]*hookline.Endpoint, string, error) {
-	var where []string
+	where := []string{"deleted_at IS NULL"}
 	var args []any
 	if f.Tenant != nil {
 		args = append(args, *f.Tenant)
@@ -143,7 +154,8 @@ func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([
 }
 
 // UpdateEndpoint applies u to an endpoint at time now and returns it, or
-// ENOTFOUND. The next ingest on any node sees the change. Enabling a
+// ENOTFOUND. The next ingest on any node sees the change, and every node's
+// EndpointChanges (which the other nodes are told to read). Enabling a
 // disabled endpoint clears its reason and deletes its saved health, in the
 // same statement.
 func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.EndpointUpdate, now time.Time) (*hookline.Endpoint, error) {
@@ -179,7 +191,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 		timeoutMS = &opts.TimeoutMS
 	}
 	ep, err := scanEndpoint(s.pool.QueryRow(ctx, `WITH old AS (
-			SELECT disabled FROM endpoints WHERE id = $1),
+			SELECT disabled FROM endpoints WHERE id = $1 AND deleted_at IS NULL),
 		upd AS (UPDATE endpoints SET
 			url = coalesce($2, url), description = coalesce($3, description),
 			event_types = CASE WHEN $4 THEN $5 ELSE event_types END,
@@ -201,7 +213,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			timeout_ms = coalesce($23, timeout_ms),
 			retry_schedule = CASE WHEN $24 THEN $25 ELSE retry_schedule END,
 			updated_at = $8
-			WHERE id = $1 RETURNING `+endpointColumns+`),
+			WHERE id = $1 AND deleted_at IS NULL RETURNING `+endpointColumns+`),
 		reset AS (DELETE FROM endpoint_health WHERE endpoint_id = $1
 			AND (SELECT disabled FROM old) AND NOT (SELECT disabled FROM upd))
 		SELECT `+endpointColumns+` FROM upd`,
@@ -214,36 +226,72 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	} else if err != nil {
 		return nil, s.wrap("update endpoint", err)
 	}
+	s.notify.endpoints()
 	return ep, nil
 }
 
-// deleteBatch is how many deliveries one statement of DeleteEndpoint or
-// Prune deletes, with their attempts, so that their IDs stay few in memory.
+// deleteBatch is how many deliveries one statement of Prune deletes, with
+// their attempts, so that their IDs stay few in memory.
 const deleteBatch = 10_000
 
-// DeleteEndpoint deletes an endpoint with its deliveries and their attempts,
-// in one transaction, or returns ENOTFOUND.
-func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
-	return s.inTx(ctx, "delete endpoint", func(tx pgx.Tx) error {
-		// Deleting the endpoint first bumps endpoints_version, which waits
-		// for the ingests under way to commit and keeps new ones out until
-		// this one commits: no delivery for it can be written behind our back.
-		tag, err := tx.Exec(ctx, "DELETE FROM endpoints WHERE id = $1", id)
-		if err != nil {
-			return err
-		} else if tag.RowsAffected() == 0 {
+// DeleteEndpoint deletes an endpoint at now and returns its last snapshot,
+// or ENOTFOUND: one statement sets deleted_at and clears its secrets, and
+// deletes its health. Like any endpoint write it bumps endpoints_version,
+// which waits for the ingests under way to commit and keeps new ones out
+// until it commits, so no delivery for it is written behind its back; but
+// it touches no delivery, so that wait is as short as an update's.
+// PurgeDeleted deletes its deliveries later.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string, now time.Time) (*hookline.Endpoint, error) {
+	var ep *hookline.Endpoint
+	err := s.retry(ctx, "delete endpoint", func() error {
+		var err error
+		ep, err = scanEndpoint(s.pool.QueryRow(ctx, `WITH upd AS (
+				UPDATE endpoints SET deleted_at = $2, updated_at = $2,
+					secret = '', previous_secret = '', previous_secret_expires_at = NULL,
+					headers = '', auth = ''
+				WHERE id = $1 AND deleted_at IS NULL RETURNING `+endpointColumns+`),
+			health AS (DELETE FROM endpoint_health WHERE endpoint_id = $1)
+			SELECT `+endpointColumns+` FROM upd`, id, truncate(now)), s.box)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return endpointNotFound(id)
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM endpoint_health WHERE endpoint_id = $1", id); err != nil {
-			return err
-		}
-		for {
-			n, err := deleteDeliveries(ctx, tx, "endpoint_id = $1", id)
-			if err != nil || n < deleteBatch {
-				return err
-			}
-		}
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.notify.endpoints()
+	return ep, nil
+}
+
+// EndpointChanges returns up to limit endpoints written after version since,
+// in version order, deleted ones included, and the since of the next call.
+//
+// It reads the latest version first, then the rows up to it: versions are
+// taken under the lock of endpoints_version and commit in order, so once the
+// latest is visible every row with a smaller one is too (or rolled back),
+// and a row written later has a greater one.
+func (s *Store) EndpointChanges(ctx context.Context, since int64, limit int) ([]*hookline.Endpoint, int64, error) {
+	var latest int64
+	if err := s.pool.QueryRow(ctx, "SELECT version FROM endpoints_version").Scan(&latest); err != nil {
+		return nil, 0, s.wrap("endpoint changes", err)
+	}
+	if limit <= 0 || latest <= since {
+		return nil, latest, nil
+	}
+	rows, err := s.pool.Query(ctx, "SELECT "+endpointColumns+` FROM endpoints
+		WHERE version > $1 AND version <= $2 ORDER BY version LIMIT $3`, since, latest, limit)
+	if err != nil {
+		return nil, 0, s.wrap("endpoint changes", err)
+	}
+	eps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*hookline.Endpoint, error) { return scanEndpoint(row, s.box) })
+	if err != nil {
+		return nil, 0, s.wrap("endpoint changes", err)
+	}
+	if len(eps) == limit {
+		return eps, eps[len(eps)-1].Version, nil
+	}
+	return eps, latest, nil
 }
 
 // deleteDeliveries deletes up to deleteBatch deliveries that match the
@@ -362,7 +410,7 @@ func (c *subscriptions) lookup(ctx context.Context, tx querier, v int64, tenants
 		return out, nil
 	}
 
-	rows, err := tx.Query(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE tenant = ANY($1) AND NOT disabled ORDER BY id",
+	rows, err := tx.Query(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE tenant = ANY($1) AND NOT disabled AND deleted_at IS NULL ORDER BY id",
 		missing)
 	if err != nil {
 		return nil, fmt.Errorf("load endpoints: %w", err)

@@ -76,7 +76,7 @@ func (s *Store) SaveHealth(ctx context.Context, hs []hookline.EndpointHealth) er
 				$5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::timestamptz[])
 				WITH ORDINALITY AS h (endpoint_id, partition, circuit, consecutive_failures, failing_since,
 					last_success_at, paused_until, opened_at, cooldown_us, updated_at, ord)
-			JOIN endpoints e ON e.id = h.endpoint_id
+			JOIN endpoints e ON e.id = h.endpoint_id AND e.deleted_at IS NULL
 			ORDER BY h.endpoint_id, h.ord DESC
 			ON CONFLICT (endpoint_id) DO UPDATE SET circuit = excluded.circuit,
 				consecutive_failures = excluded.consecutive_failures, failing_since = excluded.failing_since,
@@ -93,7 +93,7 @@ func (s *Store) SaveHealth(ctx context.Context, hs []hookline.EndpointHealth) er
 func (s *Store) FindHealth(ctx context.Context, endpointID string) (hookline.EndpointHealth, error) {
 	var exists bool
 	var h hookline.EndpointHealth
-	rows, err := s.pool.Query(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1)`, endpointID)
+	rows, err := s.pool.Query(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND deleted_at IS NULL)`, endpointID)
 	if err == nil {
 		exists, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
 	}
@@ -177,7 +177,7 @@ func (s *Store) EndpointCounts(ctx context.Context, endpointID string) (hookline
 	var c hookline.EndpointCounts
 	var exists bool
 	var unclaimed, claimed int64
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1),
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1 AND deleted_at IS NULL),
 		(SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 0 AND NOT claimed),
 		(SELECT count(*) FROM deliveries WHERE partition = $2 AND claimed AND endpoint_id = $1 AND status = 0),
 		(SELECT count(*) FROM deliveries WHERE endpoint_id = $1 AND status = 2)`,

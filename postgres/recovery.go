@@ -181,7 +181,7 @@ func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingReque
 		if _, err := lockVersion(ctx, tx); err != nil {
 			return err
 		}
-		ep, err := scanEndpoint(tx.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1", r.EndpointID), s.box)
+		ep, err := scanEndpoint(tx.QueryRow(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1 AND deleted_at IS NULL", r.EndpointID), s.box)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return endpointNotFound(r.EndpointID)
 		} else if err != nil {

@@ -180,7 +180,7 @@ func (s *Store) Stats(ctx context.Context) (hookline.StoreStats, error) {
 		coalesce(sum(failed), 0), coalesce(sum(events), 0), coalesce(sum(endpoints), 0),
 		(SELECT count(*) FILTER (WHERE circuit = 1) FROM endpoint_health),
 		(SELECT count(*) FILTER (WHERE circuit = 2) FROM endpoint_health),
-		(SELECT count(*) FROM endpoints WHERE disabled) FROM counts`).
+		(SELECT count(*) FROM endpoints WHERE disabled AND deleted_at IS NULL) FROM counts`).
 		Scan(&st.Pending, &st.Delivered, &st.Failed, &st.Events, &st.Endpoints, &c.Open, &c.HalfOpen, &st.EndpointsDisabled)
 	if err != nil {
 		return hookline.StoreStats{}, s.wrap("stats", err)

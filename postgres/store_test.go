@@ -278,7 +278,7 @@ func TestEndpointSeenAcrossNodes(t *testing.T) {
 	if got := r.Results[0].Deliveries; got != 1 {
 		t.Errorf("after disabling it on a: %d deliveries on b, want 1", got)
 	}
-	if err := a.DeleteEndpoint(t.Context(), old.ID); err != nil {
+	if _, err := a.DeleteEndpoint(t.Context(), old.ID, tick()); err != nil {
 		t.Fatal(err)
 	}
 	r = mustIngest(t, b, tick(), true, newEvent("acme", "invoice.paid", now))

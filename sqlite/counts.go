@@ -69,7 +69,7 @@ func loadCounts(ctx context.Context, db *sql.DB) (*counts, error) {
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&d.total.Events); err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM endpoints").Scan(&d.total.Endpoints); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM endpoints WHERE deleted_at IS NULL").Scan(&d.total.Endpoints); err != nil {
 		return nil, fmt.Errorf("count endpoints: %w", err)
 	}
 	c.apply(&d)
@@ -138,12 +138,12 @@ func (c *counts) ingested(tasks []*hookline.Task, events int) {
 	}
 }
 
-// endpointDeleted drops an endpoint with its deliveries and health.
-func (c *counts) endpointDeleted(id string, d hookline.StoreStats) {
+// endpointDeleted drops an endpoint and its health. Its deliveries are
+// counted until PurgeDeleted deletes them.
+func (c *counts) endpointDeleted(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.addTotal(d)
-	delete(c.byEndpoint, id)
+	c.total.Endpoints--
 	delete(c.circuits, id)
 }
 

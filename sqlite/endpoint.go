@@ -52,7 +52,7 @@ func (ce *cachedEndpoint) matches(ev *hookline.Event, docs *filter.Docs) bool {
 // a secret in plain.
 func loadEndpoints(ctx context.Context, db *sql.DB, box *secretbox.Box) (c *endpointCache, stale []*hookline.Endpoint, plain bool, err error) {
 	c = &endpointCache{byID: make(map[string]*cachedEndpoint), tenant: make(map[string][]*cachedEndpoint)}
-	rows, err := db.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints")
+	rows, err := db.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE deleted_at IS NULL")
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("load endpoints: %w", err)
 	}
@@ -134,7 +134,7 @@ func cloneEndpoint(ep *hookline.Endpoint) *hookline.Endpoint {
 
 const endpointColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
 	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
-	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule`
+	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule, version, deleted_at IS NOT NULL`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -150,7 +150,7 @@ func scanEndpoint(row scanner) (*hookline.Endpoint, epcodec.Stored, error) {
 	if err := row.Scan(&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &types, &ep.Secret,
 		&ep.Disabled, &ep.DisabledReason, &ep.RateLimit, &ep.MaxInFlight, &ep.Ordering, &batchEvents, &batchWait,
 		&created, &updated, &ep.PreviousSecret, &prevExpires, &flt,
-		&opts.Headers, &opts.Auth, &opts.TimeoutMS, &opts.RetrySchedule); err != nil {
+		&opts.Headers, &opts.Auth, &opts.TimeoutMS, &opts.RetrySchedule, &ep.Version, &ep.Deleted); err != nil {
 		return nil, opts, err
 	}
 	if flt.Valid {
@@ -210,13 +210,14 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	version := s.version.Load() + 1
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+endpointColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (`+insertColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Tenant, e.URL, e.Description, string(types), s.box.Seal(e.Secret, e.ID), e.Disabled, e.DisabledReason,
 			e.RateLimit, int64(e.MaxInFlight), ordering(e.Ordering), batchEvents(e.Batch), batchWait(e.Batch),
 			micros(e.CreatedAt), micros(e.UpdatedAt), s.box.Seal(e.PreviousSecret, e.ID), previousExpiry(e), filterArg(e.Filter),
-			opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule)
+			opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule, version)
 		return err
 	})
 	if isConstraint(err) {
@@ -224,6 +225,8 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 	} else if err != nil {
 		return fmt.Errorf("sqlite: create endpoint: %w", err)
 	}
+	s.version.Store(version)
+	e.Version, e.Deleted = version, false
 	snap := cloneEndpoint(e)
 	snap.CreatedAt, snap.UpdatedAt = truncate(e.CreatedAt), truncate(e.UpdatedAt)
 	snap.PreviousSecretExpiresAt = time.Time{}
@@ -237,7 +240,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e *hookline.Endpoint) error 
 
 // FindEndpoint returns one endpoint, secret included, or ENOTFOUND.
 func (s *Store) FindEndpoint(ctx context.Context, id string) (*hookline.Endpoint, error) {
-	ep, err := s.readEndpoint(s.rdb.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ?", id))
+	ep, err := s.readEndpoint(s.rdb.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ? AND deleted_at IS NULL", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, endpointNotFound(id)
 	} else if err != nil {
@@ -253,7 +256,7 @@ func endpointNotFound(id string) error {
 // FindEndpoints returns a page of endpoints, newest first, and the cursor of
 // the next page ("" on the last page).
 func (s *Store) FindEndpoints(ctx context.Context, f hookline.EndpointFilter) ([]*hookline.Endpoint, string, error) {
-	var where []string
+	where := []string{"deleted_at IS NULL"}
 	var args []any
 	if f.Tenant != nil {
 		where, args = append(where, "tenant = ?"), append(args, *f.Tenant)
@@ -345,6 +348,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	}
 	epcodec.Apply(ep, &u)
 	ep.UpdatedAt = now
+	ep.Version = s.version.Load() + 1
 	reenabled := cur.ep.Disabled && !ep.Disabled
 	types, err := json.Marshal(ep.EventTypes)
 	if err != nil {
@@ -359,12 +363,12 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 			secret = ?, disabled = ?, disabled_reason = ?, rate_limit = ?, max_in_flight = ?, ordering = ?,
 			batch_max_events = ?, batch_max_wait_ms = ?, updated_at = ?,
 			previous_secret = ?, previous_secret_expires_at = ?, filter = ?,
-			headers = ?, auth = ?, timeout_ms = ?, retry_schedule = ?
+			headers = ?, auth = ?, timeout_ms = ?, retry_schedule = ?, version = ?
 			WHERE id = ?`,
 			ep.URL, ep.Description, string(types), s.box.Seal(ep.Secret, id), ep.Disabled, ep.DisabledReason,
 			ep.RateLimit, int64(ep.MaxInFlight), ordering(ep.Ordering), batchEvents(ep.Batch), batchWait(ep.Batch),
 			micros(ep.UpdatedAt), s.box.Seal(ep.PreviousSecret, id), previousExpiry(ep), filterArg(ep.Filter),
-			opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule, id)
+			opts.Headers, opts.Auth, opts.TimeoutMS, opts.RetrySchedule, ep.Version, id)
 		if err != nil || !reenabled {
 			return err
 		}
@@ -374,6 +378,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: update endpoint: %w", err)
 	}
+	s.version.Store(ep.Version)
 	s.endpoints.put(ep)
 	if reenabled {
 		s.counts.setCircuit(id, hookline.CircuitClosed)
@@ -381,44 +386,77 @@ func (s *Store) UpdateEndpoint(ctx context.Context, id string, u hookline.Endpoi
 	return cloneEndpoint(ep), nil
 }
 
-// DeleteEndpoint deletes an endpoint with its deliveries and their attempts,
-// or returns ENOTFOUND.
-func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+// DeleteEndpoint deletes an endpoint at now and returns its last snapshot,
+// or ENOTFOUND: one UPDATE of its row (deleted_at set, secrets cleared) and
+// the delete of its health. Its deliveries stay until PurgeDeleted, but it
+// is gone from memory at once, so from fan-out and ClaimDue too.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string, now time.Time) (*hookline.Endpoint, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.endpoints.get(id) == nil {
-		return endpointNotFound(id)
+	cur := s.endpoints.get(id)
+	if cur == nil {
+		return nil, endpointNotFound(id)
 	}
-	d := hookline.StoreStats{Endpoints: -1}
+	ep := cloneEndpoint(cur.ep)
+	ep.UpdatedAt, ep.Version, ep.Deleted = truncate(now), s.version.Load()+1, true
+	ep.Secret, ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", "", time.Time{}
+	ep.Headers, ep.Auth = nil, nil
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		d = hookline.StoreStats{Endpoints: -1}
-		rows, err := tx.QueryContext(ctx, `SELECT status, count(*) FROM deliveries
-			WHERE endpoint_id = ? GROUP BY status`, id)
+		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET deleted_at = ?, updated_at = ?, version = ?,
+			secret = '', previous_secret = '', previous_secret_expires_at = 0,
+			headers = '', auth = '' WHERE id = ?`,
+			micros(ep.UpdatedAt), micros(ep.UpdatedAt), ep.Version, id)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var status, n int64
-			if err := rows.Scan(&status, &n); err != nil {
-				return err
-			}
-			addStatus(&d, status, -n)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// Deliveries and attempts go by ON DELETE CASCADE.
-		_, err = tx.ExecContext(ctx, "DELETE FROM endpoints WHERE id = ?", id)
+		_, err = tx.ExecContext(ctx, "DELETE FROM endpoint_health WHERE endpoint_id = ?", id)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: delete endpoint: %w", err)
+		return nil, fmt.Errorf("sqlite: delete endpoint: %w", err)
 	}
+	s.version.Store(ep.Version)
 	s.endpoints.remove(id)
-	s.counts.endpointDeleted(id, d)
-	return nil
+	s.counts.endpointDeleted(id)
+	return ep, nil
 }
+
+// EndpointChanges returns up to limit endpoints written after version
+// since, in version order, deleted ones included, and the since of the next
+// call. It reads the database, not memory, up to the latest version that
+// has committed.
+func (s *Store) EndpointChanges(ctx context.Context, since int64, limit int) ([]*hookline.Endpoint, int64, error) {
+	latest := s.version.Load()
+	if limit <= 0 || latest <= since {
+		return nil, latest, nil
+	}
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+endpointColumns+` FROM endpoints INDEXED BY endpoints_by_version
+		WHERE version > ? AND version <= ? ORDER BY version LIMIT ?`, since, latest, limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: endpoint changes: %w", err)
+	}
+	defer rows.Close()
+	var eps []*hookline.Endpoint
+	for rows.Next() {
+		ep, err := s.readEndpoint(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("sqlite: endpoint changes: %w", err)
+		}
+		eps = append(eps, ep)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("sqlite: endpoint changes: %w", err)
+	}
+	if len(eps) == limit {
+		return eps, eps[len(eps)-1].Version, nil
+	}
+	return eps, latest, nil
+}
+
+// insertColumns are the columns a new endpoint is written with.
+const insertColumns = `id, tenant, url, description, event_types, secret, disabled, disabled_reason,
+	rate_limit, max_in_flight, ordering, batch_max_events, batch_max_wait_ms, created_at, updated_at,
+	previous_secret, previous_secret_expires_at, filter, headers, auth, timeout_ms, retry_schedule, version`
 
 // whereClause joins conditions with AND.
 func whereClause(conds []string) string {

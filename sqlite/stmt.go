@@ -103,6 +103,7 @@ const (
 	// queryDueEndpoints is a loose index scan of deliveries_due: each step
 	// seeks the first entry of the next endpoint, so it costs one seek per
 	// endpoint with unclaimed work, however many deliveries each has.
+	// Deleted endpoints, whose deliveries wait for PurgeDeleted, are left out.
 	queryDueEndpoints = `WITH RECURSIVE ep(id) AS (
 		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_due
 			WHERE status = 0 AND claimed = 0)
@@ -112,7 +113,8 @@ const (
 		FROM ep WHERE ep.id IS NOT NULL)
 	SELECT ep.id, (SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
 		WHERE status = 0 AND claimed = 0 AND endpoint_id = ep.id)
-	FROM ep WHERE ep.id IS NOT NULL`
+	FROM ep WHERE ep.id IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM endpoints p WHERE p.id = ep.id AND p.deleted_at IS NOT NULL)`
 
 	queryEventsByID = `SELECT id, type, data, created_at FROM events
 	WHERE id IN (SELECT value FROM json_each(?))`

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookline/hookline"
@@ -54,9 +55,12 @@ var schemaV7 string
 //go:embed schema_v8.sql
 var schemaV8 string
 
+//go:embed schema_v9.sql
+var schemaV9 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.
@@ -77,6 +81,10 @@ type Store struct {
 	// the only writer, so the order it assigns is the commit order. Under
 	// mu.
 	seq int64
+
+	// version is the number of the latest endpoint write: each takes the
+	// next one under mu, and stores it here once it has committed.
+	version atomic.Int64
 
 	claims claims // who holds the claims of the file, and since when; under mu
 
@@ -160,6 +168,11 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := s.wdb.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&s.seq); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	var version int64
+	if err := s.wdb.QueryRowContext(ctx, "SELECT coalesce(max(version), 0) FROM endpoints").Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.version.Store(version)
 	return nil
 }
 

@@ -161,7 +161,7 @@ func testAtomicityCancelledContext(t *testing.T, b *bundle) {
 		b.wantStats(t, stats)
 	})
 	t.Run("DeleteEndpoint", func(t *testing.T) {
-		if err := b.s.DeleteEndpoint(ctx, ep.ID); err == nil {
+		if _, err := b.s.DeleteEndpoint(ctx, ep.ID, b.tick()); err == nil {
 			t.Logf("DeleteEndpoint with a cancelled context succeeded")
 			return
 		}

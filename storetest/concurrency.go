@@ -13,6 +13,7 @@ import (
 var concurrencyTests = []test{
 	{"Ingest", testConcurrentIngest},
 	{"IdempotencyKey", testConcurrentIdempotencyKey},
+	{"EndpointChanges", testConcurrentEndpointChanges},
 }
 
 // testConcurrentIngest runs many Ingest calls at once, with claims,

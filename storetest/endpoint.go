@@ -20,8 +20,11 @@ var endpointTests = []test{
 	{"RequestOptions", testEndpointRequestOptions},
 	{"RotateSecret", testEndpointRotateSecret},
 	{"RotateSecretTasks", testEndpointRotateSecretTasks},
+	{"Versions", testEndpointVersions},
+	{"Changes", testEndpointChanges},
 	{"Delete", testEndpointDelete},
 	{"DeleteMissing", testEndpointDeleteMissing},
+	{"PurgeBatches", testEndpointPurgeBatches},
 	{"List", testEndpointList},
 	{"ListPages", testEndpointListPages},
 }
@@ -141,6 +144,10 @@ func testEndpointUpdateEachField(t *testing.T, b *bundle) {
 		if err != nil {
 			t.Fatalf("%s: UpdateEndpoint: %v", step.name, err)
 		}
+		if got.Version <= want.Version {
+			t.Errorf("%s: Version %d, not above the last write's %d", step.name, got.Version, want.Version)
+		}
+		want.Version = got.Version
 		t.Run(step.name, func(t *testing.T) {
 			wantEndpoint(t, got, &want)
 			found, err := b.s.FindEndpoint(b.ctx, ep.ID)
@@ -295,6 +302,10 @@ func testEndpointRotateSecret(t *testing.T, b *bundle) {
 		if err != nil {
 			t.Fatalf("%s: UpdateEndpoint: %v", step.name, err)
 		}
+		if got.Version <= want.Version {
+			t.Errorf("%s: Version %d, not above the last write's %d", step.name, got.Version, want.Version)
+		}
+		want.Version = got.Version
 		t.Run(step.name, func(t *testing.T) {
 			wantEndpoint(t, got, &want)
 			found, err := b.s.FindEndpoint(b.ctx, ep.ID)
@@ -338,61 +349,6 @@ func testEndpointRotateSecretTasks(t *testing.T, b *bundle) {
 		t.Fatalf("claimed %d tasks, want 1", len(tasks))
 	}
 	check("claimed task", tasks[0])
-}
-
-func testEndpointDelete(t *testing.T, b *bundle) {
-	ep := b.endpoint(t, "acme")
-	keep := b.endpoint(t, "acme")
-	ev, r := b.send(t, "acme", "invoice.paid")
-	var gone, kept string
-	for _, task := range r.Tasks {
-		if task.Endpoint.ID == ep.ID {
-			gone = task.DeliveryID
-		} else {
-			kept = task.DeliveryID
-		}
-	}
-	if gone == "" || kept == "" {
-		t.Fatalf("tasks %v do not reach both endpoints", taskIDs(r.Tasks))
-	}
-	b.tick()
-	b.record(t, hookline.Outcome{Status: hookline.StatusPending, NextAttemptAt: b.now.Add(time.Minute),
-		Attempt: hookline.Attempt{DeliveryID: gone, Attempt: 1, StartedAt: b.now, StatusCode: 503}})
-	b.wantStats(t, hookline.StoreStats{Pending: 2, Events: 1, Endpoints: 2})
-
-	if err := b.s.DeleteEndpoint(b.ctx, ep.ID); err != nil {
-		t.Fatalf("DeleteEndpoint: %v", err)
-	}
-	_, err := b.s.FindEndpoint(b.ctx, ep.ID)
-	wantNotFound(t, err, "FindEndpoint after DeleteEndpoint")
-	_, err = b.s.FindDelivery(b.ctx, gone)
-	wantNotFound(t, err, "FindDelivery of a delivery of a deleted endpoint")
-	_, err = b.s.FindAttempts(b.ctx, gone)
-	wantNotFound(t, err, "FindAttempts of a delivery of a deleted endpoint")
-	if ds := b.deliveries(t, hookline.DeliveryFilter{EndpointID: ep.ID}); len(ds) != 0 {
-		t.Errorf("deliveries of a deleted endpoint: %v", deliveryIDs(ds))
-	}
-	sameIDs(t, deliveryIDs(b.deliveries(t, hookline.DeliveryFilter{EventID: ev.ID})), []string{kept},
-		"deliveries of the event after DeleteEndpoint")
-	b.wantStats(t, hookline.StoreStats{Pending: 1, Events: 1, Endpoints: 1})
-	// Neither the due retry of the deleted delivery nor new events reach it.
-	sameIDs(t, taskIDs(b.claim(t, b.advance(time.Hour))), []string{kept}, "ClaimDue after DeleteEndpoint")
-	_, r = b.send(t, "acme", "invoice.paid")
-	sameIDs(t, taskEndpoints(r.Tasks), []string{keep.ID}, "endpoints of an event after DeleteEndpoint")
-	found, _, err := b.s.FindEndpoints(b.ctx, hookline.EndpointFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameIDs(t, endpointIDs(found...), []string{keep.ID}, "FindEndpoints after DeleteEndpoint")
-}
-
-func testEndpointDeleteMissing(t *testing.T, b *bundle) {
-	ep := b.endpoint(t, "acme")
-	if err := b.s.DeleteEndpoint(b.ctx, ep.ID); err != nil {
-		t.Fatal(err)
-	}
-	wantNotFound(t, b.s.DeleteEndpoint(b.ctx, ep.ID), "DeleteEndpoint twice")
-	wantNotFound(t, b.s.DeleteEndpoint(b.ctx, "ep_unknown"), "DeleteEndpoint of an unknown ID")
 }
 
 func testEndpointList(t *testing.T, b *bundle) {
@@ -532,7 +488,10 @@ func testEndpointRequestOptions(t *testing.T, b *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Headers, want.UpdatedAt = map[string]string{"X-Api-Key": "two"}, now
+	if got.Version <= want.Version {
+		t.Errorf("Version %d after an update, not above %d", got.Version, want.Version)
+	}
+	want.Headers, want.UpdatedAt, want.Version = map[string]string{"X-Api-Key": "two"}, now, got.Version
 	wantEndpoint(t, got, &want)
 	tasks = b.ingest(t, false, b.event("acme", "invoice.paid")).Tasks
 	if len(tasks) != 1 {

@@ -156,7 +156,7 @@ func testHealthDeleteEndpoint(t *testing.T, b *bundle) {
 	ep := b.endpoint(t, "acme")
 	b.endpoint(t, "acme")
 	b.saveHealth(t, b.openHealth(ep))
-	if err := b.s.DeleteEndpoint(b.ctx, ep.ID); err != nil {
+	if _, err := b.s.DeleteEndpoint(b.ctx, ep.ID, b.tick()); err != nil {
 		t.Fatal(err)
 	}
 	hs, err := b.s.LoadHealth(b.ctx, nil)
@@ -268,7 +268,5 @@ func testHealthEndpointCounts(t *testing.T, b *bundle) {
 		t.Fatal(err)
 	}
 	want(0, 0, "after pruning every event")
-	if err := b.s.DeleteEndpoint(b.ctx, other.ID); err != nil {
-		t.Fatal(err)
-	}
+	b.deleteEndpoint(t, other.ID)
 }

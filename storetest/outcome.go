@@ -161,9 +161,7 @@ func testOutcomeDeletedDelivery(t *testing.T, b *bundle) {
 			keptID = task.DeliveryID
 		}
 	}
-	if err := b.s.DeleteEndpoint(b.ctx, gone.ID); err != nil {
-		t.Fatal(err)
-	}
+	b.deleteEndpoint(t, gone.ID)
 	now := b.tick()
 	err := b.s.RecordOutcomes(b.ctx, []hookline.Outcome{
 		{Status: hookline.StatusDelivered, Attempt: hookline.Attempt{DeliveryID: goneID, Attempt: 1, StartedAt: now, StatusCode: 200}},

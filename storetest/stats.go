@@ -89,9 +89,7 @@ func testStatsLifecycle(t *testing.T, b *bundle) {
 	want.Pending = 3
 	check("replay")
 
-	if err := b.s.DeleteEndpoint(b.ctx, a.ID); err != nil {
-		t.Fatal(err)
-	}
+	b.deleteEndpoint(t, a.ID)
 	// a had r1's delivered delivery, its replay, and one of r2's.
 	want.Endpoints, want.Pending, want.Delivered = 2, 1, 0
 	check("delete endpoint")

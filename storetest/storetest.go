@@ -267,6 +267,24 @@ func claimAll(ctx context.Context, s hookline.Store, partitions []int, now time.
 	return tasks, nil
 }
 
+// deleteEndpoint deletes an endpoint and purges its deliveries, as the
+// engine does.
+func (b *bundle) deleteEndpoint(t *testing.T, id string) {
+	t.Helper()
+	if _, err := b.s.DeleteEndpoint(b.ctx, id, b.tick()); err != nil {
+		t.Fatalf("DeleteEndpoint: %v", err)
+	}
+	for {
+		n, err := b.s.PurgeDeleted(b.ctx, nil, b.now.Add(time.Microsecond), 1000)
+		if err != nil {
+			t.Fatalf("PurgeDeleted: %v", err)
+		}
+		if n < 1000 {
+			return
+		}
+	}
+}
+
 // record writes one outcome at the current time.
 func (b *bundle) record(t *testing.T, o hookline.Outcome) {
 	t.Helper()
@@ -443,6 +461,8 @@ func wantEndpoint(t *testing.T, got, want *hookline.Endpoint) {
 	}
 	sameTime(t, got.CreatedAt, want.CreatedAt, "endpoint CreatedAt")
 	sameTime(t, got.UpdatedAt, want.UpdatedAt, "endpoint UpdatedAt")
+	equal(t, got.Version, want.Version, "endpoint Version")
+	equal(t, got.Deleted, want.Deleted, "endpoint Deleted")
 }
 
 // wantTask checks a task of a fresh delivery of ev to ep.

@@ -1,0 +1,16 @@
+package sqlite
+
+import (
+	"testing"
+
+	"github.com/hookline/hookline/storetest"
+)
+
+// BenchmarkDeleteEndpoint measures ingest while an endpoint with 200,000
+// delivered deliveries is deleted (see storetest.DeleteUnderIngest):
+//
+//	go test -run '^$' -bench DeleteEndpoint -benchtime 1x -count 5 ./sqlite/
+func BenchmarkDeleteEndpoint(b *testing.B) {
+	s := open(b)
+	storetest.DeleteUnderIngest(b, s, 200_000, 4, storetest.DeleteAndPurge(b, s))
+}
