@@ -388,6 +388,27 @@ func page(q url.Values, prefix string) (cursor string, limit int, err error) {
 	return cursor, limit, nil
 }
 
+// checkTenant refuses a tenant name that hookline.ValidTenant does not take.
+func checkTenant(t string) error {
+	if !hookline.ValidTenant(t) {
+		return hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces")
+	}
+	return nil
+}
+
+// tenantParam reads the tenant query parameter of a list: nil when it is
+// absent (no filter), else its value, even empty (the default tenant).
+func tenantParam(q url.Values) (*string, error) {
+	t, ok := q["tenant"]
+	if !ok {
+		return nil, nil
+	}
+	if err := checkTenant(t[0]); err != nil {
+		return nil, err
+	}
+	return &t[0], nil
+}
+
 // list is the answer of every list route. NextCursor is null on the last
 // page.
 type list[T any] struct {

@@ -164,8 +164,10 @@ func (s *Server) validate(req *endpointRequest, create bool) error {
 	if req.Description != nil && len(*req.Description) > MaxDescription {
 		return hookline.Errorf(hookline.EINVALID, "description: at most %d bytes", MaxDescription)
 	}
-	if req.Tenant != nil && !hookline.ValidTenant(*req.Tenant) {
-		return hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces")
+	if req.Tenant != nil {
+		if err := checkTenant(*req.Tenant); err != nil {
+			return err
+		}
 	}
 	if err := validateSecret(req.Secret, req.SignatureScheme); err != nil {
 		return err
@@ -457,12 +459,9 @@ func (s *Server) handleListEndpoints(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if t, ok := q["tenant"]; ok {
-		if !hookline.ValidTenant(t[0]) {
-			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces"))
-			return
-		}
-		f.Tenant = &t[0]
+	if f.Tenant, err = tenantParam(q); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	eps, next, err := s.store.FindEndpoints(r.Context(), f)
 	if err != nil {

@@ -61,8 +61,8 @@ func checkDescription(d *string) error {
 // absent or empty is the default catalog (tenant "").
 func catalogTenant(r *http.Request) (string, error) {
 	t := r.URL.Query().Get("tenant")
-	if !hookline.ValidTenant(t) {
-		return "", hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces")
+	if err := checkTenant(t); err != nil {
+		return "", err
 	}
 	return t, nil
 }
@@ -83,8 +83,8 @@ func (s *Server) handleCreateEventType(w http.ResponseWriter, r *http.Request) {
 	}
 	tenant := ""
 	if req.Tenant != nil {
-		if !hookline.ValidTenant(*req.Tenant) {
-			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces"))
+		if err := checkTenant(*req.Tenant); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		tenant = *req.Tenant

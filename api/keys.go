@@ -45,14 +45,15 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	switch {
-	case req.Tenant == nil || *req.Tenant == "":
+	if req.Tenant == nil || *req.Tenant == "" {
 		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: required; the tenant whose objects the key may see"))
 		return
-	case !hookline.ValidTenant(*req.Tenant):
-		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces"))
+	}
+	if err := checkTenant(*req.Tenant); err != nil {
+		s.writeError(w, r, err)
 		return
-	case req.Name != nil && len(*req.Name) > MaxKeyName:
+	}
+	if req.Name != nil && len(*req.Name) > MaxKeyName {
 		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "name: at most %d bytes", MaxKeyName))
 		return
 	}
@@ -91,12 +92,9 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if t, ok := q["tenant"]; ok {
-		if !hookline.ValidTenant(t[0]) {
-			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces"))
-			return
-		}
-		f.Tenant = &t[0]
+	if f.Tenant, err = tenantParam(q); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	ks, next, err := s.store.FindKeys(r.Context(), f)
 	if err != nil {

@@ -50,8 +50,8 @@ func (s *Server) handleCreatePortalLink(w http.ResponseWriter, r *http.Request) 
 	if req.Tenant == "" {
 		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: required; the portal shows one tenant's endpoints"))
 		return
-	} else if !hookline.ValidTenant(req.Tenant) {
-		s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces"))
+	} else if err := checkTenant(req.Tenant); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	ttl := DefaultPortalTTL

@@ -117,12 +117,9 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if t, ok := q["tenant"]; ok {
-		if !hookline.ValidTenant(t[0]) {
-			s.writeError(w, r, hookline.Errorf(hookline.EINVALID, "tenant: must be at most 128 printable ASCII characters without spaces"))
-			return
-		}
-		f.Tenant = &t[0]
+	if f.Tenant, err = tenantParam(q); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	f.Type = q.Get("type")
 	if err := typePattern("type", f.Type); err != nil {
