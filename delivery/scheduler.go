@@ -544,14 +544,6 @@ func (s *scheduler) updateHold(e *epState, now time.Time) {
 	}
 }
 
-// holdSet returns the endpoints ingest must not claim for, as a snapshot
-// that is never modified; nil when there are none.
-func (s *scheduler) holdSet() map[string]struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hold.snapshot()
-}
-
 // holdSets returns, as snapshots, the hold set and the block set: the
 // endpoints that take no new work at all, which ingest must not claim for
 // even with the priority reserve.
