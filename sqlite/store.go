@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,8 +70,8 @@ type Store struct {
 
 	// mu serialises writes and guards endpoints: a write holds it from
 	// before its transaction begins until the in-memory state matches what
-	// it committed.
-	mu        sync.Mutex
+	// it committed. Ingest goes first (writeLock).
+	mu        writeLock
 	endpoints *endpointCache
 
 	counts *counts // exact: only this store writes the file
