@@ -63,10 +63,18 @@ func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) (
 		return nil, "", hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
 	}
 	limit := pageLimit(f.Limit)
+	// A type pattern, unless an event is given, is the merge of one walk per
+	// type it matches: of deliveries_type, or of deliveries_endpoint_type
+	// (deliveries_failed_endpoint_type) for the types the endpoint has.
 	types := []string{f.EventType}
-	if prefix, ok := hookline.TypePrefix(f.EventType); ok && f.EventID == "" && f.EndpointID == "" {
+	if prefix, ok := hookline.TypePrefix(f.EventType); ok && f.EventID == "" {
 		var err error
-		if types, err = s.typesWithPrefix(ctx, queryDeliveryTypes, "event_type", prefix); err != nil {
+		if f.EndpointID != "" {
+			types, err = s.typesWithPrefix(ctx, queryEndpointDeliveryTypes, "event_type", prefix, f.EndpointID)
+		} else {
+			types, err = s.typesWithPrefix(ctx, queryDeliveryTypes, "event_type", prefix)
+		}
+		if err != nil {
 			return nil, "", err
 		} else if len(types) == 0 {
 			return nil, "", nil
@@ -157,8 +165,16 @@ func deliveryWhere(c *conds, f hookline.DeliveryFilter) {
 
 // queryDeliveryTypes and queryEventTypes are loose index scans of the types
 // that start with a prefix ($1) below its end ($2), up to $3 of them: one
-// seek per type, however many rows each has.
+// seek per type, however many rows each has. queryEndpointDeliveryTypes is
+// that of the types of one endpoint's deliveries ($4), on
+// deliveries_endpoint_type.
 const (
+	queryEndpointDeliveryTypes = `WITH RECURSIVE t(x) AS (
+		SELECT (SELECT min(event_type) FROM deliveries WHERE endpoint_id = $4 AND event_type >= $1 AND event_type < $2)
+		UNION ALL
+		SELECT (SELECT min(event_type) FROM deliveries WHERE endpoint_id = $4 AND event_type > t.x AND event_type < $2)
+		FROM t WHERE t.x IS NOT NULL)
+	SELECT x FROM t WHERE x IS NOT NULL LIMIT $3`
 	queryDeliveryTypes = `WITH RECURSIVE t(x) AS (
 		SELECT (SELECT min(event_type) FROM deliveries WHERE event_type >= $1 AND event_type < $2)
 		UNION ALL
@@ -174,10 +190,12 @@ const (
 )
 
 // typesWithPrefix returns the distinct types that start with prefix, by
-// query (queryDeliveryTypes or queryEventTypes); more than
-// hookline.MaxPatternTypes is EINVALID, naming field.
-func (s *Store) typesWithPrefix(ctx context.Context, query, field, prefix string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, query, prefix, hookline.PrefixEnd(prefix), hookline.MaxPatternTypes+1)
+// query (queryDeliveryTypes, queryEndpointDeliveryTypes with the endpoint's
+// ID in more, or queryEventTypes); more than hookline.MaxPatternTypes is
+// EINVALID, naming field.
+func (s *Store) typesWithPrefix(ctx context.Context, query, field, prefix string, more ...any) ([]string, error) {
+	args := append([]any{prefix, hookline.PrefixEnd(prefix), hookline.MaxPatternTypes + 1}, more...)
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, s.wrap("types of "+prefix+"*", err)
 	}

@@ -96,17 +96,23 @@ func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) (
 }
 
 // findDeliveriesQuery returns the query of FindDeliveries, "" when nothing
-// can match. A type pattern, when the type leads (no event or endpoint),
-// is the merge of one walk of deliveries_type per type it matches, each
-// stopping at limit: one ordered walk of a range of types would have to
-// sort every row of the range.
+// can match. A type pattern, unless an event leads, is the merge of one walk
+// per type it matches (of deliveries_type, or of deliveries_endpoint_type for
+// the types the endpoint has), each stopping at limit: one ordered walk of a
+// range of types would have to sort every row of the range.
 func (s *Store) findDeliveriesQuery(ctx context.Context, f hookline.DeliveryFilter, limit int) (string, []any, error) {
 	prefix, pattern := hookline.TypePrefix(f.EventType)
-	if !pattern || f.EventID != "" || f.EndpointID != "" {
+	if !pattern || f.EventID != "" {
 		q, args := deliveriesQuery(f, limit)
 		return q, args, nil
 	}
-	types, err := s.typesWithPrefix(ctx, queryDeliveryTypes, "event_type", prefix)
+	var types []string
+	var err error
+	if f.EndpointID != "" {
+		types, err = s.typesWithPrefix(ctx, queryEndpointDeliveryTypes, "event_type", prefix, f.EndpointID)
+	} else {
+		types, err = s.typesWithPrefix(ctx, queryDeliveryTypes, "event_type", prefix)
+	}
 	if err != nil || len(types) == 0 {
 		return "", nil, err
 	}
@@ -126,10 +132,10 @@ func (s *Store) findDeliveriesQuery(ctx context.Context, f hookline.DeliveryFilt
 
 // deliveriesQuery returns the query of FindDeliveries and its arguments for
 // a filter whose type, if any, is exact or a pattern on a row found by its
-// event or endpoint. One index leads, the first of: the event's, the
-// endpoint's dead letters, the endpoint's, the type's dead letters, the
-// type's, the dead letters, the primary key; the unary plus keeps SQLite off
-// the others. Pending or delivered deliveries alone walk the table newest
+// event. One index leads, the first of: the event's, the endpoint's dead
+// letters of a type, the endpoint's dead letters, the endpoint's of a type,
+// the endpoint's, the type's dead letters, the type's, the dead letters, the
+// primary key; the unary plus keeps SQLite off the others. Pending or delivered deliveries alone walk the table newest
 // first, which stops at the first page: pending deliveries are mostly recent
 // and delivered ones are most rows. Every index ends in id, so a time range
 // (an ID range, then the exact times) and the cursor narrow the walk.
@@ -151,6 +157,10 @@ func deliveryWhere(f hookline.DeliveryFilter, ranged bool) ([]string, []any) {
 	prefix, pattern := hookline.TypePrefix(f.EventType)
 	byEvent := f.EventID != ""
 	byEndpoint := !byEvent && f.EndpointID != ""
+	// An endpoint and a type lead together, on deliveries_endpoint_type or
+	// deliveries_failed_endpoint_type (a pattern only as a range, for a
+	// count or a retry, which need no order).
+	byEndpointType := byEndpoint && f.EventType != "" && (!pattern || ranged)
 	byType := !byEvent && !byEndpoint && f.EventType != "" && !pattern
 	lead := func(on bool) string {
 		if on {
@@ -166,10 +176,10 @@ func deliveryWhere(f hookline.DeliveryFilter, ranged bool) ([]string, []any) {
 	}
 	switch {
 	case pattern:
-		p := lead(ranged && !byEvent && !byEndpoint)
+		p := lead(ranged && !byEvent && (!byEndpoint || byEndpointType))
 		add(p+"d.event_type >= ? AND "+p+"d.event_type < ?", prefix, hookline.PrefixEnd(prefix))
 	case f.EventType != "":
-		add(lead(byType)+"d.event_type = ?", f.EventType)
+		add(lead(byType || byEndpointType)+"d.event_type = ?", f.EventType)
 	}
 	switch {
 	case f.Status == "":
@@ -193,8 +203,17 @@ func deliveryWhere(f hookline.DeliveryFilter, ranged bool) ([]string, []any) {
 
 // queryDeliveryTypes and queryEventTypes are loose index scans of the types
 // that start with a prefix (?1) below its end (?2), up to ?3 of them: one
-// seek per type, however many rows each has.
+// seek per type, however many rows each has. queryEndpointDeliveryTypes is
+// that of the types of one endpoint's deliveries (?4).
 const (
+	queryEndpointDeliveryTypes = `WITH RECURSIVE t(x) AS (
+		SELECT (SELECT min(event_type) FROM deliveries INDEXED BY deliveries_endpoint_type
+			WHERE endpoint_id = ?4 AND event_type >= ?1 AND event_type < ?2)
+		UNION ALL
+		SELECT (SELECT min(event_type) FROM deliveries INDEXED BY deliveries_endpoint_type
+			WHERE endpoint_id = ?4 AND event_type > t.x AND event_type < ?2)
+		FROM t WHERE t.x IS NOT NULL)
+	SELECT x FROM t WHERE x IS NOT NULL LIMIT ?3`
 	queryDeliveryTypes = `WITH RECURSIVE t(x) AS (
 		SELECT (SELECT min(event_type) FROM deliveries INDEXED BY deliveries_type WHERE event_type >= ?1 AND event_type < ?2)
 		UNION ALL
@@ -210,10 +229,12 @@ const (
 )
 
 // typesWithPrefix returns the distinct types that start with prefix, by
-// query (queryDeliveryTypes or queryEventTypes); more than
-// hookline.MaxPatternTypes is EINVALID, naming field.
-func (s *Store) typesWithPrefix(ctx context.Context, query, field, prefix string) ([]string, error) {
-	rows, err := s.rdb.QueryContext(ctx, query, prefix, hookline.PrefixEnd(prefix), hookline.MaxPatternTypes+1)
+// query (queryDeliveryTypes, queryEndpointDeliveryTypes with the endpoint's
+// ID in more, or queryEventTypes); more than hookline.MaxPatternTypes is
+// EINVALID, naming field.
+func (s *Store) typesWithPrefix(ctx context.Context, query, field, prefix string, more ...any) ([]string, error) {
+	args := append([]any{prefix, hookline.PrefixEnd(prefix), hookline.MaxPatternTypes + 1}, more...)
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: types of %s*: %w", prefix, err)
 	}

@@ -57,9 +57,13 @@ var schemaV8 string
 //go:embed schema_v9.sql
 var schemaV9 string
 
+//go:embed schema_v10.sql
+var schemaV10 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
-var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9}
+var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9,
+	schemaV10}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

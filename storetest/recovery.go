@@ -452,6 +452,20 @@ func testDeliveryTypeAndTime(t *testing.T, b *bundle) {
 			func(d *hookline.Delivery) bool {
 				return !d.CreatedAt.Before(mid) && d.EventType == "invoice.paid" && d.EndpointID == e1.ID
 			}},
+		{"ExactTypeEndpoint", hookline.DeliveryFilter{EventType: "invoice.paid", EndpointID: e2.ID},
+			func(d *hookline.Delivery) bool { return d.EventType == "invoice.paid" && d.EndpointID == e2.ID }},
+		{"PatternEndpoint", hookline.DeliveryFilter{EventType: "invoice.*", EndpointID: e1.ID}, // two types, merged
+			func(d *hookline.Delivery) bool {
+				return hookline.MatchesType("invoice.*", d.EventType) && d.EndpointID == e1.ID
+			}},
+		{"PatternEndpointFailed", hookline.DeliveryFilter{EventType: "invoice.*", EndpointID: e1.ID, Status: hookline.StatusFailed},
+			func(d *hookline.Delivery) bool {
+				return hookline.MatchesType("invoice.*", d.EventType) && d.EndpointID == e1.ID && failed[d.ID]
+			}},
+		{"PatternEndpointPendingUntil", hookline.DeliveryFilter{EventType: "invoice.*", EndpointID: e2.ID, Status: hookline.StatusPending, Until: mid},
+			func(d *hookline.Delivery) bool {
+				return hookline.MatchesType("invoice.*", d.EventType) && d.EndpointID == e2.ID && !failed[d.ID] && d.CreatedAt.Before(mid)
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := sel(tc.keep)
@@ -485,6 +499,18 @@ func testDeliveryTypeAndTime(t *testing.T, b *bundle) {
 			}
 			equal(t, n, int64(len(want)), "CountDeliveries")
 		})
+	}
+	// An endpoint and a type (or a pattern) it never received: none.
+	for _, typ := range []string{"order.paid", "order.*"} {
+		f := hookline.DeliveryFilter{EndpointID: e1.ID, EventType: typ}
+		if got := b.deliveries(t, f); len(got) != 0 {
+			t.Errorf("FindDeliveries(%+v) = %v, want none", f, deliveryIDs(got))
+		}
+		n, err := b.s.CountDeliveries(b.ctx, f)
+		if err != nil {
+			t.Fatalf("CountDeliveries: %v", err)
+		}
+		equal(t, n, int64(0), "CountDeliveries of a type the endpoint never received")
 	}
 }
 

@@ -32,6 +32,9 @@ func init() {
 			if err != nil {
 				return err
 			}
+			for i, ep := range eps {
+				eps[i] = maskEndpoint(*ep)
+			}
 			return x.print(eps, func(w io.Writer) {
 				if len(eps) == 0 {
 					fmt.Fprintln(w, "No endpoints. Create one with: hookline endpoints create https://example.com/hook")
@@ -48,6 +51,7 @@ func init() {
 
 	var create client.EndpointCreate
 	var createTypes, createFilter string
+	var createOpts endpointOptions
 	register("endpoints", "create", &apiCommand{
 		args: "[URL]", summary: "Create an endpoint (the URL as --url or the argument). The answer shows its signing secret.", max: 1,
 		flags: func(fs *flag.FlagSet, x *inv) {
@@ -63,6 +67,7 @@ func init() {
 			fs.IntVar(&create.MaxInFlight, "max-in-flight", 0, "concurrent requests at most (0: the server's default)")
 			fs.StringVar(&create.Ordering, "ordering", "", "none (the default) or fifo: one delivery at a time per ordering key")
 			batchFlags(fs, &create.Batch)
+			createOpts.register(fs, false)
 		},
 		run: func(x *inv) error {
 			if len(x.args) == 1 {
@@ -82,10 +87,14 @@ func init() {
 				}
 				create.Filter = f
 			}
+			if err := createOpts.create(&create); err != nil {
+				return usageError(x.stderr, x.name, err)
+			}
 			ep, err := x.c.CreateEndpoint(x.ctx, create)
 			if err != nil {
 				return err
 			}
+			ep.Endpoint = *maskEndpoint(ep.Endpoint)
 			return x.print(ep, func(w io.Writer) {
 				fmt.Fprintf(w, "Created endpoint %s\n\n", ep.ID)
 				endpointFields(w, &ep.Endpoint, "Secret", ep.Secret, "Public key", ep.PublicKey)
@@ -101,6 +110,7 @@ func init() {
 			if err != nil {
 				return err
 			}
+			ep = maskEndpoint(*ep)
 			return x.print(ep, func(w io.Writer) { endpointFields(w, ep) })
 		},
 	})
@@ -115,6 +125,7 @@ func init() {
 		upInFlight                  optInt
 		enable, disable, noBatch    bool
 		upBatch                     *client.Batch
+		upOpts                      endpointOptions
 	)
 	register("endpoints", "update", &apiCommand{
 		args: "ID", summary: "Change an endpoint: only the flags given change.", min: 1, max: 1,
@@ -133,6 +144,7 @@ func init() {
 			fs.BoolVar(&noBatch, "no-batch", false, "turn batching off")
 			fs.Var(&upFilter, "filter", "a new payload filter (JSON, or @FILE)")
 			fs.BoolVar(&noFilter, "no-filter", false, "remove the payload filter")
+			upOpts.register(fs, true)
 		},
 		run: func(x *inv) error {
 			if enable && disable {
@@ -159,10 +171,14 @@ func init() {
 				u.Filter = f
 			}
 			u.NoFilter = noFilter
+			if err := upOpts.update(&u); err != nil {
+				return usageError(x.stderr, x.name, err)
+			}
 			ep, err := x.c.UpdateEndpoint(x.ctx, x.args[0], u)
 			if err != nil {
 				return err
 			}
+			ep = maskEndpoint(*ep)
 			return x.print(ep, func(w io.Writer) {
 				fmt.Fprintf(w, "Updated endpoint %s\n\n", ep.ID)
 				endpointFields(w, ep)
@@ -284,11 +300,12 @@ func endpointFields(w io.Writer, ep *client.Endpoint, more ...string) {
 	if h.ConsecutiveFailures > 0 {
 		circuit += fmt.Sprintf(", %d consecutive failures since %s", h.ConsecutiveFailures, when(h.FailingSince))
 	}
-	fields(w, "ID", ep.ID, "URL", ep.URL, "Tenant", or(ep.Tenant, `"" (default)`), "Description", ep.Description,
+	kv := []string{"ID", ep.ID, "URL", ep.URL, "Tenant", or(ep.Tenant, `"" (default)`), "Description", ep.Description,
 		"Event types", or(strings.Join(ep.EventTypes, ", "), "* (every type)"), "Filter", string(ep.Filter), "Signature", ep.SignatureScheme,
 		"State", endpointState(ep), "Rate limit", rate, "Max in flight", inFlight, "Ordering", ep.Ordering, "Batch", batch,
-		"Circuit", circuit, "Last success", when(h.LastSuccessAt), "Paused until", when(h.PausedUntil),
-		"Created", when(&ep.CreatedAt), "Updated", when(&ep.UpdatedAt))
+		"Circuit", circuit, "Last success", when(h.LastSuccessAt), "Paused until", when(h.PausedUntil)}
+	kv = append(kv, optionFields(ep)...)
+	fields(w, append(kv, "Created", when(&ep.CreatedAt), "Updated", when(&ep.UpdatedAt))...)
 	fields(w, more...)
 }
 
