@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/signature"
@@ -211,6 +213,29 @@ func endpointForm(r *http.Request, portal bool) map[string]any {
 			body["rate_limit"] = v[0] // the API names the field in its error
 		}
 	}
+	if v, ok := r.PostForm["timeout"]; ok {
+		body["timeout"] = nil // the server's
+		if t := strings.TrimSpace(v[0]); t != "" {
+			body["timeout"] = t
+		}
+	}
+	if v, ok := r.PostForm["retry_schedule"]; ok {
+		body["retry_schedule"] = nil
+		if ds := strings.FieldsFunc(v[0], func(c rune) bool { return c == ',' || c == ' ' }); len(ds) > 0 {
+			body["retry_schedule"] = ds
+		}
+	}
+	if v, ok := r.PostForm["filter"]; ok {
+		f := strings.TrimSpace(v[0])
+		switch {
+		case f == "":
+			body["filter"] = nil
+		case json.Valid([]byte(f)):
+			body["filter"] = json.RawMessage(f)
+		default:
+			body["filter"] = f // the API says what a filter must be
+		}
+	}
 	if v, ok := r.PostForm["max_in_flight"]; ok {
 		if n, err := strconv.Atoi(strings.TrimSpace(v[0])); err == nil {
 			body["max_in_flight"] = n
@@ -360,5 +385,35 @@ func (h *Handler) handleRecover(w http.ResponseWriter, r *http.Request, p *page)
 		http.Redirect(w, r, p.base+"deliveries?endpoint_id="+url.QueryEscape(id), http.StatusSeeOther)
 		return
 	}
+	http.Redirect(w, r, p.base+"endpoints/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// handleReplayMissing is POST /endpoints/{id}/replay-missing {since,
+// until?}: a delivery to the endpoint of every event of its tenant accepted
+// in [since, until) that it matches and never got, by POST
+// /v1/endpoints/{id}/replay-missing. The times are read as UTC.
+func (h *Handler) handleReplayMissing(w http.ResponseWriter, r *http.Request, p *page) {
+	id := r.PathValue("id")
+	body := map[string]string{}
+	for _, f := range []string{"since", "until"} {
+		v := strings.TrimSpace(r.PostFormValue(f))
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(timeForm, v)
+		if err != nil {
+			h.apiError(w, r, p, hookline.Errorf(hookline.EINVALID, "%s: a date and time such as 2025-01-31T12:00", f))
+			return
+		}
+		body[f] = t.Format(time.RFC3339)
+	}
+	var res struct {
+		Created int `json:"created"`
+	}
+	if err := p.api.do(r.Context(), p.cred, http.MethodPost, "/v1/endpoints/"+url.PathEscape(id)+"/replay-missing", body, &res); err != nil {
+		h.apiError(w, r, p, err)
+		return
+	}
+	p.flash(fmt.Sprintf("Replayed what it missed: created %s.", plural(res.Created, "delivery", "deliveries")))
 	http.Redirect(w, r, p.base+"endpoints/"+url.PathEscape(id), http.StatusSeeOther)
 }

@@ -144,3 +144,60 @@ func mustRequestURI(t *testing.T, raw string) string {
 	}
 	return u.RequestURI()
 }
+
+// TestReplayMissing checks the endpoint page's replay of what the endpoint
+// missed: the events of its tenant accepted before it existed are delivered
+// once, bad times are refused with the field named, and a portal cannot
+// replay to another tenant's endpoint.
+func TestReplayMissing(t *testing.T) {
+	s := setupStack(t)
+	var ev, other struct{ ID string }
+	s.call(t, "POST", "/v1/events", map[string]any{"type": "late.one", "tenant": "acme", "data": 1}, &ev)
+	s.call(t, "POST", "/v1/events", map[string]any{"type": "late.one", "tenant": "globex", "data": 1}, &other)
+	var ep apiEndpoint
+	s.call(t, "POST", "/v1/endpoints", map[string]any{"url": s.receiver.URL + "/late", "tenant": "acme", "event_types": []string{"late.*"}}, &ep)
+	deliveries := func() []apiDelivery {
+		var l apiList[apiDelivery]
+		s.call(t, "GET", "/v1/deliveries?endpoint_id="+ep.ID, nil, &l)
+		return l.Data
+	}
+	if n := len(deliveries()); n != 0 {
+		t.Fatalf("%d deliveries before the replay", n)
+	}
+	since := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
+	b := s.signIn(t)
+	b.get("/endpoints/"+ep.ID).want(t, 200, "Replay what it missed", `name="since"`)
+
+	t.Run("BadTimes", func(t *testing.T) {
+		path := "/endpoints/" + ep.ID + "/replay-missing"
+		b.post(path, url.Values{"since": {""}}).want(t, 400, "since: required")
+		b.post(path, url.Values{"since": {"yesterday"}}).want(t, 400, "since: a date and time")
+		b.post(path, url.Values{"since": {since}, "until": {"2000-01-01T00:00"}}).want(t, 400, "until: must be after since")
+		if n := len(deliveries()); n != 0 {
+			t.Fatalf("%d deliveries after refused replays", n)
+		}
+	})
+	t.Run("Replay", func(t *testing.T) {
+		b.post("/endpoints/"+ep.ID+"/replay-missing", url.Values{"since": {since}}).want(t, 303)
+		b.get("/endpoints/"+ep.ID).want(t, 200, "created 1 delivery.")
+		if ds := deliveries(); len(ds) != 1 || ds[0].EventID != ev.ID {
+			t.Fatalf("deliveries after the replay: %+v, want one of %s", ds, ev.ID)
+		}
+		b.post("/endpoints/"+ep.ID+"/replay-missing", url.Values{"since": {since}}).want(t, 303)
+		b.get("/endpoints/"+ep.ID).want(t, 200, "created 0 deliveries.")
+	})
+	t.Run("Portal", func(t *testing.T) {
+		g := s.client(t)
+		g.get(mustRequestURI(t, s.portalLink(t, "globex", "1h"))).want(t, 200)
+		g.get("/portal/endpoints")
+		g.post("/portal/endpoints/"+ep.ID+"/replay-missing", url.Values{"since": {since}}).want(t, 404, "not found")
+		a := s.client(t)
+		a.get(mustRequestURI(t, s.portalLink(t, "acme", "1h"))).want(t, 200)
+		a.get("/portal/endpoints/"+ep.ID).want(t, 200, "Replay what it missed")
+		a.post("/portal/endpoints/"+ep.ID+"/replay-missing", url.Values{"since": {since}}).want(t, 303)
+		a.get("/portal/endpoints/"+ep.ID).want(t, 200, "created 0 deliveries.")
+		if n := len(deliveries()); n != 1 {
+			t.Fatalf("%d deliveries, want 1 (another tenant's event was replayed?)", n)
+		}
+	})
+}

@@ -76,6 +76,7 @@ func (h *Handler) routes() {
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/secret", s(h.handleRevealSecret))
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/rotate", s(h.handleRotateSecret))
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/recover", s(h.handleRecover))
+		m.HandleFunc("POST "+pre+"/endpoints/{id}/replay-missing", s(h.handleReplayMissing))
 		m.HandleFunc("GET "+pre+"/deliveries", s(h.handleDeliveries))
 		m.HandleFunc("POST "+pre+"/deliveries/bulk", s(h.handleBulk))
 		m.HandleFunc("GET "+pre+"/deliveries/{id}", s(h.handleDelivery))
