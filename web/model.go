@@ -153,3 +153,19 @@ type event struct {
 	CreatedAt  time.Time       `json:"created_at"`
 	Deliveries int             `json:"deliveries"`
 }
+
+// eventType is an entry of the event type catalog, GET /v1/event-types.
+type eventType struct {
+	Tenant      string          `json:"tenant"` // "" for the default catalog
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Deprecated  bool            `json:"deprecated"`
+	Version     int             `json:"version"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// HasSchema reports whether the entry has a JSON Schema.
+func (et eventType) HasSchema() bool {
+	return len(et.Schema) > 0 && string(et.Schema) != "null"
+}

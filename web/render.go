@@ -252,6 +252,20 @@ func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, p *page, err 
 	}
 }
 
+// formError shows an error of a form's action: a mistake in the form
+// (invalid, or in conflict with what exists) by showing the form again with
+// the API's message, through show; anything else as apiError does.
+func (h *Handler) formError(w http.ResponseWriter, r *http.Request, p *page, err error, show func(status int, msg string)) {
+	switch hookline.ErrorCode(err) {
+	case hookline.EINVALID:
+		show(http.StatusBadRequest, hookline.ErrorMessage(err))
+	case hookline.ECONFLICT:
+		show(http.StatusConflict, hookline.ErrorMessage(err))
+	default:
+		h.apiError(w, r, p, err)
+	}
+}
+
 // plural returns "1 thing" or "n things".
 func plural(n int, one, many string) string {
 	if n == 1 {

@@ -57,6 +57,11 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /events", h.site(false, h.handleSendEvent))
 	m.HandleFunc("GET /events/{id}", h.site(false, h.handleEvent))
 	m.HandleFunc("POST /events/{id}/replay", h.site(false, h.handleReplay))
+	m.HandleFunc("POST /event-types", h.site(false, h.handleCreateEventType))
+	m.HandleFunc("GET /event-types/{name}", h.site(false, h.handleEventType))
+	m.HandleFunc("POST /event-types/{name}", h.site(false, h.handleEditEventType))
+	m.HandleFunc("GET /event-types/{name}/delete", h.site(false, h.handleDeleteEventTypeConfirm))
+	m.HandleFunc("POST /event-types/{name}/delete", h.site(false, h.handleDeleteEventType))
 
 	for _, portal := range []bool{false, true} {
 		pre := ""
@@ -77,6 +82,7 @@ func (h *Handler) routes() {
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/rotate", s(h.handleRotateSecret))
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/recover", s(h.handleRecover))
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/replay-missing", s(h.handleReplayMissing))
+		m.HandleFunc("GET "+pre+"/event-types", s(h.handleEventTypes))
 		m.HandleFunc("GET "+pre+"/deliveries", s(h.handleDeliveries))
 		m.HandleFunc("POST "+pre+"/deliveries/bulk", s(h.handleBulk))
 		m.HandleFunc("GET "+pre+"/deliveries/{id}", s(h.handleDelivery))
