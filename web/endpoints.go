@@ -35,6 +35,9 @@ type endpointsData struct {
 	Next      string // cursor of the next page
 	Scanned   int    // endpoints searched, with Q
 	Truncated bool   // the search stopped before the oldest endpoint
+	// Choices are the catalog's types for the create form: of the default
+	// catalog and Tenant's (the portal's own tenant's).
+	Choices []typeChoice
 }
 
 // handleEndpoints is GET /endpoints?q=&tenant=&cursor=: a page of endpoints,
@@ -105,6 +108,12 @@ func (h *Handler) handleEndpoints(w http.ResponseWriter, r *http.Request, p *pag
 		}
 	}
 	d.Rows = h.withStats(ctx, p, eps)
+	cat, _, err := catalog(ctx, p, d.Tenant)
+	if err != nil {
+		h.apiError(w, r, p, err)
+		return
+	}
+	d.Choices, _ = choices(cat, nil)
 	v := p.view("Endpoints", "endpoints", d)
 	v.Live = true
 	h.render(w, r, http.StatusOK, "endpoints", v)
@@ -146,6 +155,10 @@ type endpointData struct {
 	Secret     string // shown once, when revealed, rotated or created
 	Deliveries []delivery
 	DeadCount  string // dead letters among them, "50+" when a page is full
+	// Choices are the types of the catalog of the endpoint's tenant for the
+	// edit form; OtherTypes the endpoint's types that are not among them.
+	Choices    []typeChoice
+	OtherTypes []string
 }
 
 // renderEndpoint shows endpoint id, with secret when not "".
@@ -170,6 +183,12 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, p *page
 			d.DeadCount += "+"
 		}
 	}
+	cat, _, err := catalog(ctx, p, ep.Tenant)
+	if err != nil {
+		h.apiError(w, r, p, err)
+		return
+	}
+	d.Choices, d.OtherTypes = choices(cat, ep.EventTypes)
 	if secret != "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
@@ -194,10 +213,19 @@ func endpointForm(r *http.Request, portal bool) map[string]any {
 	if v, ok := r.PostForm["description"]; ok {
 		body["description"] = v[0]
 	}
-	if v, ok := r.PostForm["event_types"]; ok {
-		types := []string{}
-		for _, t := range strings.FieldsFunc(v[0], func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' }) {
-			types = append(types, t)
+	// The checked types of the catalog (catalog_type) and those typed.
+	checked, hasChecked := r.PostForm["catalog_type"]
+	if v, ok := r.PostForm["event_types"]; ok || hasChecked {
+		types, seen := []string{}, map[string]bool{}
+		typed := ""
+		if ok {
+			typed = v[0]
+		}
+		for _, t := range append(checked, strings.FieldsFunc(typed, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' })...) {
+			if t = strings.TrimSpace(t); t != "" && !seen[t] {
+				seen[t] = true
+				types = append(types, t)
+			}
 		}
 		body["event_types"] = types
 	}

@@ -238,3 +238,37 @@ func catalogName(tenant string) string {
 	}
 	return "catalog of " + tenant
 }
+
+// typeChoice is an event type of the catalog offered as a checkbox on the
+// endpoint forms.
+type typeChoice struct {
+	Name, Description string
+	Deprecated        bool
+	Checked           bool // the endpoint subscribes to it
+}
+
+// choices returns the checkboxes of the catalog cat for an endpoint
+// subscribed to selected: every type of cat that is not deprecated, and the
+// deprecated ones it subscribes to already (marked so). others are the
+// endpoint's types that are not among the checkboxes, such as patterns
+// "invoice.*", for the free-text field.
+func choices(cat []eventType, selected []string) (cs []typeChoice, others []string) {
+	sel := make(map[string]bool, len(selected))
+	for _, t := range selected {
+		sel[t] = true
+	}
+	shown := make(map[string]bool)
+	for _, et := range cat {
+		if et.Deprecated && !sel[et.Name] {
+			continue
+		}
+		cs = append(cs, typeChoice{Name: et.Name, Description: et.Description, Deprecated: et.Deprecated, Checked: sel[et.Name]})
+		shown[et.Name] = true
+	}
+	for _, t := range selected {
+		if !shown[t] {
+			others = append(others, t)
+		}
+	}
+	return cs, others
+}

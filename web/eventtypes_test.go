@@ -121,3 +121,75 @@ func TestEventTypes(t *testing.T) {
 		}
 	})
 }
+
+// TestEndpointFormCatalog checks that the endpoint forms offer the catalog's
+// types as checkboxes (deprecated ones only to an endpoint subscribed to
+// them, marked so), keep the free-text field for the rest, and that a
+// portal offers its tenant's catalog and the default one only.
+func TestEndpointFormCatalog(t *testing.T) {
+	s := setupStack(t)
+	for _, et := range []map[string]any{
+		{"name": "invoice.paid", "description": "An invoice was paid"},
+		{"name": "invoice.old", "deprecated": true},
+		{"name": "order.created", "tenant": "acme"},
+		{"name": "globex.only", "tenant": "globex"},
+	} {
+		if code := s.call(t, "POST", "/v1/event-types", et, nil); code != 201 {
+			t.Fatalf("create %v: %d", et, code)
+		}
+	}
+	box := func(name string) string { return `name="catalog_type" value="` + name + `"` }
+	lacks := func(t *testing.T, a answer, parts ...string) {
+		t.Helper()
+		for _, p := range parts {
+			if strings.Contains(a.body, p) {
+				t.Fatalf("the page has %q", p)
+			}
+		}
+	}
+	b := s.signIn(t)
+	var ep apiEndpoint
+
+	t.Run("Create", func(t *testing.T) {
+		a := b.get("/endpoints").want(t, 200, box("invoice.paid"), "An invoice was paid", "Other event types")
+		lacks(t, a, box("invoice.old"), box("order.created"), box("globex.only"))
+		a = b.get("/endpoints?tenant=acme").want(t, 200, box("invoice.paid"), box("order.created"))
+		lacks(t, a, box("invoice.old"), box("globex.only"))
+		b.post("/endpoints", url.Values{"url": {s.receiver.URL + "/c"}, "tenant": {"acme"},
+			"catalog_type": {"invoice.paid", "order.created"}, "event_types": {"shipment.*, invoice.paid"}}).want(t, 200, "Endpoint created")
+		var l apiList[struct {
+			apiEndpoint
+			EventTypes []string `json:"event_types"`
+		}]
+		s.call(t, "GET", "/v1/endpoints?tenant=acme", nil, &l)
+		if len(l.Data) != 1 || strings.Join(l.Data[0].EventTypes, ",") != "invoice.paid,order.created,shipment.*" {
+			t.Fatalf("endpoints of acme: %+v", l.Data)
+		}
+		ep = l.Data[0].apiEndpoint
+	})
+
+	t.Run("Edit", func(t *testing.T) {
+		a := b.get("/endpoints/"+ep.ID).want(t, 200, box("invoice.paid")+" checked", box("order.created")+" checked", `name="event_types" value="shipment.*"`)
+		lacks(t, a, box("invoice.old"), box("globex.only"))
+		if code := s.call(t, "PATCH", "/v1/endpoints/"+ep.ID, map[string]any{"event_types": []string{"invoice.old", "order.created"}}, nil); code != 200 {
+			t.Fatalf("patch: %d", code)
+		}
+		b.get("/endpoints/"+ep.ID).want(t, 200, box("invoice.old")+" checked", "deprecated", box("invoice.paid")+">", `name="event_types" value=""`)
+		// Unchecking the deprecated type drops it; it is not offered again.
+		b.post("/endpoints/"+ep.ID, url.Values{"catalog_type": {"order.created"}, "event_types": {""}}).want(t, 303)
+		lacks(t, b.get("/endpoints/"+ep.ID).want(t, 200, "Endpoint saved", box("order.created")+" checked"), box("invoice.old"))
+		// Nothing checked or typed is every type.
+		b.post("/endpoints/"+ep.ID, url.Values{"event_types": {""}}).want(t, 303)
+		b.get("/endpoints/"+ep.ID).want(t, 200, "* (every type)")
+	})
+
+	t.Run("Portal", func(t *testing.T) {
+		p := s.client(t)
+		p.get(mustRequestURI(t, s.portalLink(t, "acme", "1h"))).want(t, 200)
+		lacks(t, p.get("/portal/endpoints").want(t, 200, box("invoice.paid"), box("order.created")), box("globex.only"), box("invoice.old"))
+		lacks(t, p.get("/portal/endpoints/"+ep.ID).want(t, 200, box("invoice.paid"), box("order.created")), box("globex.only"))
+		g := s.client(t)
+		g.get(mustRequestURI(t, s.portalLink(t, "globex", "1h"))).want(t, 200)
+		lacks(t, g.get("/portal/endpoints").want(t, 200, box("globex.only"), box("invoice.paid")), box("order.created"))
+	})
+}
