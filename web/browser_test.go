@@ -269,3 +269,76 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//h1[text()="Not found"]`),
 	)
 }
+
+// TestBrowserCatalogAndBulkRetry drives the issue 15 pages in a real
+// headless chromium: create an event type in the catalog, subscribe a new
+// endpoint to it with its checkbox, and retry its dead letters from the
+// Deliveries page, seeing how many were requeued.
+func TestBrowserCatalogAndBulkRetry(t *testing.T) {
+	s := setupStack(t)
+	ctx := browser(t)
+	dir := shots(t)
+	run(t, ctx, "sign in",
+		chromedp.Navigate(s.srv.URL+"/login"),
+		chromedp.WaitVisible("#api_key", chromedp.ByID),
+		chromedp.SendKeys("#api_key", operatorKey, chromedp.ByID),
+		chromedp.Submit("#api_key", chromedp.ByID),
+		chromedp.WaitVisible(`//h1[text()="Overview"]`),
+	)
+
+	// The catalog: a new type with a schema.
+	run(t, ctx, "create event type",
+		chromedp.Navigate(s.srv.URL+"/event-types"),
+		chromedp.Click("#new-event-type summary", chromedp.ByQuery),
+		chromedp.SendKeys("#t-name", "invoice.paid", chromedp.ByID),
+		chromedp.SendKeys("#t-desc", "An invoice was paid", chromedp.ByID),
+		chromedp.SendKeys("#t-schema", `{"type": "object", "required": ["id"]}`, chromedp.ByID),
+		chromedp.Submit("#t-name", chromedp.ByID),
+		chromedp.WaitVisible(`//p[contains(@class,"flash")][contains(., "Event type invoice.paid created.")]`),
+		chromedp.WaitVisible(`//td[contains(., "An invoice was paid")]`),
+	)
+	screenshot(t, ctx, dir, "event-types")
+
+	// The endpoint form offers it as a checkbox.
+	var secret string
+	run(t, ctx, "subscribe with the checkbox",
+		chromedp.Navigate(s.srv.URL+"/endpoints"),
+		chromedp.Click("#new-endpoint summary", chromedp.ByQuery),
+		chromedp.WaitVisible(`input[name="catalog_type"][value="invoice.paid"]`, chromedp.ByQuery),
+		chromedp.Click(`input[name="catalog_type"][value="invoice.paid"]`, chromedp.ByQuery),
+		chromedp.SendKeys("#n-url", s.receiver.URL+"/hook", chromedp.ByID),
+		chromedp.SendKeys("#n-tenant", "acme", chromedp.ByID),
+		chromedp.Submit("#n-url", chromedp.ByID),
+		chromedp.WaitVisible("#secret-value", chromedp.ByID),
+		chromedp.Value("#secret-value", &secret, chromedp.ByID),
+		chromedp.Click(`//summary[text()="Edit"]`),
+		chromedp.WaitVisible(`input[name="catalog_type"][value="invoice.paid"]:checked`, chromedp.ByQuery),
+	)
+	screenshot(t, ctx, dir, "endpoint-catalog")
+	var eps apiList[struct {
+		ID         string   `json:"id"`
+		EventTypes []string `json:"event_types"`
+	}]
+	s.call(t, "GET", "/v1/endpoints?tenant=acme", nil, &eps)
+	if len(eps.Data) != 1 || strings.Join(eps.Data[0].EventTypes, ",") != "invoice.paid" || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("endpoints of acme: %+v (secret %q)", eps.Data, secret)
+	}
+
+	// Two dead letters, retried in bulk.
+	s.deadLetter(t, "acme", "invoice.paid")
+	s.deadLetter(t, "acme", "invoice.paid")
+	run(t, ctx, "bulk retry",
+		chromedp.Navigate(s.srv.URL+"/deliveries?status=failed"),
+		chromedp.WaitVisible(`//p[@id="dead-count"][contains(., "2 dead letters match")]`),
+		chromedp.Click(`//button[text()="Retry all 2…"]`),
+		chromedp.WaitVisible(`//p[contains(@class,"question")][contains(., "Retry all 2 dead letters?")]`),
+		chromedp.Click(`//button[text()="Retry all 2 dead letters"]`),
+		chromedp.WaitVisible(`//p[contains(@class,"flash")][contains(., "Requeued 2 dead letters.")]`),
+	)
+	screenshot(t, ctx, dir, "bulk-retry")
+	waitFor(t, 10*time.Second, "the requeued dead letters delivered", func() bool {
+		var l apiList[apiDelivery]
+		s.call(t, "GET", "/v1/deliveries?status=delivered&endpoint_id="+eps.Data[0].ID, nil, &l)
+		return len(l.Data) == 2
+	})
+}

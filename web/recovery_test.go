@@ -27,7 +27,7 @@ func (s *stack) deadLetter(t *testing.T, tenant, typ string) string {
 	s.receiver.setStatus(503)
 	defer s.receiver.setStatus(200)
 	var ev struct{ ID string }
-	if code := s.call(t, "POST", "/v1/events", map[string]any{"type": typ, "tenant": tenant, "data": 1}, &ev); code != 202 {
+	if code := s.call(t, "POST", "/v1/events", map[string]any{"type": typ, "tenant": tenant, "data": map[string]int{"id": 1}}, &ev); code != 202 {
 		t.Fatalf("send event: %d", code)
 	}
 	waitFor(t, 10*time.Second, "dead letter of "+typ, func() bool {
