@@ -209,7 +209,8 @@ func TestPagesAndActions(t *testing.T) {
 	}
 
 	t.Run("CSRFRequired", func(t *testing.T) {
-		for _, path := range []string{"/endpoints", "/endpoints/" + ep.ID + "/delete", "/endpoints/" + ep.ID + "/disable", "/endpoints/" + ep.ID + "/secret", "/deliveries/bulk", "/events", "/logout"} {
+		for _, path := range []string{"/endpoints", "/endpoints/" + ep.ID + "/delete", "/endpoints/" + ep.ID + "/disable", "/endpoints/" + ep.ID + "/secret", "/deliveries/bulk", "/events", "/logout",
+			"/endpoints/" + ep.ID + "/replay-missing", "/event-types", "/event-types/invoice.paid", "/event-types/invoice.paid/delete"} {
 			b.post(path, url.Values{"csrf_token": {"forged"}, "url": {"https://x.example.com/"}}).want(t, 403, "could not be checked")
 			b.post(path, url.Values{"csrf_token": {""}}).want(t, 403)
 		}
