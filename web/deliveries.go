@@ -154,7 +154,7 @@ func (h *Handler) handleDeliveries(w http.ResponseWriter, r *http.Request, p *pa
 		v.Set("cursor", *l.NextCursor)
 		d.Next = v.Encode()
 	}
-	if f.Status == string(hookline.StatusFailed) && q.Get("fragment") != "1" {
+	if f.Status == string(hookline.StatusFailed) && !isFragment(r) {
 		n, err := countDeliveries(r.Context(), p, f)
 		if err != nil {
 			h.apiError(w, r, p, err)

@@ -108,12 +108,14 @@ func (h *Handler) handleEndpoints(w http.ResponseWriter, r *http.Request, p *pag
 		}
 	}
 	d.Rows = h.withStats(ctx, p, eps)
-	cat, _, err := catalog(ctx, p, d.Tenant)
-	if err != nil {
-		h.apiError(w, r, p, err)
-		return
+	if !isFragment(r) {
+		cat, _, err := catalog(ctx, p, d.Tenant)
+		if err != nil {
+			h.apiError(w, r, p, err)
+			return
+		}
+		d.Choices, _ = choices(cat, nil)
 	}
-	d.Choices, _ = choices(cat, nil)
 	v := p.view("Endpoints", "endpoints", d)
 	v.Live = true
 	h.render(w, r, http.StatusOK, "endpoints", v)
@@ -183,12 +185,14 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, p *page
 			d.DeadCount += "+"
 		}
 	}
-	cat, _, err := catalog(ctx, p, ep.Tenant)
-	if err != nil {
-		h.apiError(w, r, p, err)
-		return
+	if !isFragment(r) {
+		cat, _, err := catalog(ctx, p, ep.Tenant)
+		if err != nil {
+			h.apiError(w, r, p, err)
+			return
+		}
+		d.Choices, d.OtherTypes = choices(cat, ep.EventTypes)
 	}
-	d.Choices, d.OtherTypes = choices(cat, ep.EventTypes)
 	if secret != "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}

@@ -109,6 +109,24 @@ func TestEventTypes(t *testing.T) {
 		}
 	})
 
+	t.Run("NamesThatNeedEscaping", func(t *testing.T) {
+		for _, name := range []string{"billing/invoice.paid", "odd?name#1%"} {
+			b.post("/event-types", url.Values{"name": {name}}).want(t, 303)
+			path := "/event-types/" + url.PathEscape(name)
+			b.get("/event-types").want(t, 200, `href="`+path+`?tenant="`)
+			b.get(path+"?tenant=").want(t, 200, "Event type "+name, `action="`+path+`"`)
+			b.post(path, url.Values{"tenant": {""}, "description": {"escaped"}}).want(t, 303)
+			if et, code := getType(url.PathEscape(name), ""); code != 200 || et.Description != "escaped" {
+				t.Fatalf("%s after the edit: %d %+v", name, code, et)
+			}
+			b.get(path+"/delete?tenant=").want(t, 200, "Delete the event type "+name)
+			b.post(path+"/delete", url.Values{"tenant": {""}}).want(t, 303)
+			if _, code := getType(url.PathEscape(name), ""); code != 404 {
+				t.Fatalf("%s after delete: %d", name, code)
+			}
+		}
+	})
+
 	t.Run("Delete", func(t *testing.T) {
 		b.get("/event-types/order.created/delete?tenant=acme").want(t, 200, "Delete the event type order.created from the catalog of acme?")
 		if _, code := getType("order.created", "acme"); code != 200 {

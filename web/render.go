@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -123,6 +124,8 @@ var funcs = template.FuncMap{
 		return b.String()
 	},
 	"join": strings.Join,
+	// path escapes a path segment, such as an event type name with a "/".
+	"path": url.PathEscape,
 	"dict": func(kv ...any) map[string]any {
 		m := make(map[string]any, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -201,7 +204,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		panic("web: no template " + name)
 	}
 	tmpl := "layout"
-	if r.URL.Query().Get("fragment") == "1" && t.Lookup("table") != nil {
+	if isFragment(r) && t.Lookup("table") != nil {
 		tmpl = "table"
 	}
 	var b bytes.Buffer
@@ -215,6 +218,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
+}
+
+// isFragment reports whether r asks for the "table" block of a page only,
+// as live updates do: what is outside it need not be read.
+func isFragment(r *http.Request) bool {
+	return r.URL.Query().Get("fragment") == "1"
 }
 
 // errorPage answers with a page that says what went wrong, for a person.
