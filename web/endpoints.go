@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -225,7 +226,7 @@ func endpointForm(r *http.Request, portal bool) map[string]any {
 		if ok {
 			typed = v[0]
 		}
-		for _, t := range append(checked, strings.FieldsFunc(typed, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' })...) {
+		for _, t := range slices.Concat(checked, strings.FieldsFunc(typed, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' })) {
 			if t = strings.TrimSpace(t); t != "" && !seen[t] {
 				seen[t] = true
 				types = append(types, t)
