@@ -201,3 +201,18 @@ func TestReplayMissing(t *testing.T) {
 		}
 	})
 }
+
+// TestFlashSurvivesLiveRefresh checks that a live refresh of a table (a
+// fragment) does not take the message meant for the next page: a tab's
+// refresh racing the redirect after a bulk retry ate "Requeued N" (and
+// TestBrowser's "sent again") now and then.
+func TestFlashSurvivesLiveRefresh(t *testing.T) {
+	s := setupStack(t)
+	b := s.signIn(t)
+	b.get("/deliveries?status=failed")
+	b.post("/deliveries/bulk", url.Values{"confirm": {"yes"}}).want(t, 303)
+	if a := b.get("/deliveries?status=failed&fragment=1").want(t, 200); strings.Contains(a.body, "Requeued") || strings.Contains(a.body, "<html") {
+		t.Fatalf("the fragment: %s", a.body)
+	}
+	b.get("/deliveries?status=failed").want(t, 200, "Requeued 0 dead letters.")
+}

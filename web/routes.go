@@ -16,14 +16,20 @@ type page struct {
 	base   string // "/" or "/portal/"
 	cred   credential
 	api    *client
+	// fragment is a live refresh of a table (isFragment): it shows no
+	// flash, and leaves it to the next whole page.
+	fragment bool
 }
 
-// view returns the view of a page of this session.
+// view returns the view of a page of this session, with the flash it has
+// not shown yet.
 func (p *page) view(title, nav string, data any) *view {
 	v := &view{Title: title, Nav: nav, Base: p.base, Portal: p.portal, Tenant: p.sess.tenant, CSRF: p.sess.csrf, Data: data, SignedIn: true}
-	p.sess.mu.Lock()
-	v.Flash, p.sess.flash = p.sess.flash, ""
-	p.sess.mu.Unlock()
+	if !p.fragment {
+		p.sess.mu.Lock()
+		v.Flash, p.sess.flash = p.sess.flash, ""
+		p.sess.mu.Unlock()
+	}
 	return v
 }
 
@@ -119,7 +125,7 @@ func (h *Handler) site(portal bool, fn func(http.ResponseWriter, *http.Request, 
 			}
 			return
 		}
-		p := &page{sess: s, sid: sid, portal: portal, base: base, cred: s.cred(), api: h.api.Load()}
+		p := &page{sess: s, sid: sid, portal: portal, base: base, cred: s.cred(), api: h.api.Load(), fragment: isFragment(r)}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if !sameOrigin(r) || !validCSRF(r.PostFormValue("csrf_token"), s.csrf) {
