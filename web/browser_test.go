@@ -29,8 +29,29 @@ func chromium(t *testing.T) string {
 }
 
 // browser starts a headless chromium with a fresh profile and returns a tab.
+// At the end it closes the browser gracefully and removes the profile once
+// chromium's helper processes, which outlive the browser for a moment,
+// stopped writing to it.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	profile, err := os.MkdirTemp("", "hookline-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := os.RemoveAll(profile)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Logf("chromium profile %s left behind: %v", profile, err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // polling with a deadline, not synchronisation
+		}
+	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
 		chromedp.Flag("headless", true),
@@ -41,13 +62,18 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx) // graceful: the browser closes its profile
+		cancelT()
+		cancelC()
+		cancelA()
+	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -268,4 +294,77 @@ func TestBrowser(t *testing.T) {
 		chromedp.Navigate(s.srv.URL+"/portal/endpoints/"+globex.ID),
 		chromedp.WaitVisible(`//h1[text()="Not found"]`),
 	)
+}
+
+// TestBrowserCatalogAndBulkRetry drives the issue 15 pages in a real
+// headless chromium: create an event type in the catalog, subscribe a new
+// endpoint to it with its checkbox, and retry its dead letters from the
+// Deliveries page, seeing how many were requeued.
+func TestBrowserCatalogAndBulkRetry(t *testing.T) {
+	s := setupStack(t)
+	ctx := browser(t)
+	dir := shots(t)
+	run(t, ctx, "sign in",
+		chromedp.Navigate(s.srv.URL+"/login"),
+		chromedp.WaitVisible("#api_key", chromedp.ByID),
+		chromedp.SendKeys("#api_key", operatorKey, chromedp.ByID),
+		chromedp.Submit("#api_key", chromedp.ByID),
+		chromedp.WaitVisible(`//h1[text()="Overview"]`),
+	)
+
+	// The catalog: a new type with a schema.
+	run(t, ctx, "create event type",
+		chromedp.Navigate(s.srv.URL+"/event-types"),
+		chromedp.Click("#new-event-type summary", chromedp.ByQuery),
+		chromedp.SendKeys("#t-name", "invoice.paid", chromedp.ByID),
+		chromedp.SendKeys("#t-desc", "An invoice was paid", chromedp.ByID),
+		chromedp.SendKeys("#t-schema", `{"type": "object", "required": ["id"]}`, chromedp.ByID),
+		chromedp.Submit("#t-name", chromedp.ByID),
+		chromedp.WaitVisible(`//p[contains(@class,"flash")][contains(., "Event type invoice.paid created.")]`),
+		chromedp.WaitVisible(`//td[contains(., "An invoice was paid")]`),
+	)
+	screenshot(t, ctx, dir, "event-types")
+
+	// The endpoint form offers it as a checkbox.
+	var secret string
+	run(t, ctx, "subscribe with the checkbox",
+		chromedp.Navigate(s.srv.URL+"/endpoints"),
+		chromedp.Click("#new-endpoint summary", chromedp.ByQuery),
+		chromedp.WaitVisible(`input[name="catalog_type"][value="invoice.paid"]`, chromedp.ByQuery),
+		chromedp.Click(`input[name="catalog_type"][value="invoice.paid"]`, chromedp.ByQuery),
+		chromedp.SendKeys("#n-url", s.receiver.URL+"/hook", chromedp.ByID),
+		chromedp.SendKeys("#n-tenant", "acme", chromedp.ByID),
+		chromedp.Submit("#n-url", chromedp.ByID),
+		chromedp.WaitVisible("#secret-value", chromedp.ByID),
+		chromedp.Value("#secret-value", &secret, chromedp.ByID),
+		chromedp.Click(`//summary[text()="Edit"]`),
+		chromedp.WaitVisible(`input[name="catalog_type"][value="invoice.paid"]:checked`, chromedp.ByQuery),
+	)
+	screenshot(t, ctx, dir, "endpoint-catalog")
+	var eps apiList[struct {
+		ID         string   `json:"id"`
+		EventTypes []string `json:"event_types"`
+	}]
+	s.call(t, "GET", "/v1/endpoints?tenant=acme", nil, &eps)
+	if len(eps.Data) != 1 || strings.Join(eps.Data[0].EventTypes, ",") != "invoice.paid" || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("endpoints of acme: %+v (secret %q)", eps.Data, secret)
+	}
+
+	// Two dead letters, retried in bulk.
+	s.deadLetter(t, "acme", "invoice.paid")
+	s.deadLetter(t, "acme", "invoice.paid")
+	run(t, ctx, "bulk retry",
+		chromedp.Navigate(s.srv.URL+"/deliveries?status=failed"),
+		chromedp.WaitVisible(`//p[@id="dead-count"][contains(., "2 dead letters match")]`),
+		chromedp.Click(`//button[text()="Retry all 2…"]`),
+		chromedp.WaitVisible(`//p[contains(@class,"question")][contains(., "Retry all 2 dead letters?")]`),
+		chromedp.Click(`//button[text()="Retry all 2 dead letters"]`),
+		chromedp.WaitVisible(`//p[contains(@class,"flash")][contains(., "Requeued 2 dead letters.")]`),
+	)
+	screenshot(t, ctx, dir, "bulk-retry")
+	waitFor(t, 10*time.Second, "the requeued dead letters delivered", func() bool {
+		var l apiList[apiDelivery]
+		s.call(t, "GET", "/v1/deliveries?status=delivered&endpoint_id="+eps.Data[0].ID, nil, &l)
+		return len(l.Data) == 2
+	})
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,17 +12,19 @@ import (
 	"github.com/hookline/hookline"
 )
 
-// maxBulk bounds the dead letters one bulk action retries.
+// maxBulk bounds the dead letters of one event that a bulk action retries
+// one by one (the API's bulk retry has no event filter).
 const maxBulk = 1000
 
 // timeForm is the layout of the time filters (an <input type=datetime-local>),
 // read as UTC.
 const timeForm = "2006-01-02T15:04"
 
-// deliveryFilter is the filter of the Deliveries page.
+// deliveryFilter is the filter of the Deliveries page. From and To bound the
+// creation time to [From, To).
 type deliveryFilter struct {
-	Status, EndpointID, EventID, From, To string
-	from, to                              time.Time
+	Status, EndpointID, EventID, EventType, From, To string
+	from, to                                         time.Time
 }
 
 // readFilter reads a delivery filter from form values, or says which field
@@ -31,7 +32,8 @@ type deliveryFilter struct {
 func readFilter(v url.Values) (deliveryFilter, error) {
 	f := deliveryFilter{
 		Status: v.Get("status"), EndpointID: strings.TrimSpace(v.Get("endpoint_id")),
-		EventID: strings.TrimSpace(v.Get("event_id")), From: v.Get("from"), To: v.Get("to"),
+		EventID: strings.TrimSpace(v.Get("event_id")), EventType: strings.TrimSpace(v.Get("event_type")),
+		From: v.Get("from"), To: v.Get("to"),
 	}
 	var err error
 	if f.From != "" {
@@ -47,29 +49,61 @@ func readFilter(v url.Values) (deliveryFilter, error) {
 	return f, nil
 }
 
-// query returns the API query of f for one page from cursor. A "to" time
-// becomes the cursor: IDs sort by creation time, so the deliveries created
-// before it have IDs below the ID of its first millisecond.
-func (f deliveryFilter) query(cursor string, limit int) string {
-	v := url.Values{"limit": {strconv.Itoa(limit)}}
-	for k, x := range map[string]string{"status": f.Status, "endpoint_id": f.EndpointID, "event_id": f.EventID} {
+// apiValues returns f as the filters of GET /v1/deliveries and GET
+// /v1/deliveries/count.
+func (f deliveryFilter) apiValues() url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"status": f.Status, "endpoint_id": f.EndpointID, "event_id": f.EventID, "event_type": f.EventType} {
 		if x != "" {
 			v.Set(k, x)
 		}
 	}
-	if cursor == "" && !f.to.IsZero() {
-		cursor = idAt(hookline.DeliveryPrefix, f.to)
+	if !f.from.IsZero() {
+		v.Set("since", f.from.Format(time.RFC3339))
 	}
+	if !f.to.IsZero() {
+		v.Set("until", f.to.Format(time.RFC3339))
+	}
+	return v
+}
+
+// query returns the API query of f for one page from cursor.
+func (f deliveryFilter) query(cursor string, limit int) string {
+	v := f.apiValues()
+	v.Set("limit", strconv.Itoa(limit))
 	if cursor != "" {
 		v.Set("cursor", cursor)
 	}
 	return "/v1/deliveries?" + v.Encode()
 }
 
+// countQuery returns the API query that counts what f selects.
+func (f deliveryFilter) countQuery() string {
+	return "/v1/deliveries/count?" + f.apiValues().Encode()
+}
+
+// retryBody returns the body of POST /v1/deliveries/retry for the dead
+// letters of f. It cannot say which event: see handleBulk.
+func (f deliveryFilter) retryBody() map[string]string {
+	b := map[string]string{"status": string(hookline.StatusFailed)}
+	for k, x := range map[string]string{"endpoint_id": f.EndpointID, "event_type": f.EventType} {
+		if x != "" {
+			b[k] = x
+		}
+	}
+	if !f.from.IsZero() {
+		b["since"] = f.from.Format(time.RFC3339)
+	}
+	if !f.to.IsZero() {
+		b["until"] = f.to.Format(time.RFC3339)
+	}
+	return b
+}
+
 // values returns f as the query of a dashboard URL.
 func (f deliveryFilter) values() url.Values {
 	v := url.Values{}
-	for k, x := range map[string]string{"status": f.Status, "endpoint_id": f.EndpointID, "event_id": f.EventID, "from": f.From, "to": f.To} {
+	for k, x := range map[string]string{"status": f.Status, "endpoint_id": f.EndpointID, "event_id": f.EventID, "event_type": f.EventType, "from": f.From, "to": f.To} {
 		if x != "" {
 			v.Set(k, x)
 		}
@@ -77,20 +111,16 @@ func (f deliveryFilter) values() url.Values {
 	return v
 }
 
-// idAt returns the lowest ID of prefix made at t: a ULID of t's millisecond
-// with no random bits.
-func idAt(prefix string, t time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
-	const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	out := make([]byte, 26)
-	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
+// countDeliveries returns how many deliveries f selects, by GET
+// /v1/deliveries/count.
+func countDeliveries(ctx context.Context, p *page, f deliveryFilter) (int64, error) {
+	var c struct {
+		Count int64 `json:"count"`
 	}
-	return prefix + string(out)
+	if err := p.api.do(ctx, p.cred, http.MethodGet, f.countQuery(), nil, &c); err != nil {
+		return 0, err
+	}
+	return c.Count, nil
 }
 
 // deliveriesData is the Deliveries page.
@@ -98,10 +128,14 @@ type deliveriesData struct {
 	Filter deliveryFilter
 	Rows   []delivery
 	Next   string // dashboard query of the next page, "" on the last
+	// Failed is how many dead letters the filter selects, when it selects
+	// dead letters only; nil otherwise.
+	Failed *int64
 }
 
 // handleDeliveries is GET /deliveries: a page of deliveries by status,
-// endpoint, event and creation time.
+// endpoint, event, event type and creation time. Filtered to dead letters,
+// it says how many there are, for the bulk retry.
 func (h *Handler) handleDeliveries(w http.ResponseWriter, r *http.Request, p *page) {
 	q := r.URL.Query()
 	f, err := readFilter(q)
@@ -114,19 +148,19 @@ func (h *Handler) handleDeliveries(w http.ResponseWriter, r *http.Request, p *pa
 		h.apiError(w, r, p, err)
 		return
 	}
-	d := deliveriesData{Filter: f}
-	more := l.NextCursor != nil
-	for _, x := range l.Data {
-		if !f.from.IsZero() && x.CreatedAt.Before(f.from) {
-			more = false
-			break
-		}
-		d.Rows = append(d.Rows, x)
-	}
-	if more {
+	d := deliveriesData{Filter: f, Rows: l.Data}
+	if l.NextCursor != nil {
 		v := f.values()
 		v.Set("cursor", *l.NextCursor)
 		d.Next = v.Encode()
+	}
+	if f.Status == string(hookline.StatusFailed) && !isFragment(r) {
+		n, err := countDeliveries(r.Context(), p, f)
+		if err != nil {
+			h.apiError(w, r, p, err)
+			return
+		}
+		d.Failed = &n
 	}
 	v := p.view("Deliveries", "deliveries", d)
 	v.Live, v.Query = true, f.values().Encode()
@@ -186,9 +220,6 @@ func deadLetters(ctx context.Context, p *page, f deliveryFilter) ([]string, bool
 			return nil, false, err
 		}
 		for _, d := range l.Data {
-			if !f.from.IsZero() && d.CreatedAt.Before(f.from) {
-				return ids, false, nil
-			}
 			if len(ids) == maxBulk {
 				return ids, true, nil
 			}
@@ -201,9 +232,39 @@ func deadLetters(ctx context.Context, p *page, f deliveryFilter) ([]string, bool
 	}
 }
 
+// retryAll retries every dead letter f selects and returns how many were
+// requeued: by POST /v1/deliveries/retry, or, filtered by an event (which
+// that route cannot filter by), one by one, up to maxBulk.
+func retryAll(ctx context.Context, p *page, f deliveryFilter) (int, error) {
+	if f.EventID == "" {
+		var res struct {
+			Requeued int `json:"requeued"`
+		}
+		if err := p.api.do(ctx, p.cred, http.MethodPost, "/v1/deliveries/retry", f.retryBody(), &res); err != nil {
+			return 0, err
+		}
+		return res.Requeued, nil
+	}
+	ids, _, err := deadLetters(ctx, p, f)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, id := range ids {
+		err := p.api.do(ctx, p.cred, http.MethodPost, "/v1/deliveries/"+id+"/retry", nil, nil)
+		if err != nil && hookline.ErrorCode(err) != hookline.ENOTFOUND {
+			return done, err
+		} else if err == nil {
+			done++
+		}
+	}
+	return done, nil
+}
+
 // handleBulk is POST /deliveries/bulk: retry every dead letter of a filter.
-// Without confirm=yes it answers a page that says how many that is and asks;
-// with it, it retries them (up to maxBulk at once).
+// Without confirm=yes it answers a page that says how many that is (GET
+// /v1/deliveries/count) and asks; with it, it retries them and says how
+// many were requeued.
 func (h *Handler) handleBulk(w http.ResponseWriter, r *http.Request, p *page) {
 	f, err := readFilter(r.PostForm)
 	if err != nil {
@@ -211,38 +272,34 @@ func (h *Handler) handleBulk(w http.ResponseWriter, r *http.Request, p *page) {
 		return
 	}
 	f.Status = string(hookline.StatusFailed)
-	ids, more, err := deadLetters(r.Context(), p, f)
-	if err != nil {
-		h.apiError(w, r, p, err)
-		return
-	}
 	back := p.base + "deliveries?" + f.values().Encode()
 	if r.PostFormValue("confirm") != "yes" {
-		n := plural(len(ids), "dead letter", "dead letters")
-		if more {
-			n = fmt.Sprintf("the newest %d dead letters (there are more; run it again for the rest)", maxBulk)
+		n, err := countDeliveries(r.Context(), p, f)
+		if err != nil {
+			h.apiError(w, r, p, err)
+			return
+		}
+		all := plural(int(n), "dead letter", "dead letters")
+		detail := "Each is made pending and sent again now; its attempts continue from where they stopped."
+		if f.EventID != "" && n > maxBulk {
+			detail += fmt.Sprintf(" Filtered by an event, the newest %d are retried at once; run it again for the rest.", maxBulk)
 		}
 		fields := map[string]string{"confirm": "yes"}
 		for k, v := range f.values() {
 			fields[k] = v[0]
 		}
 		h.render(w, r, http.StatusOK, "confirm", p.view("Retry dead letters", "deliveries", confirmData{
-			Question: "Retry " + n + "?",
-			Detail:   "Each is made pending and sent again now; its attempts continue from where they stopped.",
-			Action:   p.base + "deliveries/bulk", Fields: fields, Button: "Retry " + plural(len(ids), "dead letter", "dead letters"), Cancel: back,
+			Question: "Retry all " + all + "?",
+			Detail:   detail,
+			Action:   p.base + "deliveries/bulk", Fields: fields, Button: "Retry all " + all, Cancel: back,
 		}))
 		return
 	}
-	done := 0
-	for _, id := range ids {
-		err := p.api.do(r.Context(), p.cred, http.MethodPost, "/v1/deliveries/"+id+"/retry", nil, nil)
-		if err != nil && hookline.ErrorCode(err) != hookline.ENOTFOUND {
-			h.apiError(w, r, p, err)
-			return
-		} else if err == nil {
-			done++
-		}
+	n, err := retryAll(r.Context(), p, f)
+	if err != nil {
+		h.apiError(w, r, p, err)
+		return
 	}
-	p.flash(fmt.Sprintf("Retried %s.", plural(done, "dead letter", "dead letters")))
+	p.flash(fmt.Sprintf("Requeued %s.", plural(n, "dead letter", "dead letters")))
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/signature"
@@ -33,6 +36,9 @@ type endpointsData struct {
 	Next      string // cursor of the next page
 	Scanned   int    // endpoints searched, with Q
 	Truncated bool   // the search stopped before the oldest endpoint
+	// Choices are the catalog's types for the create form: of the default
+	// catalog and Tenant's (the portal's own tenant's).
+	Choices []typeChoice
 }
 
 // handleEndpoints is GET /endpoints?q=&tenant=&cursor=: a page of endpoints,
@@ -103,6 +109,14 @@ func (h *Handler) handleEndpoints(w http.ResponseWriter, r *http.Request, p *pag
 		}
 	}
 	d.Rows = h.withStats(ctx, p, eps)
+	if !isFragment(r) {
+		cat, _, err := catalog(ctx, p, d.Tenant)
+		if err != nil {
+			h.apiError(w, r, p, err)
+			return
+		}
+		d.Choices, _ = choices(cat, nil)
+	}
 	v := p.view("Endpoints", "endpoints", d)
 	v.Live = true
 	h.render(w, r, http.StatusOK, "endpoints", v)
@@ -144,6 +158,10 @@ type endpointData struct {
 	Secret     string // shown once, when revealed, rotated or created
 	Deliveries []delivery
 	DeadCount  string // dead letters among them, "50+" when a page is full
+	// Choices are the types of the catalog of the endpoint's tenant for the
+	// edit form; OtherTypes the endpoint's types that are not among them.
+	Choices    []typeChoice
+	OtherTypes []string
 }
 
 // renderEndpoint shows endpoint id, with secret when not "".
@@ -167,6 +185,14 @@ func (h *Handler) renderEndpoint(w http.ResponseWriter, r *http.Request, p *page
 		if dead.NextCursor != nil {
 			d.DeadCount += "+"
 		}
+	}
+	if !isFragment(r) {
+		cat, _, err := catalog(ctx, p, ep.Tenant)
+		if err != nil {
+			h.apiError(w, r, p, err)
+			return
+		}
+		d.Choices, d.OtherTypes = choices(cat, ep.EventTypes)
 	}
 	if secret != "" {
 		w.Header().Set("Cache-Control", "no-store")
@@ -192,10 +218,19 @@ func endpointForm(r *http.Request, portal bool) map[string]any {
 	if v, ok := r.PostForm["description"]; ok {
 		body["description"] = v[0]
 	}
-	if v, ok := r.PostForm["event_types"]; ok {
-		types := []string{}
-		for _, t := range strings.FieldsFunc(v[0], func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' }) {
-			types = append(types, t)
+	// The checked types of the catalog (catalog_type) and those typed.
+	checked, hasChecked := r.PostForm["catalog_type"]
+	if v, ok := r.PostForm["event_types"]; ok || hasChecked {
+		types, seen := []string{}, map[string]bool{}
+		typed := ""
+		if ok {
+			typed = v[0]
+		}
+		for _, t := range slices.Concat(checked, strings.FieldsFunc(typed, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\r' })) {
+			if t = strings.TrimSpace(t); t != "" && !seen[t] {
+				seen[t] = true
+				types = append(types, t)
+			}
 		}
 		body["event_types"] = types
 	}
@@ -209,6 +244,29 @@ func endpointForm(r *http.Request, portal bool) map[string]any {
 			body["rate_limit"] = 0
 		} else {
 			body["rate_limit"] = v[0] // the API names the field in its error
+		}
+	}
+	if v, ok := r.PostForm["timeout"]; ok {
+		body["timeout"] = nil // the server's
+		if t := strings.TrimSpace(v[0]); t != "" {
+			body["timeout"] = t
+		}
+	}
+	if v, ok := r.PostForm["retry_schedule"]; ok {
+		body["retry_schedule"] = nil
+		if ds := strings.FieldsFunc(v[0], func(c rune) bool { return c == ',' || c == ' ' }); len(ds) > 0 {
+			body["retry_schedule"] = ds
+		}
+	}
+	if v, ok := r.PostForm["filter"]; ok {
+		f := strings.TrimSpace(v[0])
+		switch {
+		case f == "":
+			body["filter"] = nil
+		case json.Valid([]byte(f)):
+			body["filter"] = json.RawMessage(f)
+		default:
+			body["filter"] = f // the API says what a filter must be
 		}
 	}
 	if v, ok := r.PostForm["max_in_flight"]; ok {
@@ -360,5 +418,35 @@ func (h *Handler) handleRecover(w http.ResponseWriter, r *http.Request, p *page)
 		http.Redirect(w, r, p.base+"deliveries?endpoint_id="+url.QueryEscape(id), http.StatusSeeOther)
 		return
 	}
+	http.Redirect(w, r, p.base+"endpoints/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// handleReplayMissing is POST /endpoints/{id}/replay-missing {since,
+// until?}: a delivery to the endpoint of every event of its tenant accepted
+// in [since, until) that it matches and never got, by POST
+// /v1/endpoints/{id}/replay-missing. The times are read as UTC.
+func (h *Handler) handleReplayMissing(w http.ResponseWriter, r *http.Request, p *page) {
+	id := r.PathValue("id")
+	body := map[string]string{}
+	for _, f := range []string{"since", "until"} {
+		v := strings.TrimSpace(r.PostFormValue(f))
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(timeForm, v)
+		if err != nil {
+			h.apiError(w, r, p, hookline.Errorf(hookline.EINVALID, "%s: a date and time such as 2025-01-31T12:00", f))
+			return
+		}
+		body[f] = t.Format(time.RFC3339)
+	}
+	var res struct {
+		Created int `json:"created"`
+	}
+	if err := p.api.do(r.Context(), p.cred, http.MethodPost, "/v1/endpoints/"+url.PathEscape(id)+"/replay-missing", body, &res); err != nil {
+		h.apiError(w, r, p, err)
+		return
+	}
+	p.flash(fmt.Sprintf("Replayed what it missed: created %s.", plural(res.Created, "delivery", "deliveries")))
 	http.Redirect(w, r, p.base+"endpoints/"+url.PathEscape(id), http.StatusSeeOther)
 }

@@ -209,7 +209,8 @@ func TestPagesAndActions(t *testing.T) {
 	}
 
 	t.Run("CSRFRequired", func(t *testing.T) {
-		for _, path := range []string{"/endpoints", "/endpoints/" + ep.ID + "/delete", "/endpoints/" + ep.ID + "/disable", "/endpoints/" + ep.ID + "/secret", "/deliveries/bulk", "/events", "/logout"} {
+		for _, path := range []string{"/endpoints", "/endpoints/" + ep.ID + "/delete", "/endpoints/" + ep.ID + "/disable", "/endpoints/" + ep.ID + "/secret", "/deliveries/bulk", "/events", "/logout",
+			"/endpoints/" + ep.ID + "/replay-missing", "/event-types", "/event-types/invoice.paid", "/event-types/invoice.paid/delete"} {
 			b.post(path, url.Values{"csrf_token": {"forged"}, "url": {"https://x.example.com/"}}).want(t, 403, "could not be checked")
 			b.post(path, url.Values{"csrf_token": {""}}).want(t, 403)
 		}
@@ -267,7 +268,7 @@ func TestPagesAndActions(t *testing.T) {
 
 	t.Run("Deliveries", func(t *testing.T) {
 		b.get("/deliveries").want(t, 200, "order.created", "invoice.paid")
-		a := b.get("/deliveries?status=failed").want(t, 200, "invoice.paid", "Retry every dead letter")
+		a := b.get("/deliveries?status=failed").want(t, 200, "invoice.paid", "<strong>1</strong> dead letter matches this filter", "Retry all 1…")
 		if strings.Contains(a.body, "order.created") {
 			t.Fatal("status filter shows a delivered delivery")
 		}
@@ -280,7 +281,7 @@ func TestPagesAndActions(t *testing.T) {
 	})
 
 	t.Run("BulkRetryWithConfirmation", func(t *testing.T) {
-		a := b.post("/deliveries/bulk", url.Values{"endpoint_id": {ep.ID}}).want(t, 200, "Retry 1 dead letter?")
+		a := b.post("/deliveries/bulk", url.Values{"endpoint_id": {ep.ID}}).want(t, 200, "Retry all 1 dead letter?")
 		if got := s.receiver.got; got == 0 {
 			t.Fatal("no deliveries at all")
 		}
@@ -291,7 +292,7 @@ func TestPagesAndActions(t *testing.T) {
 		}
 		_ = a
 		b.post("/deliveries/bulk", url.Values{"endpoint_id": {ep.ID}, "confirm": {"yes"}}).want(t, 303)
-		b.get("/deliveries").want(t, 200, "Retried 1 dead letter")
+		b.get("/deliveries").want(t, 200, "Requeued 1 dead letter.")
 		waitFor(t, 10*time.Second, "retried dead letter", func() bool {
 			s.call(t, "GET", "/v1/deliveries?event_id="+dead.ID, nil, &l)
 			return len(l.Data) == 1 && l.Data[0].Status == "delivered"
@@ -413,9 +414,9 @@ func TestPortal(t *testing.T) {
 		}
 		// A bulk form naming another tenant's endpoint or event selects nothing.
 		b.get("/portal/deliveries")
-		b.post("/portal/deliveries/bulk", url.Values{"endpoint_id": {globex.ID}}).want(t, 200, "Retry 0 dead letters?")
+		b.post("/portal/deliveries/bulk", url.Values{"endpoint_id": {globex.ID}}).want(t, 200, "Retry all 0 dead letters?")
 		b.post("/portal/deliveries/bulk", url.Values{"event_id": {gev.ID}, "confirm": {"yes"}}).want(t, 303)
-		b.get("/portal/deliveries").want(t, 200, "Retried 0 dead letters")
+		b.get("/portal/deliveries").want(t, 200, "Requeued 0 dead letters.")
 		var ep apiEndpoint
 		if s.call(t, "GET", "/v1/endpoints/"+globex.ID, nil, &ep) != 200 || ep.URL != globex.URL {
 			t.Fatal("acme's portal changed globex's endpoint")

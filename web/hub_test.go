@@ -3,8 +3,6 @@ package web
 import (
 	"testing"
 	"time"
-
-	"github.com/hookline/hookline"
 )
 
 func TestHub(t *testing.T) {
@@ -110,22 +108,4 @@ func FuzzVerifyToken(f *testing.F) {
 			t.Fatal("a valid token without a tenant")
 		}
 	})
-}
-
-func TestIDAt(t *testing.T) {
-	t0 := time.UnixMilli(1_700_000_000_123)
-	low := idAt("dlv_", t0)
-	if len(low) != len("dlv_")+26 {
-		t.Fatalf("id %q", low)
-	}
-	// Real IDs of the same millisecond sort at or after it; those of the
-	// millisecond before, below.
-	for range 100 {
-		if id := hookline.NewID("dlv_", t0); id < low {
-			t.Fatalf("%s < %s", id, low)
-		}
-		if id := hookline.NewID("dlv_", t0.Add(-time.Millisecond)); id >= low {
-			t.Fatalf("%s >= %s", id, low)
-		}
-	}
 }

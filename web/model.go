@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -29,6 +30,47 @@ type endpoint struct {
 	MaxInFlight    *int            `json:"max_in_flight"`
 	DisabledReason *string         `json:"disabled_reason"`
 	Health         *endpointHealth `json:"health"`
+	// Filter is the payload filter; empty or null for none.
+	Filter json.RawMessage `json:"filter"`
+	// Timeout and RetrySchedule are nil when the server's apply.
+	Timeout       *string  `json:"timeout"`
+	RetrySchedule []string `json:"retry_schedule"`
+	// Headers are the names of the endpoint's own headers: their values
+	// are secrets, and are not even decoded.
+	Headers headerNames `json:"headers"`
+	// Auth is the type of the endpoint's authentication; its credentials
+	// are not decoded.
+	Auth *endpointAuth `json:"auth"`
+}
+
+// HasFilter reports whether the endpoint has a payload filter.
+func (ep endpoint) HasFilter() bool {
+	return len(ep.Filter) > 0 && string(ep.Filter) != "null"
+}
+
+// headerNames are the names of the headers of an endpoint, sorted, read
+// from the API's object of names to values without the values.
+type headerNames []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (h *headerNames) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	*h = names
+	return nil
+}
+
+// endpointAuth is the authentication of an endpoint as the dashboard reads
+// it: the type only, never a credential.
+type endpointAuth struct {
+	Type string `json:"type"`
 }
 
 // endpointHealth is the circuit state of an endpoint.
@@ -110,4 +152,20 @@ type event struct {
 	Data       json.RawMessage `json:"data"`
 	CreatedAt  time.Time       `json:"created_at"`
 	Deliveries int             `json:"deliveries"`
+}
+
+// eventType is an entry of the event type catalog, GET /v1/event-types.
+type eventType struct {
+	Tenant      string          `json:"tenant"` // "" for the default catalog
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Schema      json.RawMessage `json:"schema"`
+	Deprecated  bool            `json:"deprecated"`
+	Version     int             `json:"version"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// HasSchema reports whether the entry has a JSON Schema.
+func (et eventType) HasSchema() bool {
+	return len(et.Schema) > 0 && string(et.Schema) != "null"
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -123,6 +124,8 @@ var funcs = template.FuncMap{
 		return b.String()
 	},
 	"join": strings.Join,
+	// path escapes a path segment, such as an event type name with a "/".
+	"path": url.PathEscape,
 	"dict": func(kv ...any) map[string]any {
 		m := make(map[string]any, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -201,7 +204,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		panic("web: no template " + name)
 	}
 	tmpl := "layout"
-	if r.URL.Query().Get("fragment") == "1" && t.Lookup("table") != nil {
+	if isFragment(r) && t.Lookup("table") != nil {
 		tmpl = "table"
 	}
 	var b bytes.Buffer
@@ -215,6 +218,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
+}
+
+// isFragment reports whether r asks for the "table" block of a page only,
+// as live updates do: what is outside it need not be read.
+func isFragment(r *http.Request) bool {
+	return r.URL.Query().Get("fragment") == "1"
 }
 
 // errorPage answers with a page that says what went wrong, for a person.
@@ -249,6 +258,20 @@ func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, p *page, err 
 	default:
 		h.log.Error("dashboard: api call", "path", r.URL.Path, "err", err)
 		h.errorPage(w, r, p, http.StatusInternalServerError, "Internal error", "Something went wrong on our side; it has been logged.")
+	}
+}
+
+// formError shows an error of a form's action: a mistake in the form
+// (invalid, or in conflict with what exists) by showing the form again with
+// the API's message, through show; anything else as apiError does.
+func (h *Handler) formError(w http.ResponseWriter, r *http.Request, p *page, err error, show func(status int, msg string)) {
+	switch hookline.ErrorCode(err) {
+	case hookline.EINVALID:
+		show(http.StatusBadRequest, hookline.ErrorMessage(err))
+	case hookline.ECONFLICT:
+		show(http.StatusConflict, hookline.ErrorMessage(err))
+	default:
+		h.apiError(w, r, p, err)
 	}
 }
 

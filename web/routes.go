@@ -16,14 +16,20 @@ type page struct {
 	base   string // "/" or "/portal/"
 	cred   credential
 	api    *client
+	// fragment is a live refresh of a table (isFragment): it shows no
+	// flash, and leaves it to the next whole page.
+	fragment bool
 }
 
-// view returns the view of a page of this session.
+// view returns the view of a page of this session, with the flash it has
+// not shown yet.
 func (p *page) view(title, nav string, data any) *view {
 	v := &view{Title: title, Nav: nav, Base: p.base, Portal: p.portal, Tenant: p.sess.tenant, CSRF: p.sess.csrf, Data: data, SignedIn: true}
-	p.sess.mu.Lock()
-	v.Flash, p.sess.flash = p.sess.flash, ""
-	p.sess.mu.Unlock()
+	if !p.fragment {
+		p.sess.mu.Lock()
+		v.Flash, p.sess.flash = p.sess.flash, ""
+		p.sess.mu.Unlock()
+	}
 	return v
 }
 
@@ -57,6 +63,11 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /events", h.site(false, h.handleSendEvent))
 	m.HandleFunc("GET /events/{id}", h.site(false, h.handleEvent))
 	m.HandleFunc("POST /events/{id}/replay", h.site(false, h.handleReplay))
+	m.HandleFunc("POST /event-types", h.site(false, h.handleCreateEventType))
+	m.HandleFunc("GET /event-types/{name}", h.site(false, h.handleEventType))
+	m.HandleFunc("POST /event-types/{name}", h.site(false, h.handleEditEventType))
+	m.HandleFunc("GET /event-types/{name}/delete", h.site(false, h.handleDeleteEventTypeConfirm))
+	m.HandleFunc("POST /event-types/{name}/delete", h.site(false, h.handleDeleteEventType))
 
 	for _, portal := range []bool{false, true} {
 		pre := ""
@@ -76,6 +87,8 @@ func (h *Handler) routes() {
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/secret", s(h.handleRevealSecret))
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/rotate", s(h.handleRotateSecret))
 		m.HandleFunc("POST "+pre+"/endpoints/{id}/recover", s(h.handleRecover))
+		m.HandleFunc("POST "+pre+"/endpoints/{id}/replay-missing", s(h.handleReplayMissing))
+		m.HandleFunc("GET "+pre+"/event-types", s(h.handleEventTypes))
 		m.HandleFunc("GET "+pre+"/deliveries", s(h.handleDeliveries))
 		m.HandleFunc("POST "+pre+"/deliveries/bulk", s(h.handleBulk))
 		m.HandleFunc("GET "+pre+"/deliveries/{id}", s(h.handleDelivery))
@@ -112,7 +125,7 @@ func (h *Handler) site(portal bool, fn func(http.ResponseWriter, *http.Request, 
 			}
 			return
 		}
-		p := &page{sess: s, sid: sid, portal: portal, base: base, cred: s.cred(), api: h.api.Load()}
+		p := &page{sess: s, sid: sid, portal: portal, base: base, cred: s.cred(), api: h.api.Load(), fragment: isFragment(r)}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if !sameOrigin(r) || !validCSRF(r.PostFormValue("csrf_token"), s.csrf) {
