@@ -310,12 +310,6 @@ func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hooklin
 // key, and only when nothing of that key is claimed already: its keys go
 // one delivery at a time (a batched one, a run of up to its batch size in
 // accepted order).
-//
-// When an Ingest call comes to wait for the write lock meanwhile, the
-// endpoints served so far are committed, the Ingest goes, and the rest
-// follow in another transaction (writeLock). If that one fails, ClaimDue
-// returns what the earlier ones claimed, and no error: the rest is still
-// due, and the next call claims it or meets the error itself.
 func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now time.Time) ([]hookline.ClaimResult, error) {
 	out := make([]hookline.ClaimResult, len(reqs))
 	if len(reqs) == 0 {
@@ -323,39 +317,10 @@ func (s *Store) ClaimDue(ctx context.Context, reqs []hookline.ClaimRequest, now 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for done := 0; done < len(reqs); {
-		n, err := s.claimDue(ctx, reqs[done:], out[done:], now)
-		if err != nil {
-			if done > 0 {
-				// What the earlier transactions claimed is claimed; the
-				// rest is not, and the next call finds it due.
-				return out, nil
-			}
-			return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
-		}
-		if done += n; done < len(reqs) {
-			s.mu.Unlock() // an Ingest waits: let it in
-			s.mu.Lock()
-		}
-	}
-	return out, nil
-}
-
-// claimDue claims for reqs from the first in one transaction, up to all of
-// them or to the first at which an Ingest call waits for the lock, sets
-// their results in out and returns how many requests it served. The caller
-// holds s.mu.
-func (s *Store) claimDue(ctx context.Context, reqs []hookline.ClaimRequest, out []hookline.ClaimResult, now time.Time) (int, error) {
 	var c claimer
-	var n int
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		c = claimer{s: s, tx: tx, ctx: ctx, now: micros(now), seen: make(map[string]bool)}
-		n = 0
 		for i, r := range reqs {
-			if i > 0 && s.mu.wantsYield() {
-				break
-			}
-			n++
 			out[i] = hookline.ClaimResult{}
 			ce := s.endpoints.get(r.EndpointID)
 			if ce == nil {
@@ -374,13 +339,10 @@ func (s *Store) claimDue(ctx context.Context, reqs []hookline.ClaimRequest, out 
 		return c.fill()
 	})
 	if err != nil {
-		for i := range out {
-			out[i] = hookline.ClaimResult{}
-		}
-		return 0, err
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
 	}
 	s.claims.add(c.claimed, c.now)
-	return n, nil
+	return out, nil
 }
 
 // claimer is one ClaimDue transaction.
@@ -697,80 +659,40 @@ func (s *Store) ResetClaims(ctx context.Context, partitions []int) error {
 	return nil
 }
 
-// RecordOutcomes writes a batch of attempt outcomes: for each, the
-// delivery's new state with its claim released, and the attempt row. An
-// outcome is written only while the delivery is pending, unclaimed or
-// claimed by this store (not by an earlier run), and when its attempt
+// RecordOutcomes writes a batch of attempt outcomes in one transaction: for
+// each, the delivery's new state with its claim released, and the attempt
+// row. An outcome is written only while the delivery is pending, unclaimed
+// or claimed by this store (not by an earlier run), and when its attempt
 // number is past the delivery's count; the others are dropped, and marked
 // with why (hookline.Outcome.Dropped). One whose attempt is recorded
 // already, with the same start, was written by an earlier call (a batch
 // written again) and is not marked.
-//
-// The batch is one transaction unless an Ingest call comes to wait for the
-// write lock meanwhile: then the outcomes written so far, a multiple of
-// outcomeChunk, are committed, the Ingest goes, and the rest follow in
-// another transaction (writeLock). An error may so come after some were
-// committed; writing the batch again is safe (see above).
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
+	ids := make([]string, 0, len(outcomes))
 	for i := range outcomes {
 		o := &outcomes[i]
 		if !o.Status.Valid() {
 			return hookline.Errorf(hookline.EINVALID, "outcome of delivery %s: status %q", o.Attempt.DeliveryID, o.Status)
 		}
+		ids = append(ids, o.Attempt.DeliveryID)
 	}
 	nowUS := micros(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for done := 0; done < len(outcomes); {
-		n, err := s.recordOutcomes(ctx, outcomes[done:], nowUS)
-		if err != nil {
-			for i := range outcomes[done:] {
-				outcomes[done+i].Dropped = ""
-			}
-			return fmt.Errorf("sqlite: record outcomes: %w", err)
-		}
-		if done += n; done < len(outcomes) {
-			s.mu.Unlock() // an Ingest waits: let it in
-			s.mu.Lock()
-		}
-	}
-	return nil
-}
-
-// outcomeChunk is how many outcomes RecordOutcomes writes between two looks
-// at whether an Ingest call waits: about a millisecond of work.
-const outcomeChunk = 32
-
-// recordOutcomes writes outcomes from the first in one transaction, up to
-// all of them or to the first multiple of outcomeChunk at which an Ingest
-// call waits for the lock, and returns how many it wrote or dropped. The
-// caller holds s.mu.
-func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome, nowUS int64) (int, error) {
-	ids := make([]string, 0, len(outcomes))
-	for i := range outcomes {
-		ids = append(ids, outcomes[i].Attempt.DeliveryID)
-	}
 	var d countsDelta
 	var released []string
-	var n int
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		d, released, n = countsDelta{}, released[:0], 0
-		status := make(map[string]deliveryStatus, len(ids))
+		d, released = countsDelta{}, released[:0]
+		status, err := s.statuses(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
 		update := tx.StmtContext(ctx, s.stmts.recordOutcome)
 		attempts := make([]any, 0, 7*len(outcomes))
 		for i := range outcomes {
-			if i%outcomeChunk == 0 {
-				if i > 0 && s.mu.wantsYield() {
-					break
-				}
-				if err := s.statuses(ctx, tx, ids[i:min(i+outcomeChunk, len(ids))], status); err != nil {
-					return err
-				}
-			}
-			n++
 			o := &outcomes[i]
 			a := &o.Attempt
 			cur, ok := status[a.DeliveryID]
@@ -815,13 +737,16 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		for i := range outcomes {
+			outcomes[i].Dropped = ""
+		}
+		return fmt.Errorf("sqlite: record outcomes: %w", err)
 	}
 	s.counts.apply(&d)
 	for _, id := range released {
 		delete(s.claims.m, id)
 	}
-	return n, nil
+	return nil
 }
 
 // fence returns why an outcome may not be written over the delivery's
@@ -866,29 +791,27 @@ type deliveryStatus struct {
 	attempts   int64
 }
 
-// statuses adds to out the endpoint, stored status, claim and attempt count
-// of each delivery of ids that exists and that out does not hold yet (a
-// delivery seen before in the transaction is as out says).
-func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string, out map[string]deliveryStatus) error {
+// statuses returns the endpoint, stored status, claim and attempt count of
+// each delivery of ids that exists.
+func (s *Store) statuses(ctx context.Context, tx *sql.Tx, ids []string) (map[string]deliveryStatus, error) {
 	rows, err := tx.StmtContext(ctx, s.stmts.statusesByID).QueryContext(ctx, jsonList(ids))
 	if err != nil {
-		return fmt.Errorf("read deliveries: %w", err)
+		return nil, fmt.Errorf("read deliveries: %w", err)
 	}
 	defer rows.Close()
+	out := make(map[string]deliveryStatus, len(ids))
 	for rows.Next() {
 		var id string
 		var st deliveryStatus
 		if err := rows.Scan(&id, &st.endpointID, &st.status, &st.claimed, &st.attempts); err != nil {
-			return fmt.Errorf("read deliveries: %w", err)
+			return nil, fmt.Errorf("read deliveries: %w", err)
 		}
-		if _, ok := out[id]; !ok {
-			out[id] = st
-		}
+		out[id] = st
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read deliveries: %w", err)
+		return nil, fmt.Errorf("read deliveries: %w", err)
 	}
-	return nil
+	return out, nil
 }
 
 // RetryDelivery makes one delivery pending and due now, whatever its

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,8 +75,8 @@ type Store struct {
 
 	// mu serialises writes and guards endpoints: a write holds it from
 	// before its transaction begins until the in-memory state matches what
-	// it committed. Ingest goes first (writeLock).
-	mu        writeLock
+	// it committed.
+	mu        sync.Mutex
 	endpoints *endpointCache
 
 	counts *counts // exact: only this store writes the file

@@ -15,7 +15,7 @@ import (
 
 // benchEndpoints creates n endpoints of tenant "acme", subscribed to every
 // type, in one store.
-func benchEndpoints(b testing.TB, s *Store, n int) []*hookline.Endpoint {
+func benchEndpoints(b *testing.B, s *Store, n int) []*hookline.Endpoint {
 	b.Helper()
 	now := hookline.Now()
 	var eps []*hookline.Endpoint
