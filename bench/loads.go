@@ -25,6 +25,11 @@ type namedLoad struct {
 	sink    *sink
 	loader  *loader
 
+	// sentBy is when it sent its last event, set by runLoads: a load that
+	// finished before the others (which a loaded machine makes late) is
+	// measured over its own window, not theirs.
+	sentBy time.Time
+
 	// Set by drainLoads.
 	drained      bool
 	drainSeconds float64
@@ -123,6 +128,7 @@ func (e *env) runLoads(ctx context.Context, prefix string, loads []*namedLoad) (
 			} else {
 				ld.loader.runClosed(ctx, ld.clients, end)
 			}
+			ld.sentBy = time.Now()
 		})
 	}
 	wg.Wait()
@@ -203,8 +209,12 @@ type LoadFigures struct {
 func (e *env) figures(ld *namedLoad, sp span) LoadFigures {
 	tl := e.prog.timeline()
 	l, s := ld.loader, ld.sink
+	to := sp.to
+	if !ld.sentBy.IsZero() && ld.sentBy.Before(to) {
+		to = ld.sentBy
+	}
 	rate := func(f func(LoadSample) int64) float64 {
-		return medianRate(tl, sp.from, sp.to, func(x Sample) int64 { return f(x.Loads[ld.name]) })
+		return medianRate(tl, sp.from, to, func(x Sample) int64 { return f(x.Loads[ld.name]) })
 	}
 	f := LoadFigures{
 		Name: ld.name, Tenant: l.tenant, Priority: l.priority, Endpoints: ld.n, First: ld.first,

@@ -192,7 +192,7 @@ func medianRate(samples []Sample, from, to time.Time, counter func(Sample) int64
 		}
 	}
 	if len(in) < 2 {
-		return 0
+		return bracketRate(samples, from, to, counter)
 	}
 	var rates []float64
 	prev := in[0]
@@ -217,6 +217,28 @@ func medianRate(samples []Sample, from, to time.Time, counter func(Sample) int64
 	} else {
 		return (rates[n/2-1] + rates[n/2]) / 2
 	}
+}
+
+// bracketRate returns the average rate of counter between the last sample
+// at or before from and the first at or after to: what medianRate falls back
+// to when fewer than two samples fall inside the window (a short window, or
+// a sampler held up by a loaded machine). It is 0 when no samples bracket
+// the window.
+func bracketRate(samples []Sample, from, to time.Time, counter func(Sample) int64) float64 {
+	var before, after *Sample
+	for i := range samples {
+		x := &samples[i]
+		if !x.at.After(from) {
+			before = x
+		}
+		if after == nil && !x.at.Before(to) {
+			after = x
+		}
+	}
+	if before == nil || after == nil || !after.at.After(before.at) {
+		return 0
+	}
+	return float64(counter(*after)-counter(*before)) / after.at.Sub(before.at).Seconds()
 }
 
 // mib formats a byte count in MiB.
