@@ -205,14 +205,20 @@ type LoadFigures struct {
 	AfterAccepted Latency `json:"after_202_latency"`
 }
 
+// sentBy returns the end of a load's own window within sp: when it sent its
+// last event (sent), if that came before the phase's load ended.
+func (sp span) sentBy(sent time.Time) time.Time {
+	if !sent.IsZero() && sent.Before(sp.to) {
+		return sent
+	}
+	return sp.to
+}
+
 // figures returns the load's figures over the phase's window sp.
 func (e *env) figures(ld *namedLoad, sp span) LoadFigures {
 	tl := e.prog.timeline()
 	l, s := ld.loader, ld.sink
-	to := sp.to
-	if !ld.sentBy.IsZero() && ld.sentBy.Before(to) {
-		to = ld.sentBy
-	}
+	to := sp.sentBy(ld.sentBy)
 	rate := func(f func(LoadSample) int64) float64 {
 		return medianRate(tl, sp.from, to, func(x Sample) int64 { return f(x.Loads[ld.name]) })
 	}

@@ -30,3 +30,33 @@ func TestMedianRateFewSamples(t *testing.T) {
 		t.Errorf("rate past the last sample: %.2f/s, want 0", got)
 	}
 }
+
+// TestLoadWindow checks that a load that sent its last event before the
+// phase's loads ended is measured up to its own end: with a window to the
+// phase's end, the seconds after it sent everything count as 0/s and can
+// be the median (B's rate was 0 when A's senders ran late).
+func TestLoadWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	sec := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	sp := span{start: t0, from: sec(0.5), to: sec(6.5)}
+	if got := sp.sentBy(sec(3)); !got.Equal(sec(3)) {
+		t.Errorf("window of a load done at 3 s ends at %v", got.Sub(t0))
+	}
+	if got := sp.sentBy(sec(7)); !got.Equal(sp.to) {
+		t.Errorf("window of a load done after the phase ends at %v, want the phase's end", got.Sub(t0))
+	}
+	if got := sp.sentBy(time.Time{}); !got.Equal(sp.to) {
+		t.Errorf("window of an idle load ends at %v, want the phase's end", got.Sub(t0))
+	}
+	// B's deliveries of the failed run: all 500 by 3.03 s, then none.
+	samples := []Sample{{at: sec(0.52)}, {at: sec(1.0), Delivered: 110}, {at: sec(2.01), Delivered: 302},
+		{at: sec(3.03), Delivered: 418}, {at: sec(4.01), Delivered: 418}, {at: sec(5.0), Delivered: 418},
+		{at: sec(6.0), Delivered: 418}, {at: sec(6.49), Delivered: 418}}
+	delivered := func(x Sample) int64 { return x.Delivered }
+	if got := medianRate(samples, sp.from, sp.to, delivered); got != 0 {
+		t.Fatalf("over the phase's window: %.1f/s; this test wants to show that it is 0", got)
+	}
+	if got := medianRate(samples, sp.from, sp.sentBy(sec(3)), delivered); got < 100 {
+		t.Errorf("over the load's own window: %.1f/s, want B's rate, about 190/s", got)
+	}
+}
