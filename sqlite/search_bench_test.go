@@ -30,33 +30,7 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	data := searchbench.New(n, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	s := openSearch(b, path, data)
-	ctx := context.Background()
-	for _, c := range data.Cases() {
-		b.Run(c.Name, func(b *testing.B) {
-			rows := 0
-			for b.Loop() {
-				var err error
-				switch {
-				case c.Count:
-					var n int64
-					n, err = s.CountDeliveries(ctx, *c.Deliveries)
-					rows = int(n)
-				case c.Deliveries != nil:
-					var ds []*hookline.Delivery
-					ds, _, err = s.FindDeliveries(ctx, *c.Deliveries)
-					rows = len(ds)
-				default:
-					var evs []*hookline.Event
-					evs, _, err = s.FindEvents(ctx, *c.Events)
-					rows = len(evs)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(rows), "rows")
-		})
-	}
+	searchbench.Run(b, s, data.Cases())
 }
 
 // openSearch opens the store at path holding data, building it when the

@@ -6,9 +6,11 @@
 package searchbench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
+	"testing"
 	"time"
 
 	"github.com/hookline/hookline"
@@ -169,5 +171,44 @@ func (d *Data) Cases() []Case {
 		{Name: "events/pattern", Events: ef(hookline.EventFilter{Type: "order.*"})},
 		{Name: "events/tenant+type+day", Events: ef(hookline.EventFilter{Tenant: &tenant, Type: "payout.paid", Since: day, Until: dayEnd})},
 		{Name: "events/day", Events: ef(hookline.EventFilter{Since: day, Until: dayEnd})},
+	}
+}
+
+// Searcher is the part of a store the cases query.
+type Searcher interface {
+	FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) ([]*hookline.Delivery, string, error)
+	CountDeliveries(ctx context.Context, f hookline.DeliveryFilter) (int64, error)
+	FindEvents(ctx context.Context, f hookline.EventFilter) ([]*hookline.Event, string, error)
+}
+
+// Run times each of cases against s, one sub-benchmark each, reporting the
+// rows a query returned (or counted).
+func Run(b *testing.B, s Searcher, cases []Case) {
+	ctx := context.Background()
+	for _, c := range cases {
+		b.Run(c.Name, func(b *testing.B) {
+			rows := 0
+			for b.Loop() {
+				var err error
+				switch {
+				case c.Count:
+					var n int64
+					n, err = s.CountDeliveries(ctx, *c.Deliveries)
+					rows = int(n)
+				case c.Deliveries != nil:
+					var ds []*hookline.Delivery
+					ds, _, err = s.FindDeliveries(ctx, *c.Deliveries)
+					rows = len(ds)
+				default:
+					var evs []*hookline.Event
+					evs, _, err = s.FindEvents(ctx, *c.Events)
+					rows = len(evs)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(rows), "rows")
+		})
 	}
 }
