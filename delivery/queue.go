@@ -84,6 +84,19 @@ func (q *taskQueue) next() int {
 	return best
 }
 
+// headPriority returns the priority of the task taken next, and the
+// default when that is a batch being retried or a fifo key's (order wins
+// over priority there) or the queue is empty.
+func (q *taskQueue) headPriority() int {
+	if len(q.batches) > 0 || q.keys.len() > 0 {
+		return hookline.DefaultPriority
+	}
+	if p := q.next(); p >= 0 {
+		return q.levels[p].peek().Priority
+	}
+	return hookline.DefaultPriority
+}
+
 // take removes and returns the tasks of the next request: a batch being
 // retried, whole; else a fifo key's tasks (up to max); else up to max tasks
 // in priority order. It returns nil when the queue is empty.

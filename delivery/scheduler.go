@@ -294,7 +294,7 @@ func (s *scheduler) sendable(e *epState, now time.Time) (ok bool, at time.Time) 
 			return false, at
 		}
 	}
-	if e.inFlight >= e.conc.Limit() {
+	if e.inFlight >= slots(e) {
 		return false, time.Time{}
 	}
 	if e.paused(now) {
@@ -304,6 +304,20 @@ func (s *scheduler) sendable(e *epState, now time.Time) (ok bool, at time.Time) 
 		return false, at
 	}
 	return e.rate.Ready(now)
+}
+
+// slots returns how many requests an endpoint may have in flight when it
+// sends its next task: its concurrency limit, less one that a task of a
+// priority below the default leaves free (when the limit is above one), so
+// that a backlog sent at a low priority never holds every slot and a
+// delivery of the default priority or above, put at the head of the queue,
+// goes as soon as it comes instead of after a request of the backlog.
+func slots(e *epState) int {
+	n := e.conc.Limit()
+	if n > 1 && e.tasks.headPriority() < hookline.DefaultPriority {
+		n--
+	}
+	return n
 }
 
 // fair reports whether an endpoint may add a request to the pool: always

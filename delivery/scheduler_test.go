@@ -67,7 +67,8 @@ func epOf(id, tenant string) *hookline.Endpoint {
 func tasksOf(ep *hookline.Endpoint, n int) []*hookline.Task {
 	out := make([]*hookline.Task, n)
 	for i := range out {
-		out[i] = &hookline.Task{DeliveryID: fmt.Sprintf("%s-%d", ep.ID, i), Endpoint: ep, Partition: ep.Partition()}
+		out[i] = &hookline.Task{DeliveryID: fmt.Sprintf("%s-%d", ep.ID, i), Endpoint: ep, Partition: ep.Partition(),
+			Priority: hookline.DefaultPriority}
 	}
 	return out
 }
@@ -368,4 +369,51 @@ func TestSchedulerPriorityReserve(t *testing.T) {
 func has(set map[string]struct{}, id string) bool {
 	_, ok := set[id]
 	return ok
+}
+
+// TestSchedulerLowPriorityLeavesASlot checks that a backlog below the
+// default priority never holds an endpoint's last in-flight slot, that a
+// delivery of the default priority or above takes it at once, and that
+// with a limit of one the backlog still goes.
+func TestSchedulerLowPriorityLeavesASlot(t *testing.T) {
+	ts := newTestSched(1000, 1000, 4)
+	ts.breakerOff()
+	ep := epOf("e", "t")
+	low := tasksOf(ep, 100)
+	for _, task := range low {
+		task.Priority = 1
+	}
+	ts.admit(low)
+	js := ts.started()
+	if len(js) != 3 {
+		t.Fatalf("%d priority-1 requests in flight with max_in_flight 4, want 3: one slot left free", len(js))
+	}
+	urgent := &hookline.Task{DeliveryID: "urgent", Endpoint: ep, Partition: ep.Partition(), Priority: hookline.DefaultPriority}
+	ts.admit([]*hookline.Task{urgent})
+	got := ts.started()
+	if len(got) != 1 || got[0].tasks[0] != urgent {
+		t.Fatalf("a default-priority delivery behind a priority-1 backlog: %d started, want it at once", len(got))
+	}
+	// The slot stays the reserve's: a priority-1 request ending frees one
+	// for the backlog, the urgent one ending frees the free one.
+	ts.finish(got[0], ok)
+	if n := len(ts.started()); n != 0 {
+		t.Fatalf("%d priority-1 requests started in the free slot", n)
+	}
+	ts.finish(js[0], ok)
+	if n := len(ts.started()); n != 1 {
+		t.Fatalf("%d priority-1 requests started after one of three ended, want 1", n)
+	}
+
+	one := newTestSched(1000, 1000, 1)
+	one.breakerOff()
+	solo := epOf("s", "t")
+	tasks := tasksOf(solo, 3)
+	for _, task := range tasks {
+		task.Priority = 0
+	}
+	one.admit(tasks)
+	if n := len(one.started()); n != 1 {
+		t.Fatalf("%d priority-0 requests in flight with max_in_flight 1, want 1: no slot is kept then", n)
+	}
 }
