@@ -294,7 +294,7 @@ func (s *scheduler) sendable(e *epState, now time.Time) (ok bool, at time.Time) 
 			return false, at
 		}
 	}
-	if e.inFlight >= slots(e) {
+	if full(e) {
 		return false, time.Time{}
 	}
 	if e.paused(now) {
@@ -306,18 +306,19 @@ func (s *scheduler) sendable(e *epState, now time.Time) (ok bool, at time.Time) 
 	return e.rate.Ready(now)
 }
 
-// slots returns how many requests an endpoint may have in flight when it
-// sends its next task: its concurrency limit, less one that a task of a
-// priority below the default leaves free (when the limit is above one), so
-// that a backlog sent at a low priority never holds every slot and a
-// delivery of the default priority or above, put at the head of the queue,
-// goes as soon as it comes instead of after a request of the backlog.
-func slots(e *epState) int {
+// full reports whether an endpoint has no slot in flight for its next
+// task: its concurrency limit is reached, or only the last slot is left and
+// the task's priority is below the default. That slot is left free (when
+// the limit is above one) so that a backlog sent at a low priority never
+// holds every slot, and a delivery of the default priority or above, put at
+// the head of the queue, goes as soon as it comes instead of after a
+// request of the backlog. The queue's head is looked at only then.
+func full(e *epState) bool {
 	n := e.conc.Limit()
-	if n > 1 && e.tasks.headPriority() < hookline.DefaultPriority {
-		n--
+	if e.inFlight >= n {
+		return true
 	}
-	return n
+	return n > 1 && e.inFlight == n-1 && e.tasks.headPriority() < hookline.DefaultPriority
 }
 
 // fair reports whether an endpoint may add a request to the pool: always

@@ -64,6 +64,14 @@ func epOf(id, tenant string) *hookline.Endpoint {
 		Secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}
 }
 
+// withPriority sets the priority of every task and returns them.
+func withPriority(tasks []*hookline.Task, p int) []*hookline.Task {
+	for _, t := range tasks {
+		t.Priority = p
+	}
+	return tasks
+}
+
 func tasksOf(ep *hookline.Endpoint, n int) []*hookline.Task {
 	out := make([]*hookline.Task, n)
 	for i := range out {
@@ -314,10 +322,7 @@ func TestSchedulerMemoryBytes(t *testing.T) {
 func TestSchedulerPriorityReserve(t *testing.T) {
 	ts := newTestSched(80, 1, 1)
 	ep := epOf("e", "t")
-	low := tasksOf(ep, 80)
-	for _, task := range low {
-		task.Priority = 1
-	}
+	low := withPriority(tasksOf(ep, 80), 1)
 	if rej := ts.admit(low); len(rej) != 0 {
 		t.Fatalf("%d of 80 refused with room for 80", len(rej))
 	}
@@ -379,11 +384,7 @@ func TestSchedulerLowPriorityLeavesASlot(t *testing.T) {
 	ts := newTestSched(1000, 1000, 4)
 	ts.breakerOff()
 	ep := epOf("e", "t")
-	low := tasksOf(ep, 100)
-	for _, task := range low {
-		task.Priority = 1
-	}
-	ts.admit(low)
+	ts.admit(withPriority(tasksOf(ep, 100), 1))
 	js := ts.started()
 	if len(js) != 3 {
 		t.Fatalf("%d priority-1 requests in flight with max_in_flight 4, want 3: one slot left free", len(js))
@@ -408,11 +409,7 @@ func TestSchedulerLowPriorityLeavesASlot(t *testing.T) {
 	one := newTestSched(1000, 1000, 1)
 	one.breakerOff()
 	solo := epOf("s", "t")
-	tasks := tasksOf(solo, 3)
-	for _, task := range tasks {
-		task.Priority = 0
-	}
-	one.admit(tasks)
+	one.admit(withPriority(tasksOf(solo, 3), 0))
 	if n := len(one.started()); n != 1 {
 		t.Fatalf("%d priority-0 requests in flight with max_in_flight 1, want 1: no slot is kept then", n)
 	}
