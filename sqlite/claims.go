@@ -125,6 +125,9 @@ func (s *Store) FindStaleClaims(ctx context.Context, f hookline.StaleClaimFilter
 	before := micros(f.Before)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeldBefore(ctx, before); err != nil {
+		return nil, fmt.Errorf("sqlite: find stale claims: %w", err)
+	}
 	if err := s.inherit(ctx); err != nil {
 		return nil, fmt.Errorf("sqlite: find stale claims: %w", err)
 	}
@@ -195,7 +198,11 @@ func (s *Store) RescueClaims(ctx context.Context, deliveryIDs []string, before t
 		return 0, nil
 	}
 	var n int64
+	held := s.held.of(stale)
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.writeHeld(ctx, tx, held); err != nil {
+			return err
+		}
 		res, err := tx.StmtContext(ctx, s.stmts.unclaim).ExecContext(ctx, jsonList(stale))
 		if err != nil {
 			return err
@@ -206,6 +213,7 @@ func (s *Store) RescueClaims(ctx context.Context, deliveryIDs []string, before t
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: rescue claims: %w", err)
 	}
+	s.held.wrote(held)
 	for _, id := range stale {
 		delete(s.claims.m, id)
 	}

@@ -57,6 +57,9 @@ func deliveryNotFound(id string) error {
 
 // FindDelivery returns one delivery, or ENOTFOUND.
 func (s *Store) FindDelivery(ctx context.Context, id string) (*hookline.Delivery, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: find delivery: %w", err)
+	}
 	d, err := findDelivery(ctx, s.rdb, id)
 	if err != nil && hookline.ErrorCode(err) != hookline.ENOTFOUND {
 		return nil, fmt.Errorf("sqlite: find delivery: %w", err)
@@ -67,6 +70,9 @@ func (s *Store) FindDelivery(ctx context.Context, id string) (*hookline.Delivery
 // FindDeliveries returns a page of deliveries, newest first, and the cursor
 // of the next page ("" on the last page).
 func (s *Store) FindDeliveries(ctx context.Context, f hookline.DeliveryFilter) ([]*hookline.Delivery, string, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, "", fmt.Errorf("sqlite: find deliveries: %w", err)
+	}
 	if f.Status != "" && !f.Status.Valid() {
 		return nil, "", hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
 	}
@@ -259,6 +265,9 @@ func (s *Store) typesWithPrefix(ctx context.Context, query, field, prefix string
 // FindAttempts returns the attempts of a delivery, first attempt first, or
 // ENOTFOUND when the delivery does not exist.
 func (s *Store) FindAttempts(ctx context.Context, deliveryID string) ([]*hookline.Attempt, error) {
+	if err := s.settle(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: find attempts: %w", err)
+	}
 	// One statement, so one snapshot: the delivery and its attempts.
 	rows, err := s.rdb.QueryContext(ctx, `SELECT a.attempt, a.started_at, a.duration_us, a.status_code,
 		a.error, a.response_body FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id
@@ -621,13 +630,18 @@ func (s *Store) Unclaim(ctx context.Context, deliveryIDs []string) error {
 		return nil
 	}
 	ids := jsonList(mine)
+	held := s.held.of(mine)
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := s.writeHeld(ctx, tx, held); err != nil {
+			return err
+		}
 		_, err := tx.StmtContext(ctx, s.stmts.unclaim).ExecContext(ctx, ids)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: unclaim deliveries: %w", err)
 	}
+	s.held.wrote(held)
 	for _, id := range mine {
 		delete(s.claims.m, id)
 	}
@@ -642,6 +656,9 @@ func (s *Store) ResetClaims(ctx context.Context, partitions []int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return fmt.Errorf("sqlite: reset claims: %w", err)
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		if partitions == nil {
@@ -666,7 +683,8 @@ func (s *Store) ResetClaims(ctx context.Context, partitions []int) error {
 // number is past the delivery's count; the others are dropped, and marked
 // with why (hookline.Outcome.Dropped). One whose attempt is recorded
 // already, with the same start, was written by an earlier call (a batch
-// written again) and is not marked.
+// written again) and is not marked. The row of a held delivery (held.go) is
+// written here, with its outcome's values.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
 		return nil
@@ -684,11 +702,17 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	defer s.mu.Unlock()
 	var d countsDelta
 	var released []string
+	var settle settling
+	held := s.held.of(ids)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		d, released = countsDelta{}, released[:0]
-		status, err := s.statuses(ctx, tx, ids)
+		settle.reset(held)
+		status, err := s.statuses(ctx, tx, settle.unwritten(ids))
 		if err != nil {
 			return err
+		}
+		for _, r := range held {
+			status[r.id] = deliveryStatus{r.endpointID, statusPending, true, 0}
 		}
 		update := tx.StmtContext(ctx, s.stmts.recordOutcome)
 		attempts := make([]any, 0, 7*len(outcomes))
@@ -720,7 +744,9 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			if v == statusPending && o.BatchID != "" {
 				batch = o.BatchID
 			}
-			if _, err := update.ExecContext(ctx, v, int64(a.Attempt), int64(a.StatusCode), a.Error,
+			if settle.held(a.DeliveryID) {
+				settle.add(a.DeliveryID, v, int64(a.Attempt), int64(a.StatusCode), a.Error, next, nowUS, batch)
+			} else if _, err := update.ExecContext(ctx, v, int64(a.Attempt), int64(a.StatusCode), a.Error,
 				next, nowUS, a.DeliveryID, batch); err != nil {
 				return fmt.Errorf("update delivery: %w", err)
 			}
@@ -734,7 +760,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		if err := s.stmts.insertAttempts.exec(ctx, tx, attempts); err != nil {
 			return fmt.Errorf("insert attempts: %w", err)
 		}
-		return nil
+		return s.writeSettled(ctx, tx, &settle)
 	})
 	if err != nil {
 		for i := range outcomes {
@@ -742,6 +768,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		}
 		return fmt.Errorf("sqlite: record outcomes: %w", err)
 	}
+	s.held.wrote(settle.rows)
 	s.counts.apply(&d)
 	for _, id := range released {
 		delete(s.claims.m, id)
@@ -822,6 +849,9 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, now time.Time) (*h
 	nowUS := micros(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: retry delivery: %w", err)
+	}
 	var d *hookline.Delivery
 	var old int64
 	var endpointID string
@@ -897,6 +927,9 @@ func (s *Store) RecoverEndpoint(ctx context.Context, endpointID string, since, n
 func (s *Store) recoverBatch(ctx context.Context, endpointID, q string, args []any) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return 0, fmt.Errorf("sqlite: recover endpoint: %w", err)
+	}
 	if s.endpoints.get(endpointID) == nil {
 		return 0, endpointNotFound(endpointID)
 	}

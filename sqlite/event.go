@@ -30,7 +30,8 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 	defer s.mu.Unlock()
 	in := ingest{s: s, now: truncate(now), keys: make(map[hookline.IdempotencyID]*hookline.IdempotencyEntry)}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		in.tx, in.seq = tx, s.seq
+		in.tx, in.seq, in.fanoutID = tx, s.seq, s.held.lastID
+		in.held, in.fanoutArgs = in.held[:0], in.fanoutArgs[:0]
 		for _, r := range reqs {
 			if err := in.request(ctx, r); err != nil {
 				return err
@@ -45,6 +46,7 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 		return fmt.Errorf("sqlite: ingest: %w", err)
 	}
 	s.seq = in.seq
+	in.keepHeld()
 	var tasks []*hookline.Task
 	if len(reqs) == 1 {
 		tasks = reqs[0].Tasks
@@ -76,6 +78,10 @@ type ingest struct {
 	eventArgs          []any            // rows of insertEvents
 	deliveryArgs       []any            // rows of insertDeliveries
 	lastID             string           // of the deliveries
+	ids                int              // of the deliveries, made so far
+	held               []*heldRow       // the deliveries held (held.go)
+	fanoutID           int64            // of the last fanouts row planned
+	fanoutArgs         []any            // rows of insertFanouts
 	claimed            []*hookline.Task // the tasks of the deliveries written claimed
 }
 
@@ -116,6 +122,14 @@ func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error 
 	hookline.AnswerRepeats(r.Events, dup, results)
 	r.Results = results
 	return nil
+}
+
+// keepHeld records the deliveries the call held, once it has committed.
+func (in *ingest) keepHeld() {
+	in.s.held.lastID = in.fanoutID
+	for _, r := range in.held {
+		in.s.held.m[r.id] = r
+	}
 }
 
 // matches counts the endpoints ev fans out to.
@@ -159,6 +173,9 @@ func (in *ingest) lookup(ctx context.Context, k hookline.IdempotencyID) (*hookli
 func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestRequest) []*hookline.Task {
 	var tasks []*hookline.Task
 	var payload []byte
+	var held []*heldRow // the deliveries held, and the steps between their IDs
+	var steps []int
+	last := 0
 	now := micros(in.now)
 	created := truncate(ev.CreatedAt)
 	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
@@ -169,17 +186,20 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 			payload = payloadOf(ev)
 		}
 		id := in.deliveryID()
-		claimed := int64(0)
 		claims := r.Claims(ce.ep, ce.partition)
 		if claims {
-			claimed = 1
+			held = append(held, &heldRow{id: id, eventID: ev.ID, endpointID: ce.ep.ID, eventType: ev.Type,
+				partition: ce.partition, priority: int64(ev.Priority), seq: seq, at: now})
+			steps = append(steps, in.ids-last)
+			last = in.ids
+		} else {
+			var okey any
+			if ce.ep.FIFO() {
+				okey = ev.OrderingKey
+			}
+			in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), int64(0), now, now, now,
+				int64(ev.Priority), seq, okey, ev.Type)
 		}
-		var okey any
-		if ce.ep.FIFO() {
-			okey = ev.OrderingKey
-		}
-		in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), claimed, now, now, now,
-			int64(ev.Priority), seq, okey, ev.Type)
 		t := &hookline.Task{
 			DeliveryID:     id,
 			EventID:        ev.ID,
@@ -198,6 +218,16 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		}
 		in.deliveries++
 	}
+	if len(held) > 0 {
+		steps[0] = 0
+		in.fanoutID++
+		f := &fanout{id: in.fanoutID, left: len(held)}
+		for _, h := range held {
+			h.fanout = f
+		}
+		in.held = append(in.held, held...)
+		in.fanoutArgs = append(in.fanoutArgs, f.id, ev.ID, held[0].id, now, fanoutBody(held, steps))
+	}
 	return tasks
 }
 
@@ -205,6 +235,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 // each one the previous plus one, so the IDs of one call ascend and their
 // rows are appended to the indexes rather than scattered over them.
 func (in *ingest) deliveryID() string {
+	in.ids++
 	if in.lastID == "" {
 		in.lastID = hookline.NewID(hookline.DeliveryPrefix, in.now)
 	} else {
@@ -239,6 +270,9 @@ func (in *ingest) flush(ctx context.Context) error {
 	}
 	if err := st.insertDeliveries.exec(ctx, in.tx, in.deliveryArgs); err != nil {
 		return fmt.Errorf("insert deliveries: %w", err)
+	}
+	if err := st.insertFanouts.exec(ctx, in.tx, in.fanoutArgs); err != nil {
+		return fmt.Errorf("insert fanouts: %w", err)
 	}
 	if len(in.putKeys) == 0 {
 		return nil
@@ -304,7 +338,8 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 	in := ingest{s: s, now: truncate(now)}
 	var tasks []*hookline.Task
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		in.tx = tx
+		in.tx, in.fanoutID = tx, s.held.lastID
+		in.held, in.fanoutArgs = in.held[:0], in.fanoutArgs[:0]
 		var ev hookline.Event
 		var data []byte
 		var created, seq int64
@@ -318,13 +353,17 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		ev.Data, ev.CreatedAt = data, fromMicros(created)
 		// A replay takes its event's place in line: its accepted order.
 		tasks = in.fanOut(&ev, seq, &hookline.IngestRequest{Claim: claim})
-		return s.stmts.insertDeliveries.exec(ctx, tx, in.deliveryArgs)
+		if err := s.stmts.insertDeliveries.exec(ctx, tx, in.deliveryArgs); err != nil {
+			return err
+		}
+		return s.stmts.insertFanouts.exec(ctx, tx, in.fanoutArgs)
 	})
 	if hookline.ErrorCode(err) == hookline.ENOTFOUND {
 		return nil, err
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
+	in.keepHeld()
 	s.counts.ingested(tasks, 0)
 	s.claims.add(in.claimed, micros(in.now))
 	return tasks, nil

@@ -54,6 +54,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 func (s *Store) pruneEvents(ctx context.Context, before int64, limit int) (events int, done bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return 0, false, err
+	}
 	var d countsDelta
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		events, done, d = 0, false, countsDelta{}

@@ -78,6 +78,9 @@ func (s *Store) PurgeDeleted(ctx context.Context, partitions []int, before time.
 func (s *Store) purgeDeliveries(ctx context.Context, endpointID string, limit int) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return 0, err
+	}
 	var d countsDelta
 	n := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -110,6 +113,9 @@ func (s *Store) purgeDeliveries(ctx context.Context, endpointID string, limit in
 func (s *Store) dropEndpoint(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return err
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND deleted_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = ?)`, id, id)

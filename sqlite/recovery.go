@@ -114,6 +114,9 @@ func joinUnion(parts []string) string {
 // CountDeliveries returns how many deliveries f selects, walking the index
 // a list would lead with (see deliveriesQuery), without the events.
 func (s *Store) CountDeliveries(ctx context.Context, f hookline.DeliveryFilter) (int64, error) {
+	if err := s.settle(ctx); err != nil {
+		return 0, fmt.Errorf("sqlite: count deliveries: %w", err)
+	}
 	if f.Status != "" && !f.Status.Valid() {
 		return 0, hookline.Errorf(hookline.EINVALID, "status: must be pending, delivered or failed")
 	}
@@ -148,6 +151,9 @@ func (s *Store) RetryDeliveries(ctx context.Context, f hookline.DeliveryFilter, 
 	args = append([]any{nowUS, nowUS}, append(args, limit)...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return hookline.RetryResult{}, fmt.Errorf("sqlite: retry deliveries: %w", err)
+	}
 	var res hookline.RetryResult
 	var d countsDelta
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -200,6 +206,9 @@ func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingReque
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.flushHeld(ctx); err != nil {
+		return hookline.ReplayMissingPage{}, fmt.Errorf("sqlite: replay missing: %w", err)
+	}
 	ce := s.endpoints.get(r.EndpointID)
 	if ce == nil {
 		return hookline.ReplayMissingPage{}, endpointNotFound(r.EndpointID)

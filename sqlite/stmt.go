@@ -18,6 +18,9 @@ type statements struct {
 	insertEvents     *batchInsert
 	insertDeliveries *batchInsert
 	insertAttempts   *batchInsert
+	insertFanouts    *batchInsert
+	writeHeld        *batchInsert
+	insertSettled    *batchInsert
 
 	findKey *sql.Stmt
 	putKey  *sql.Stmt
@@ -51,6 +54,20 @@ const (
 	queryInsertDeliveries = `INSERT OR ROLLBACK INTO deliveries
 	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at, priority, seq, okey,
 	event_type)`
+
+	// queryWriteHeld writes the rows of held deliveries (held.go); one
+	// written already is kept.
+	queryWriteHeld = `INSERT OR IGNORE INTO deliveries
+	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at, priority, seq, okey,
+	event_type)`
+
+	// queryInsertSettled writes the rows of held deliveries with their
+	// outcomes (settling); one written already is kept.
+	queryInsertSettled = `INSERT OR IGNORE INTO deliveries
+	(id, event_id, endpoint_id, partition, claimed, next_attempt_at, created_at, updated_at, priority, seq, okey,
+	event_type, status, attempts, last_status_code, last_error, delivered_at, batch_id)`
+
+	queryInsertFanouts = `INSERT OR ROLLBACK INTO fanouts (id, event_id, first_id, created_at, body)`
 
 	// Attempts already written are ignored, so that a batch whose commit
 	// was reported failed after it succeeded can be written again.
@@ -161,6 +178,9 @@ func prepare(ctx context.Context, db *sql.DB) (_ *statements, err error) {
 	st.insertEvents = batch(queryInsertEvents, "", 9)
 	st.insertDeliveries = batch(queryInsertDeliveries, "", deliveryColumns)
 	st.insertAttempts = batch(queryInsertAttempts, tailInsertAttempts, 7)
+	st.insertFanouts = batch(queryInsertFanouts, "", 5)
+	st.writeHeld = batch(queryWriteHeld, "", deliveryColumns)
+	st.insertSettled = batch(queryInsertSettled, "", settledColumns)
 	st.findKey = p(queryFindKey)
 	st.putKey = p(queryPutKey)
 	st.claimDue = p(queryClaimDue)

@@ -61,10 +61,13 @@ var schemaV9 string
 //go:embed schema_v10.sql
 var schemaV10 string
 
+//go:embed schema_v11.sql
+var schemaV11 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
 var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9,
-	schemaV10}
+	schemaV10, schemaV11}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.
@@ -91,6 +94,7 @@ type Store struct {
 	version atomic.Int64
 
 	claims claims // who holds the claims of the file, and since when; under mu
+	held   held   // the deliveries whose rows are not written yet (held.go); under mu
 
 	box      *secretbox.Box // seals endpoint secrets; nil: stored in plain
 	resealed int            // endpoints whose secrets Open re-sealed
@@ -164,6 +168,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := s.resealSecrets(ctx, stale, plain); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := s.recoverHeld(ctx); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if s.counts, err = loadCounts(ctx, s.wdb); err != nil {

@@ -203,3 +203,39 @@ func BenchmarkClaimDue(b *testing.B) {
 	}
 	b.ReportMetric(float64(limit*b.N)/b.Elapsed().Seconds(), "deliveries/s")
 }
+
+// BenchmarkIngestAndOutcome measures what a delivery costs the store from
+// its ingest to its first attempt's outcome: one Ingest call of group
+// requests of one event each, fanned out to 10 endpoints and claimed (as
+// the engine does when it has room), then one RecordOutcomes of them all,
+// delivered.
+func BenchmarkIngestAndOutcome(b *testing.B) {
+	for _, group := range []int{1, 50} {
+		b.Run(fmt.Sprintf("endpoints=10/group=%d", group), func(b *testing.B) {
+			s := open(b)
+			benchEndpoints(b, s, 10)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				now := hookline.Now()
+				reqs := benchRequests(group, now, true)
+				if err := s.Ingest(ctx, reqs, now); err != nil {
+					b.Fatal(err)
+				}
+				var outcomes []hookline.Outcome
+				for _, r := range reqs {
+					for _, task := range r.Tasks {
+						outcomes = append(outcomes, hookline.Outcome{Status: hookline.StatusDelivered, Attempt: hookline.Attempt{
+							DeliveryID: task.DeliveryID, Attempt: 1, StartedAt: now, Duration: 12 * time.Millisecond,
+							StatusCode: 200, ResponseBody: `{"ok":true}`,
+						}})
+					}
+				}
+				if err := s.RecordOutcomes(ctx, outcomes, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(10*group*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}

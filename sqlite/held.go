@@ -1,0 +1,369 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/hookline/hookline"
+)
+
+// Held deliveries.
+//
+// Ingest hands most deliveries straight to the engine's memory (claimed),
+// and most of those succeed within milliseconds. Writing each one's row at
+// ingest, with its five index entries, and then updating it at its outcome
+// made fan-out cost O(deliveries) writes before the 202. Instead, a claimed
+// delivery is held: its event gets one row in fanouts, which lists the
+// deliveries of the event that were held (their IDs and endpoints), and the
+// delivery's own row is written later, in the transaction that first needs
+// it: its outcome's (RecordOutcomes), an unclaim, or a flush.
+//
+// The rest of the store never sees a held delivery: every method that reads
+// or changes deliveries, other than Ingest, RecordOutcomes, ClaimDue and
+// DueEndpoints (which only see unclaimed rows, and a held delivery is
+// claimed), first writes the rows of every held delivery (flush), so that
+// the table is what it would have been had the rows been written at ingest.
+// A fanouts row is deleted in the transaction that writes the last row it
+// lists, so after a crash, Open writes the rows its fanouts rows still list
+// (those not written yet) as ingest would have: claimed, due at their
+// ingest. Like every claim an earlier run left, they are freed by
+// ResetClaims when the engine starts, or by the rescuer: the deliveries of
+// an accepted event are never lost.
+//
+// Held deliveries are claimed deliveries, which the engine's memory queue
+// bounds, so the set and the work of a flush are bounded too.
+
+// heldRow is a delivery whose row is not written yet: the values of the row
+// ingest would have written.
+type heldRow struct {
+	id, eventID, endpointID, eventType string
+	partition                          int
+	priority, seq, at                  int64 // at: the ingest time (µs), its due, created and updated time
+	fanout                             *fanout
+}
+
+// fanout is a fanouts row and how many of the rows it lists are unwritten.
+type fanout struct {
+	id   int64
+	left int
+}
+
+// held are the held deliveries of the store, under its mu.
+type held struct {
+	m      map[string]*heldRow
+	lastID int64 // of the fanouts rows
+}
+
+// fanoutBody encodes the held deliveries of one event, in ID order: the
+// first ID is the row's first_id; then for each delivery, the number of
+// steps (nextID) from the previous ID (0 for the first), its partition and
+// its endpoint ID.
+func fanoutBody(rows []*heldRow, steps []int) []byte {
+	n := 0
+	for _, r := range rows {
+		n += 3*binary.MaxVarintLen32 + len(r.endpointID)
+	}
+	b := make([]byte, 0, n)
+	for i, r := range rows {
+		b = binary.AppendUvarint(b, uint64(steps[i]))
+		b = binary.AppendUvarint(b, uint64(r.partition))
+		b = binary.AppendUvarint(b, uint64(len(r.endpointID)))
+		b = append(b, r.endpointID...)
+	}
+	return b
+}
+
+// errBadFanout is the error of a fanouts row that does not decode.
+var errBadFanout = errors.New("malformed fanouts row")
+
+// decodeFanout returns the deliveries a fanouts row lists.
+func decodeFanout(firstID string, body []byte, row heldRow) ([]*heldRow, error) {
+	var out []*heldRow
+	id := firstID
+	for len(body) > 0 {
+		var v [3]uint64
+		for i := range v {
+			x, n := binary.Uvarint(body)
+			if n <= 0 {
+				return nil, errBadFanout
+			}
+			v[i], body = x, body[n:]
+		}
+		steps, partition, size := v[0], v[1], v[2]
+		if size > uint64(len(body)) || partition >= hookline.Partitions || steps > math.MaxInt32 {
+			return nil, errBadFanout
+		}
+		for range steps {
+			id = nextID(id)
+		}
+		r := row
+		r.id, r.partition, r.endpointID = id, int(partition), string(body[:size])
+		body = body[size:]
+		out = append(out, &r)
+	}
+	return out, nil
+}
+
+// writeHeld writes the rows of the held deliveries given, claimed, in tx,
+// and deletes the fanouts rows that are left with none unwritten. It
+// changes nothing in memory: once tx commits, the caller calls wrote. A row
+// that exists already is left as it is (a row written by a transaction
+// whose commit was reported failed after it succeeded).
+func (s *Store) writeHeld(ctx context.Context, tx *sql.Tx, rows []*heldRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	args := make([]any, 0, deliveryColumns*len(rows))
+	written := make(map[*fanout]int)
+	for _, r := range rows {
+		args = append(args, r.id, r.eventID, r.endpointID, int64(r.partition), int64(1), r.at, r.at, r.at,
+			r.priority, r.seq, nil, r.eventType)
+		written[r.fanout]++
+	}
+	if err := s.stmts.writeHeld.exec(ctx, tx, args); err != nil {
+		return fmt.Errorf("write held deliveries: %w", err)
+	}
+	return deleteDone(ctx, tx, written)
+}
+
+// deleteDone deletes, in tx, the fanouts rows of which as many rows are
+// being written as are left unwritten.
+func deleteDone(ctx context.Context, tx *sql.Tx, written map[*fanout]int) error {
+	var done []int64
+	for f, n := range written {
+		if f.left == n {
+			done = append(done, f.id)
+		}
+	}
+	if len(done) > 0 {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM fanouts WHERE id IN (SELECT value FROM json_each(?))",
+			jsonList(done)); err != nil {
+			return fmt.Errorf("delete fanouts: %w", err)
+		}
+	}
+	return nil
+}
+
+// settling is the rows of held deliveries that one RecordOutcomes writes
+// with their outcomes' values: one INSERT each, where a delivery written at
+// ingest costs an INSERT there and an UPDATE here.
+type settling struct {
+	by    map[string]*heldRow // the held deliveries of the batch
+	rows  []*heldRow          // those with an outcome written, in args order
+	index map[string]int      // delivery ID → its row in rows and args
+	args  []any               // settledColumns values a row
+}
+
+// settledColumns are the columns of insertSettled.
+const settledColumns = 18
+
+// reset starts over with the held deliveries of a batch.
+func (st *settling) reset(held []*heldRow) {
+	st.by = make(map[string]*heldRow, len(held))
+	for _, r := range held {
+		st.by[r.id] = r
+	}
+	st.rows, st.index, st.args = st.rows[:0], make(map[string]int), st.args[:0]
+}
+
+// held reports whether a delivery of the batch is held.
+func (st *settling) held(id string) bool { return st.by[id] != nil }
+
+// unwritten returns those of ids that are not held: the rows to read.
+func (st *settling) unwritten(ids []string) []string {
+	if len(st.by) == 0 {
+		return ids
+	}
+	out := make([]string, 0, len(ids)-len(st.by))
+	for _, id := range ids {
+		if st.by[id] == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// add plans the row of a held delivery with an outcome's values, as
+// queryRecordOutcome would set them; a second outcome of the same delivery
+// in the batch changes the row planned.
+func (st *settling) add(id string, status, attempt, code int64, errText string, next any, now int64, batch any) {
+	if i, ok := st.index[id]; ok {
+		a := st.args[i*settledColumns : (i+1)*settledColumns]
+		a[5], a[7], a[12], a[13], a[14], a[15], a[17] = next, now, status, max(a[13].(int64), attempt), code, errText, batch
+		if status == statusDelivered {
+			a[16] = now
+		}
+		return
+	}
+	r := st.by[id]
+	var delivered any
+	if status == statusDelivered {
+		delivered = now
+	}
+	st.index[id] = len(st.rows)
+	st.rows = append(st.rows, r)
+	st.args = append(st.args, r.id, r.eventID, r.endpointID, int64(r.partition), int64(0), next, r.at, now,
+		r.priority, r.seq, nil, r.eventType, status, attempt, code, errText, delivered, batch)
+}
+
+// writeSettled writes the rows st planned, and deletes the fanouts rows
+// they complete. A row that exists already is left as it is (written by a
+// call whose commit was reported failed after it succeeded).
+func (s *Store) writeSettled(ctx context.Context, tx *sql.Tx, st *settling) error {
+	if len(st.rows) == 0 {
+		return nil
+	}
+	if err := s.stmts.insertSettled.exec(ctx, tx, st.args); err != nil {
+		return fmt.Errorf("write held deliveries: %w", err)
+	}
+	written := make(map[*fanout]int)
+	for _, r := range st.rows {
+		written[r.fanout]++
+	}
+	return deleteDone(ctx, tx, written)
+}
+
+// wrote forgets the held deliveries whose rows a committed writeHeld wrote.
+func (h *held) wrote(rows []*heldRow) {
+	for _, r := range rows {
+		if _, ok := h.m[r.id]; ok {
+			delete(h.m, r.id)
+			r.fanout.left--
+		}
+	}
+}
+
+// of returns the held deliveries among ids.
+func (h *held) of(ids []string) []*heldRow {
+	if len(h.m) == 0 {
+		return nil
+	}
+	var out []*heldRow
+	var seen map[string]bool // an ID named twice is written once, and counted once by writeHeld
+	for _, id := range ids {
+		if r, ok := h.m[id]; ok && !seen[id] {
+			if seen == nil {
+				seen = make(map[string]bool)
+			}
+			seen[id] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// flushHeld writes the rows of every held delivery. The caller holds s.mu.
+func (s *Store) flushHeld(ctx context.Context) error {
+	if len(s.held.m) == 0 {
+		return nil
+	}
+	rows := make([]*heldRow, 0, len(s.held.m))
+	for _, r := range s.held.m {
+		rows = append(rows, r)
+	}
+	if err := s.write(ctx, func(tx *sql.Tx) error { return s.writeHeld(ctx, tx, rows) }); err != nil {
+		return fmt.Errorf("flush held deliveries: %w", err)
+	}
+	s.held.wrote(rows)
+	return nil
+}
+
+// flushHeldBefore writes the rows of the held deliveries claimed before
+// before (µs): those FindStaleClaims may find. The caller holds s.mu.
+func (s *Store) flushHeldBefore(ctx context.Context, before int64) error {
+	var rows []*heldRow
+	for id, r := range s.held.m {
+		if s.claims.m[id].at < before {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := s.write(ctx, func(tx *sql.Tx) error { return s.writeHeld(ctx, tx, rows) }); err != nil {
+		return fmt.Errorf("flush held deliveries: %w", err)
+	}
+	s.held.wrote(rows)
+	return nil
+}
+
+// settle writes the rows of every held delivery, for a method that reads
+// deliveries without holding s.mu.
+func (s *Store) settle(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushHeld(ctx)
+}
+
+// recoverHeld writes, claimed as ingest would have, the rows that the
+// fanouts rows left by an earlier run list and that were not written, and deletes those fanouts
+// rows; then it sets where the IDs of new fanouts rows start. Open calls it
+// before it counts the deliveries.
+func (s *Store) recoverHeld(ctx context.Context) error {
+	s.held.m = make(map[string]*heldRow)
+	const page = 256 // fanouts rows a transaction
+	for {
+		var n int
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, `SELECT f.id, f.first_id, f.created_at, f.body, e.id, e.type, e.priority, e.seq
+				FROM fanouts f JOIN events e ON e.id = f.event_id ORDER BY f.id LIMIT ?`, page)
+			if err != nil {
+				return err
+			}
+			var ids []int64
+			var lost []*heldRow
+			for rows.Next() {
+				var id int64
+				var first string
+				var body []byte
+				var r heldRow
+				if err := rows.Scan(&id, &first, &r.at, &body, &r.eventID, &r.eventType, &r.priority, &r.seq); err != nil {
+					rows.Close()
+					return err
+				}
+				ds, err := decodeFanout(first, body, r)
+				if err != nil {
+					rows.Close()
+					return fmt.Errorf("fanouts row %d: %w", id, err)
+				}
+				ids = append(ids, id)
+				lost = append(lost, ds...)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			n = len(ids)
+			if n == 0 {
+				return nil
+			}
+			args := make([]any, 0, deliveryColumns*len(lost))
+			for _, r := range lost {
+				args = append(args, r.id, r.eventID, r.endpointID, int64(r.partition), int64(1), r.at, r.at, r.at,
+					r.priority, r.seq, nil, r.eventType)
+			}
+			if err := s.stmts.writeHeld.exec(ctx, tx, args); err != nil {
+				return fmt.Errorf("write held deliveries: %w", err)
+			}
+			_, err = tx.ExecContext(ctx, "DELETE FROM fanouts WHERE id IN (SELECT value FROM json_each(?))", jsonList(ids))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("recover held deliveries: %w", err)
+		}
+		if n < page {
+			break
+		}
+	}
+	// Fanouts rows whose event is gone (none should be) list nothing to write.
+	if _, err := s.wdb.ExecContext(ctx, "DELETE FROM fanouts WHERE event_id NOT IN (SELECT id FROM events)"); err != nil {
+		return fmt.Errorf("recover held deliveries: %w", err)
+	}
+	return s.wdb.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM fanouts").Scan(&s.held.lastID)
+}
