@@ -299,6 +299,7 @@ func New(cfg Config) *Engine {
 		start:      func(j *job) { go e.run(j) },
 		wake:       e.poller.poke,
 		profile:    e.sender.Profile,
+		owned:      e.ownedMask,
 	})
 	e.committer = newCommitter(e, 4096)
 	e.outcomes = newOutcomeWriter(e, 4*outcomeBatchSize)

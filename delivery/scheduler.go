@@ -40,6 +40,11 @@ type schedConfig struct {
 	// profile makes the request profile of an endpoint with request
 	// options (sender.Sender.Profile); nil makes none.
 	profile func(*hookline.Endpoint) (*sender.Profile, error)
+	// owned returns the partitions the node dispatches, as a mask, or nil
+	// for all; when owned itself is nil, all are. admit reads it under the scheduler's lock, so that a task
+	// claimed while its partition was being lost either is admitted before
+	// the loss drops the partition's tasks, or is rejected.
+	owned func() []bool
 }
 
 // job is one attempt to make: a task, its endpoint's state, the snapshot
@@ -475,8 +480,8 @@ func (s *scheduler) dispatch(now time.Time) {
 // admit queues tasks, skipping those already held, and starts what can go.
 // It returns the tasks it did not take, which the caller gives back to the
 // store: those past the memory bound (with the reserve for a priority above
-// the default), and those of endpoints that refuse new work (an open
-// circuit, a long pause).
+// the default), those of endpoints that refuse new work (an open
+// circuit, a long pause), and those of partitions the node no longer owns.
 func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 	if len(tasks) == 0 {
 		return nil
@@ -484,9 +489,19 @@ func (s *scheduler) admit(tasks []*hookline.Task) (rejected []*hookline.Task) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.now()
+	var owned []bool
+	if s.cfg.owned != nil {
+		owned = s.cfg.owned()
+	}
 	var last *epState
 	for i, t := range tasks {
 		if _, ok := s.held[t.DeliveryID]; ok {
+			continue
+		}
+		if owned != nil && !owned[t.Partition] {
+			// Its partition went between its claim and now: the next
+			// owner sends it, once it is unclaimed.
+			rejected = append(rejected, t)
 			continue
 		}
 		if _, ok := s.settling[t.DeliveryID]; ok {

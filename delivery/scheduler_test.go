@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -412,5 +413,41 @@ func TestSchedulerLowPriorityLeavesASlot(t *testing.T) {
 	one.admit(withPriority(tasksOf(solo, 3), 0))
 	if n := len(one.started()); n != 1 {
 		t.Fatalf("%d priority-0 requests in flight with max_in_flight 1, want 1: no slot is kept then", n)
+	}
+}
+
+// TestSchedulerAdmitLostPartition: tasks claimed for a partition that the
+// node loses before they reach the scheduler are handed back, not sent: the
+// loss dropped the partition's tasks already, and the next owner sends them
+// once they are unclaimed (otherwise both nodes would).
+func TestSchedulerAdmitLostPartition(t *testing.T) {
+	ts := newTestSched(100, 10, 5)
+	lost, kept := epOf("ep_lost", "acme"), epOf("ep_kept", "acme")
+	if lost.Partition() == kept.Partition() {
+		t.Fatal("the endpoints share a partition")
+	}
+	var mu sync.Mutex
+	mask := make([]bool, hookline.Partitions)
+	for p := range mask {
+		mask[p] = true
+	}
+	ts.cfg.owned = func() []bool { mu.Lock(); defer mu.Unlock(); return mask }
+	if rej := ts.admit(tasksOf(lost, 2)); len(rej) != 0 {
+		t.Fatalf("%d tasks rejected while owned", len(rej))
+	}
+	mu.Lock()
+	mask = slices.Clone(mask)
+	mask[lost.Partition()] = false
+	mu.Unlock()
+	rej := ts.admit(append(tasksOf(epOf("ep_lost", "acme"), 3)[2:], tasksOf(kept, 1)...))
+	if len(rej) != 1 || rej[0].Endpoint.ID != lost.ID {
+		t.Fatalf("rejected %v, want the one task of the lost partition", rej)
+	}
+	for _, j := range ts.started() {
+		for _, task := range j.tasks {
+			if task.DeliveryID == "ep_lost-2" {
+				t.Errorf("the task of the lost partition was started")
+			}
+		}
 	}
 }
