@@ -39,6 +39,25 @@ func heldStore(t *testing.T, path string, n int) (*Store, []*hookline.Endpoint) 
 	return s, eps
 }
 
+// reopen closes s and opens path again, and checks that the file then has
+// the deliveries rows wanted and no fanouts row. Close writes no held
+// delivery: the file is as a crash leaves it.
+func reopen(t *testing.T, s *Store, path string, deliveries int) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, f := rowCounts(t, s); d != deliveries || f != 0 {
+		s.Close()
+		t.Fatalf("after reopening: %d deliveries rows and %d fanouts rows, want %d and 0", d, f, deliveries)
+	}
+	return s
+}
+
 // ingestOne ingests one event of acme, claimed (held) or not, and returns
 // its tasks.
 func ingestOne(t *testing.T, s *Store, claim bool, now time.Time) []*hookline.Task {
@@ -164,18 +183,8 @@ func TestHeldRecoveredAfterCrash(t *testing.T) {
 		Attempt: hookline.Attempt{DeliveryID: tasks[4].DeliveryID, Attempt: 1, StartedAt: now, StatusCode: 200}}}, now); err != nil {
 		t.Fatal(err)
 	}
-	// Close does not write held deliveries: the file is as a crash leaves it.
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, path, 6)
 	defer s.Close()
-	if d, f := rowCounts(t, s); d != 6 || f != 0 {
-		t.Fatalf("after reopening: %d deliveries rows and %d fanouts rows, want 6 and 0", d, f)
-	}
 	if st, _ := s.Stats(ctx); st.Pending != 5 || st.Delivered != 1 || st.Events != 2 {
 		t.Errorf("Stats after reopening = %+v, want 5 pending, 1 delivered, 2 events", st)
 	}
@@ -266,17 +275,8 @@ func TestHeldNamedTwice(t *testing.T) {
 	if d, f := rowCounts(t, s); d != 1 || f != 1 {
 		t.Fatalf("%d deliveries rows and %d fanouts rows, want 1 and 1", d, f)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = reopen(t, s, path, 2)
 	defer s.Close()
-	if d, f := rowCounts(t, s); d != 2 || f != 0 {
-		t.Fatalf("after reopening: %d deliveries rows and %d fanouts rows, want 2 and 0", d, f)
-	}
 	if st, _ := s.Stats(ctx); st.Pending != 1 || st.Delivered != 1 {
 		t.Errorf("Stats after reopening = %+v, want 1 pending and 1 delivered", st)
 	}
