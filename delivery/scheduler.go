@@ -41,9 +41,10 @@ type schedConfig struct {
 	// options (sender.Sender.Profile); nil makes none.
 	profile func(*hookline.Endpoint) (*sender.Profile, error)
 	// owned returns the partitions the node dispatches, as a mask, or nil
-	// for all; when owned itself is nil, all are. admit reads it under the scheduler's lock, so that a task
-	// claimed while its partition was being lost either is admitted before
-	// the loss drops the partition's tasks, or is rejected.
+	// for all; when owned itself is nil, all are. admit reads it under the
+	// scheduler's lock, so that a task claimed while its partition was
+	// being lost is either admitted before the loss drops the partition's
+	// tasks, or rejected.
 	owned func() []bool
 }
 

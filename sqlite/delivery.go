@@ -703,16 +703,15 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	var d countsDelta
 	var released []string
 	var settle settling
-	held := s.held.of(ids)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		d, released = countsDelta{}, released[:0]
-		settle.reset(held)
+		settle.reset(&s.held, ids)
 		status, err := s.statuses(ctx, tx, settle.unwritten(ids))
 		if err != nil {
 			return err
 		}
-		for _, r := range held {
-			status[r.id] = deliveryStatus{r.endpointID, statusPending, true, 0}
+		for id, r := range settle.by {
+			status[id] = deliveryStatus{r.endpointID, statusPending, true, 0}
 		}
 		update := tx.StmtContext(ctx, s.stmts.recordOutcome)
 		attempts := make([]any, 0, 7*len(outcomes))

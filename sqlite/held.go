@@ -117,22 +117,30 @@ func (s *Store) writeHeld(ctx context.Context, tx *sql.Tx, rows []*heldRow) erro
 	if len(rows) == 0 {
 		return nil
 	}
+	if err := s.stmts.writeHeld.exec(ctx, tx, heldArgs(rows)); err != nil {
+		return fmt.Errorf("write held deliveries: %w", err)
+	}
+	return deleteDone(ctx, tx, rows)
+}
+
+// heldArgs returns the values of the rows ingest would have written for
+// rows: claimed, pending, due at their ingest.
+func heldArgs(rows []*heldRow) []any {
 	args := make([]any, 0, deliveryColumns*len(rows))
-	written := make(map[*fanout]int)
 	for _, r := range rows {
 		args = append(args, r.id, r.eventID, r.endpointID, int64(r.partition), int64(1), r.at, r.at, r.at,
 			r.priority, r.seq, nil, r.eventType)
-		written[r.fanout]++
 	}
-	if err := s.stmts.writeHeld.exec(ctx, tx, args); err != nil {
-		return fmt.Errorf("write held deliveries: %w", err)
-	}
-	return deleteDone(ctx, tx, written)
+	return args
 }
 
-// deleteDone deletes, in tx, the fanouts rows of which as many rows are
-// being written as are left unwritten.
-func deleteDone(ctx context.Context, tx *sql.Tx, written map[*fanout]int) error {
+// deleteDone deletes, in tx, the fanouts rows of which every row left
+// unwritten is among the rows being written.
+func deleteDone(ctx context.Context, tx *sql.Tx, rows []*heldRow) error {
+	written := make(map[*fanout]int)
+	for _, r := range rows {
+		written[r.fanout]++
+	}
 	var done []int64
 	for f, n := range written {
 		if f.left == n {
@@ -161,13 +169,17 @@ type settling struct {
 // settledColumns are the columns of insertSettled.
 const settledColumns = 18
 
-// reset starts over with the held deliveries of a batch.
-func (st *settling) reset(held []*heldRow) {
-	st.by = make(map[string]*heldRow, len(held))
-	for _, r := range held {
-		st.by[r.id] = r
+// reset starts over with the deliveries of a batch, ids, held in h.
+func (st *settling) reset(h *held, ids []string) {
+	st.by, st.index, st.rows, st.args = nil, nil, st.rows[:0], st.args[:0]
+	for _, id := range ids {
+		if r := h.m[id]; r != nil {
+			if st.by == nil {
+				st.by, st.index = make(map[string]*heldRow), make(map[string]int)
+			}
+			st.by[id] = r
+		}
 	}
-	st.rows, st.index, st.args = st.rows[:0], make(map[string]int), st.args[:0]
 }
 
 // held reports whether a delivery of the batch is held.
@@ -220,11 +232,7 @@ func (s *Store) writeSettled(ctx context.Context, tx *sql.Tx, st *settling) erro
 	if err := s.stmts.insertSettled.exec(ctx, tx, st.args); err != nil {
 		return fmt.Errorf("write held deliveries: %w", err)
 	}
-	written := make(map[*fanout]int)
-	for _, r := range st.rows {
-		written[r.fanout]++
-	}
-	return deleteDone(ctx, tx, written)
+	return deleteDone(ctx, tx, st.rows)
 }
 
 // wrote forgets the held deliveries whose rows a committed writeHeld wrote.
@@ -257,20 +265,7 @@ func (h *held) of(ids []string) []*heldRow {
 }
 
 // flushHeld writes the rows of every held delivery. The caller holds s.mu.
-func (s *Store) flushHeld(ctx context.Context) error {
-	if len(s.held.m) == 0 {
-		return nil
-	}
-	rows := make([]*heldRow, 0, len(s.held.m))
-	for _, r := range s.held.m {
-		rows = append(rows, r)
-	}
-	if err := s.write(ctx, func(tx *sql.Tx) error { return s.writeHeld(ctx, tx, rows) }); err != nil {
-		return fmt.Errorf("flush held deliveries: %w", err)
-	}
-	s.held.wrote(rows)
-	return nil
-}
+func (s *Store) flushHeld(ctx context.Context) error { return s.flushHeldBefore(ctx, math.MaxInt64) }
 
 // flushHeldBefore writes the rows of the held deliveries claimed before
 // before (µs): those FindStaleClaims may find. The caller holds s.mu.
@@ -343,12 +338,7 @@ func (s *Store) recoverHeld(ctx context.Context) error {
 			if n == 0 {
 				return nil
 			}
-			args := make([]any, 0, deliveryColumns*len(lost))
-			for _, r := range lost {
-				args = append(args, r.id, r.eventID, r.endpointID, int64(r.partition), int64(1), r.at, r.at, r.at,
-					r.priority, r.seq, nil, r.eventType)
-			}
-			if err := s.stmts.writeHeld.exec(ctx, tx, args); err != nil {
+			if err := s.stmts.writeHeld.exec(ctx, tx, heldArgs(lost)); err != nil {
 				return fmt.Errorf("write held deliveries: %w", err)
 			}
 			_, err = tx.ExecContext(ctx, "DELETE FROM fanouts WHERE id IN (SELECT value FROM json_each(?))", jsonList(ids))
