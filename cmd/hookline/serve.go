@@ -51,6 +51,7 @@ type Main struct {
 	Engine   *delivery.Engine
 	listener net.Listener
 	server   *http.Server
+	silent   silentConns // the server's connections that sent nothing yet
 	closers  []func() error
 	lock     *os.File
 }
@@ -252,6 +253,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		IdleTimeout:       m.HTTP.IdleTimeout,
 		MaxHeaderBytes:    m.HTTP.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnState:         m.silent.track,
 	}
 	m.server.TLSConfig = tlsConfig
 	m.server.RegisterOnShutdown(dash.Close) // ends the live streams, which never go idle
@@ -283,8 +285,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 }
 
 // Close shuts down in order, each step within its budget (m.Shutdown): stop
-// accepting and finish requests, closing the connections still busy at the
-// end of the budget; stop the engine with a deadline of its own (commit
+// accepting and finish requests, closing at once the connections that sent
+// none and at the end of the budget those still busy; stop the engine with a deadline of its own (commit
 // accepted events, hand back queued deliveries, finish or abort in-flight
 // ones, write every outcome); release leases; close the store. It logs each
 // step. A client cut off, or deliveries aborted at the deadline, are what
@@ -298,7 +300,7 @@ func (m *Main) Close() error {
 	var errs []error
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), b.HTTP)
-		err := m.server.Shutdown(ctx)
+		err := m.silent.shutdown(ctx, m.server)
 		cancel()
 		if err != nil {
 			log.Warn("hookline stopping: requests still under way after the HTTP budget; closing their connections",

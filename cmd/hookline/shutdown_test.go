@@ -56,3 +56,51 @@ func TestShutdownWithClientThatDoesNotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownWithConnectionThatSentNothing stops a node that holds a
+// connection on which no request ever came (an HTTP client's pool dials one
+// spare when requests wait, and keeps it): the connection is closed and the
+// HTTP step ends at once, not after net/http's 5 s for such connections,
+// which held up a node's hand-over of its partitions by as much.
+func TestShutdownWithConnectionThatSentNothing(t *testing.T) {
+	t.Parallel()
+	p := serve(t, nil, "--data-dir", t.TempDir())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A request answered on another connection: the server has accepted the
+	// silent one by then (it was dialled first, and one goroutine accepts).
+	if code := p.do(t, "GET", "/v1/stats", nil, nil); code != 200 {
+		t.Fatalf("GET /v1/stats: %d", code)
+	}
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("hookline did not exit 40 s after SIGTERM\n%s", p.stderr)
+	}
+	if p.waitErr != nil {
+		t.Fatalf("after SIGTERM hookline exited with %v\n%s", p.waitErr, p.stderr)
+	}
+	var took time.Duration
+	for line := range strings.Lines(p.stderr.String()) {
+		if _, rest, ok := strings.Cut(line, `msg="hookline stopping: HTTP server closed" took=`); ok {
+			took, err = time.ParseDuration(strings.Fields(rest)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// net/http waits 5 s for a connection that has sent nothing; a node that
+	// waits for none is done in well under 2 s.
+	if took == 0 || took >= 2*time.Second {
+		t.Errorf("the HTTP server closed in %s, want under 2 s (not net/http's 5 s for a silent connection)\n%s", took, p.stderr)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Errorf("the silent connection read %d bytes after the stop, want it closed", n)
+	}
+}
