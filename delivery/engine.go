@@ -277,10 +277,15 @@ func New(cfg Config) *Engine {
 		AllowDestinations:    cfg.AllowDestinations,
 		Proxy:                cfg.Proxy,
 		Timeout:              cfg.DeliveryTimeout,
-		IdleConnsPerHost:     cfg.MaxInFlightPerEndpoint,
-		UserAgent:            "Hookline/" + hookline.Version,
-		RootCAs:              cfg.RootCAs,
-		Client:               cfg.Client,
+		// Endpoints share hosts (one receiver, many paths): a host may have
+		// as many requests in flight as the engine, and keeps as many
+		// connections, or each one past an endpoint's share is closed after
+		// its request and dialled again (with TLS, a handshake each time).
+		// Idle ones close after the transport's idle timeout.
+		IdleConnsPerHost: cfg.MaxInFlight,
+		UserAgent:        "Hookline/" + hookline.Version,
+		RootCAs:          cfg.RootCAs,
+		Client:           cfg.Client,
 	})
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.storeCtx, e.storeCancel = context.WithCancel(context.Background())
