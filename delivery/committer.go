@@ -185,9 +185,7 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 		e.log.Error("ingest", "err", err, "requests", len(reqs), "took", time.Since(start).Round(time.Millisecond).String())
 		err = commitError(err)
 	}
-	var rejected, stored []*hookline.Task
 	var events, deliveries int
-	now := e.now()
 	for _, r := range reqs {
 		if err != nil || r.Err != nil {
 			continue
@@ -197,6 +195,27 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 				events++
 				deliveries += res.Deliveries
 			}
+		}
+	}
+	e.pending.Add(int64(deliveries))
+	e.metrics.ingested(events, len(reqs))
+	// The group is durable: answer it before handing its deliveries to the
+	// scheduler, which for a wide fan-out is milliseconds of work the 202
+	// need not wait for. The next group is committed only after they are
+	// handed over (this goroutine), so the order of the events of one
+	// ordering key, sent one after the other's 202, is kept.
+	for _, j := range group {
+		if err != nil {
+			j.done <- err
+		} else {
+			j.done <- j.req.Err
+		}
+	}
+	var rejected, stored []*hookline.Task
+	now := e.now()
+	for _, r := range reqs {
+		if err != nil || r.Err != nil {
+			continue
 		}
 		if !r.Claim {
 			stored = append(stored, r.Tasks...)
@@ -219,15 +238,6 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 			}
 		}
 		rejected = append(rejected, e.sched.admit(claimed)...)
-	}
-	e.pending.Add(int64(deliveries))
-	e.metrics.ingested(events, len(reqs))
-	for _, j := range group {
-		if err != nil {
-			j.done <- err
-		} else {
-			j.done <- j.req.Err
-		}
 	}
 	e.markStored(stored, now) // those of other nodes' partitions are skipped
 	if len(rejected) > 0 {
