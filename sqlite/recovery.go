@@ -76,6 +76,9 @@ func eventsQuery(f hookline.EventFilter, types []string, limit int) (string, []a
 		add := func(cond string, arg ...any) { where, args = append(where, cond), append(args, arg...) }
 		if f.Tenant != nil {
 			add("tenant = ?", *f.Tenant)
+			if *f.Tenant != "" {
+				add("tenant <> ''") // events_tenant and events_tenant_type hold these only
+			}
 		}
 		if t != "" {
 			add("type = ?", t)
@@ -279,6 +282,12 @@ type replayEvent struct {
 func replayPage(ctx context.Context, tx *sql.Tx, tenant string, r hookline.ReplayMissingRequest, limit int) ([]*replayEvent, string, error) {
 	where := []string{"tenant = ?"}
 	args := []any{tenant}
+	index := " INDEXED BY events_tenant"
+	if tenant == "" {
+		index = "" // events_tenant holds named tenants only; the ID range bounds the primary key's walk
+	} else {
+		where = append(where, "tenant <> ''")
+	}
 	lo, hi := hookline.IDRange(hookline.EventPrefix, r.Since, r.Until)
 	if lo != "" {
 		where, args = append(where, "id >= ? AND created_at >= ?"), append(args, lo, micros(r.Since))
@@ -290,7 +299,7 @@ func replayPage(ctx context.Context, tx *sql.Tx, tenant string, r hookline.Repla
 		where, args = append(where, "id > ?"), append(args, r.After)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, tenant, type, data, created_at, priority, ordering_key, seq
-		FROM events INDEXED BY events_tenant`+whereClause(where)+` ORDER BY id LIMIT ?`, append(args, limit)...)
+		FROM events`+index+whereClause(where)+` ORDER BY id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("read events: %w", err)
 	}

@@ -294,6 +294,10 @@ func TestQueryPlans(t *testing.T) {
 		{"EventsByTenantType", eventsPlanQuery(hookline.EventFilter{Tenant: ptr("acme"), Type: "invoice.paid", Cursor: "c"}), nil,
 			[]string{"events_tenant_type"}},
 		{"EventsByType", eventsPlanQuery(hookline.EventFilter{Type: "invoice.paid"}), nil, []string{"events_type"}},
+		// The tenant indexes hold named tenants only (schema_v12.sql).
+		{"EventsByNoTenant", eventsPlanQuery(hookline.EventFilter{Tenant: ptr("")}), nil, []string{"sqlite_autoindex_events_1"}},
+		{"EventsByNoTenantType", eventsPlanQuery(hookline.EventFilter{Tenant: ptr(""), Type: "invoice.paid", Cursor: "c"}), nil,
+			[]string{"events_type"}},
 		{"EventTypes", queryEventTypes, []any{"a.", "a/", 65}, []string{"events_type"}},
 		{"DeliveryTypes", queryDeliveryTypes, []any{"a.", "a/", 65}, []string{"deliveries_type"}},
 		{"EndpointDeliveryTypes", queryEndpointDeliveryTypes, []any{"a.", "a/", 65, "e"}, []string{"deliveries_endpoint_type"}},

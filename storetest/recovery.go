@@ -16,6 +16,7 @@ var recoveryTests = []test{
 	{"ReplayMissingPages", testReplayMissingPages},
 	{"ReplayMissingConcurrent", testReplayMissingConcurrent},
 	{"ReplayMissingFilter", testReplayMissingFilter},
+	{"ReplayMissingDefaultTenant", testReplayMissingDefaultTenant},
 	{"ReplayMissingErrors", testReplayMissingErrors},
 	{"FindEvents", testFindEvents},
 	{"FindEventsPages", testFindEventsPages},
@@ -264,6 +265,29 @@ func testReplayMissingFilter(t *testing.T, b *bundle) {
 	}
 	created, _ := b.replayAll(t, ep.ID, since, time.Time{}, 0)
 	equal(t, created, 2, "created through the filter")
+	slices.Sort(want)
+	if got := b.eventsTo(t, ep.ID); !slices.Equal(got, want) {
+		t.Errorf("events replayed = %v, want %v", got, want)
+	}
+}
+
+// testReplayMissingDefaultTenant replays to an endpoint of no tenant the
+// events of no tenant, not a named tenant's (the SQLite store reads them on
+// another index: its tenant indexes hold named tenants only).
+func testReplayMissingDefaultTenant(t *testing.T, b *bundle) {
+	ep := b.disabledEndpoint(t, "")
+	since := b.tick()
+	var want []string
+	for range 3 {
+		ev, _ := b.send(t, "", "invoice.paid")
+		want = append(want, ev.ID)
+		b.send(t, "acme", "invoice.paid")
+	}
+	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{Disabled: ptr(false)}, b.tick()); err != nil {
+		t.Fatal(err)
+	}
+	created, _ := b.replayAll(t, ep.ID, since, time.Time{}, 0)
+	equal(t, created, 3, "created for the endpoint of no tenant")
 	slices.Sort(want)
 	if got := b.eventsTo(t, ep.ID); !slices.Equal(got, want) {
 		t.Errorf("events replayed = %v, want %v", got, want)
