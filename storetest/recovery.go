@@ -260,14 +260,22 @@ func testReplayMissingFilter(t *testing.T, b *bundle) {
 		}
 	}
 	u := hookline.EndpointUpdate{Disabled: ptr(false), SetFilter: true, Filter: json.RawMessage(`{"data":{"amount":{"$gte":1000}}}`)}
-	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, u, b.tick()); err != nil {
+	b.enableAndReplay(t, ep.ID, u, since, want, "through the filter")
+}
+
+// enableAndReplay applies u to a disabled endpoint (enabling it), replays to
+// it what it missed since, and checks that exactly the events of want were
+// replayed.
+func (b *bundle) enableAndReplay(t *testing.T, endpointID string, u hookline.EndpointUpdate, since time.Time, want []string, what string) {
+	t.Helper()
+	if _, err := b.s.UpdateEndpoint(b.ctx, endpointID, u, b.tick()); err != nil {
 		t.Fatal(err)
 	}
-	created, _ := b.replayAll(t, ep.ID, since, time.Time{}, 0)
-	equal(t, created, 2, "created through the filter")
-	slices.Sort(want)
-	if got := b.eventsTo(t, ep.ID); !slices.Equal(got, want) {
-		t.Errorf("events replayed = %v, want %v", got, want)
+	created, _ := b.replayAll(t, endpointID, since, time.Time{}, 0)
+	equal(t, created, len(want), "created "+what)
+	want = slices.Sorted(slices.Values(want))
+	if got := b.eventsTo(t, endpointID); !slices.Equal(got, want) {
+		t.Errorf("events replayed %s = %v, want %v", what, got, want)
 	}
 }
 
@@ -283,15 +291,7 @@ func testReplayMissingDefaultTenant(t *testing.T, b *bundle) {
 		want = append(want, ev.ID)
 		b.send(t, "acme", "invoice.paid")
 	}
-	if _, err := b.s.UpdateEndpoint(b.ctx, ep.ID, hookline.EndpointUpdate{Disabled: ptr(false)}, b.tick()); err != nil {
-		t.Fatal(err)
-	}
-	created, _ := b.replayAll(t, ep.ID, since, time.Time{}, 0)
-	equal(t, created, 3, "created for the endpoint of no tenant")
-	slices.Sort(want)
-	if got := b.eventsTo(t, ep.ID); !slices.Equal(got, want) {
-		t.Errorf("events replayed = %v, want %v", got, want)
-	}
+	b.enableAndReplay(t, ep.ID, hookline.EndpointUpdate{Disabled: ptr(false)}, since, want, "to the endpoint of no tenant")
 }
 
 func jsonInt(n int) string {
