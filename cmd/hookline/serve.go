@@ -285,13 +285,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 }
 
 // Close shuts down in order, each step within its budget (m.Shutdown): stop
-// accepting and finish requests, closing at once the connections that sent
-// none and at the end of the budget those still busy; stop the engine with a deadline of its own (commit
-// accepted events, hand back queued deliveries, finish or abort in-flight
-// ones, write every outcome); release leases; close the store. It logs each
-// step. A client cut off, or deliveries aborted at the deadline, are what
-// the budgets are for and not errors; a store that does not answer or close
-// is.
+// accepting and finish requests, closing the connections that sent none
+// after silentGrace and those still busy at the end of the budget; stop the
+// engine with a deadline of its own (commit accepted events, hand back
+// queued deliveries, finish or abort in-flight ones, write every outcome);
+// release leases; close the store. It logs each step. A client cut off, or
+// deliveries aborted at the deadline, are what the budgets are for and not
+// errors; a store that does not answer or close is.
 func (m *Main) Close() error {
 	log := slog.Default()
 	log.Info("hookline stopping")
