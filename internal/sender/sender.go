@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -208,12 +209,17 @@ func (s *Sender) Send(parent context.Context, r *Request, now time.Time) Result 
 	}
 }
 
+// readBuffers are the buffers answers are read into: most answers are
+// empty or short, so each keeps a copy of what it read, not a whole buffer.
+var readBuffers = sync.Pool{New: func() any { return new([hookline.MaxStoredResponse]byte) }}
+
 // result reads a receiver's answer and classifies it.
 func (s *Sender) result(resp *http.Response, now time.Time) Result {
 	defer resp.Body.Close()
-	body := make([]byte, hookline.MaxStoredResponse)
-	n, _ := io.ReadFull(resp.Body, body)
-	body = body[:n]
+	buf := readBuffers.Get().(*[hookline.MaxStoredResponse]byte)
+	n, _ := io.ReadFull(resp.Body, buf[:])
+	body := bytes.Clone(buf[:n])
+	readBuffers.Put(buf)
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 
 	res := Result{StatusCode: resp.StatusCode, Body: body}
