@@ -160,7 +160,7 @@ func (e *Engine) outcome(tasks []*hookline.Task, ep *hookline.Endpoint, r *sende
 				Duration:     elapsed,
 				StatusCode:   r.StatusCode,
 				Error:        r.Err,
-				ResponseBody: string(r.Body),
+				ResponseBody: r.Body,
 			},
 			NextAttemptAt: next,
 		}

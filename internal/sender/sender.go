@@ -117,7 +117,7 @@ type Request struct {
 type Result struct {
 	StatusCode int    // 0 when no answer arrived
 	Err        string // "" on success; for a person
-	Body       []byte // at most hookline.MaxStoredResponse bytes
+	Body       string // at most hookline.MaxStoredResponse bytes
 	// RetryAfter is the receiver's Retry-After on a 429 or 503, 0 if none.
 	RetryAfter time.Duration
 	Success    bool
@@ -210,7 +210,8 @@ func (s *Sender) Send(parent context.Context, r *Request, now time.Time) Result 
 }
 
 // readBuffers are the buffers answers are read into: most answers are
-// empty or short, so each keeps a copy of what it read, not a whole buffer.
+// empty or short, so each keeps the string of what it read (the attempt's
+// response body as stored), not a whole buffer.
 var readBuffers = sync.Pool{New: func() any { return new([hookline.MaxStoredResponse]byte) }}
 
 // result reads a receiver's answer and classifies it.
@@ -218,7 +219,7 @@ func (s *Sender) result(resp *http.Response, now time.Time) Result {
 	defer resp.Body.Close()
 	buf := readBuffers.Get().(*[hookline.MaxStoredResponse]byte)
 	n, _ := io.ReadFull(resp.Body, buf[:])
-	body := bytes.Clone(buf[:n])
+	body := string(buf[:n])
 	readBuffers.Put(buf)
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 
