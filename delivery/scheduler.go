@@ -329,16 +329,18 @@ func full(e *epState) bool {
 
 // fair reports whether an endpoint may add a request to the pool: always
 // while the pool is less than half full; then only below its fair share of
-// the bound; and in the last quarter only if it has none in flight, so that
-// endpoints holding requests (hanging receivers) can never take the room of
-// one that has none.
+// the bound (the bound divided among the endpoints with requests in
+// flight, rounded up); and in the last quarter only if it has none in
+// flight, so that endpoints holding requests (hanging receivers) can never
+// take the room of one that has none.
 func (s *scheduler) fair(e *epState) bool {
 	g := s.cfg.maxInFlight
 	switch {
 	case s.inFlight < g/2:
 		return true
 	case s.inFlight < g-g/4:
-		return e.inFlight < max(1, g/(2*max(1, s.busy)))
+		busy := max(1, s.busy)
+		return e.inFlight < (g+busy-1)/busy
 	}
 	return e.inFlight == 0
 }

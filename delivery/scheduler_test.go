@@ -133,6 +133,31 @@ func TestSchedulerFairShare(t *testing.T) {
 	}
 }
 
+// TestSchedulerFillsPoolWithManyBusyEndpoints checks that healthy
+// endpoints, more of them than half the pool, still fill the pool up to
+// the reserve kept for endpoints with nothing in flight: the fair share
+// past half of the pool is the pool divided among the busy endpoints. (It
+// was half of that: with 40 busy endpoints and a pool of 64, a node sent
+// 40 requests at a time, not 48.)
+func TestSchedulerFillsPoolWithManyBusyEndpoints(t *testing.T) {
+	ts := newTestSched(100000, 64, 16)
+	// Events fan out to every endpoint: the tasks come event by event.
+	var eps [][]*hookline.Task
+	for i := range 40 {
+		eps = append(eps, tasksOf(epOf(fmt.Sprint("ep", i), "t"), 100))
+	}
+	var tasks []*hookline.Task
+	for ev := range 100 {
+		for _, ts := range eps {
+			tasks = append(tasks, ts[ev])
+		}
+	}
+	ts.admit(tasks)
+	if n := len(ts.started()); n != 48 {
+		t.Fatalf("%d requests in flight for 40 endpoints with a pool of 64, want 48 (the last quarter is the reserve)", n)
+	}
+}
+
 // TestSchedulerAdaptiveConcurrency checks that timeouts shrink an
 // endpoint's requests in flight to one and successes grow them back.
 func TestSchedulerAdaptiveConcurrency(t *testing.T) {
