@@ -41,4 +41,27 @@ sel bad-receivers && run bad-receivers 3 --scenario bad-receivers
 sel noisy-tenant && run noisy-tenant 3 --scenario noisy-tenant
 sel noisy-tenant-flood && run noisy-tenant-flood 1 --scenario noisy-tenant --noisy-factor max --batch 100
 sel priority && run priority 3 --scenario priority
+# Issue 12's rows: one endpoint per event, and the tutorial's load at a fixed rate.
+sel ingest-1 && run ingest-1 3 --scenario ingest --endpoints 1 --duration 10s --warmup 2s --ceiling-duration 0
+sel ingest-single-1 && run ingest-single-1 3 --scenario ingest --batch 1 --clients 64 --endpoints 1 --duration 10s --warmup 2s --ceiling-duration 0
+sel fanout-100-open && run fanout-100-open 3 --scenario fanout-100 --rate 1000 --duration 30s --warmup 2s --ceiling-duration 0 --drain-timeout 10m
+# Scale-out with I/O-bound receivers on PostgreSQL (scripts/pgtest.sh starts
+# one when HOOKLINE_TEST_DATABASE_URL is not set): 1, 2 and 3 nodes in
+# interleaved rounds, a fresh database for each run.
+if sel scale-io; then
+	[ -n "${HOOKLINE_TEST_DATABASE_URL:-}" ] || eval "$(scripts/pgtest.sh start)"
+	for i in 1 2 3; do
+		for n in 1 2 3; do
+			db=hl_scaleio_${n}_$i
+			url=${HOOKLINE_TEST_DATABASE_URL/\/hookline_test\?//$db?}
+			psql "$HOOKLINE_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+			quiet
+			echo "== scale-io $n nodes, round $i" >&2
+			/tmp/hookline-perf bench --scenario throughput --database-url "$url" --nodes "$n" --endpoints 300 \
+				--receiver-latency 50ms --server-arg=--max-in-flight=64 --rate 20 --ceiling-duration 0 \
+				--markdown "$out/scale-io-n$n-$i.md" 2>/dev/null | tee "$out/scale-io-n$n-$i.txt"
+			psql "$HOOKLINE_TEST_DATABASE_URL" -qc "DROP DATABASE $db"
+		done
+	done
+fi
 exit 0
