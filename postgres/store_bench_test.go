@@ -21,12 +21,17 @@ import (
 // benchEndpoints creates n endpoints of tenant "acme", subscribed to every
 // type, in one store.
 func benchEndpoints(b *testing.B, s *postgres.Store, n int) []*hookline.Endpoint {
+	return benchEndpointsOf(b, s, "acme", n)
+}
+
+// benchEndpointsOf creates n endpoints of tenant.
+func benchEndpointsOf(b *testing.B, s *postgres.Store, tenant string, n int) []*hookline.Endpoint {
 	b.Helper()
 	now := hookline.Now()
 	var eps []*hookline.Endpoint
 	for range n {
 		ep := &hookline.Endpoint{
-			ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: "acme", URL: "https://receiver.example/hook",
+			ID: hookline.NewID(hookline.EndpointPrefix, now), Tenant: tenant, URL: "https://receiver.example/hook",
 			Secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", CreatedAt: now, UpdatedAt: now,
 		}
 		if err := s.CreateEndpoint(context.Background(), ep); err != nil {
@@ -39,12 +44,17 @@ func benchEndpoints(b *testing.B, s *postgres.Store, n int) []*hookline.Endpoint
 
 var benchData = json.RawMessage(`{"invoice":"in_1234567890","amount":4200,"currency":"eur","customer":{"id":"cus_42","email":"a@example.com"}}`)
 
-// benchRequests returns group requests of one event each.
+// benchRequests returns group requests of one event each, of tenant acme.
 func benchRequests(group int, now time.Time, claim bool) []*hookline.IngestRequest {
+	return benchRequestsOf("acme", group, now, claim)
+}
+
+// benchRequestsOf returns group requests of one event each, of tenant.
+func benchRequestsOf(tenant string, group int, now time.Time, claim bool) []*hookline.IngestRequest {
 	reqs := make([]*hookline.IngestRequest, group)
 	for i := range reqs {
 		reqs[i] = &hookline.IngestRequest{Claim: claim, Events: []*hookline.Event{{
-			ID: hookline.NewID(hookline.EventPrefix, now), Tenant: "acme", Type: "invoice.paid",
+			ID: hookline.NewID(hookline.EventPrefix, now), Tenant: tenant, Type: "invoice.paid",
 			Data: benchData, CreatedAt: now,
 		}}}
 	}
@@ -52,23 +62,30 @@ func benchRequests(group int, now time.Time, claim bool) []*hookline.IngestReque
 }
 
 // BenchmarkIngest measures one Ingest call (one transaction, one fsync) of
-// group requests of one event each, fanned out to 10 endpoints.
+// group requests of one event each, fanned out to 10 endpoints; and, with
+// no tenant (an install without tenants, whose events the tenant indexes do
+// not hold), to 1.
 func BenchmarkIngest(b *testing.B) {
-	for _, group := range []int{1, 100} {
-		b.Run(fmt.Sprintf("endpoints=10/group=%d", group), func(b *testing.B) {
-			s := newStore(b)
-			benchEndpoints(b, s, 10)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				now := hookline.Now()
-				if err := s.Ingest(ctx, benchRequests(group, now, true), now); err != nil {
-					b.Fatal(err)
+	for _, c := range []struct {
+		tenant    string
+		endpoints int
+	}{{"acme", 10}, {"", 1}} {
+		for _, group := range []int{1, 100} {
+			b.Run(fmt.Sprintf("tenant=%q/endpoints=%d/group=%d", c.tenant, c.endpoints, group), func(b *testing.B) {
+				s := newStore(b)
+				benchEndpointsOf(b, s, c.tenant, c.endpoints)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					now := hookline.Now()
+					if err := s.Ingest(ctx, benchRequestsOf(c.tenant, group, now, true), now); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.ReportMetric(float64(group*b.N)/b.Elapsed().Seconds(), "events/s")
-			b.ReportMetric(float64(10*group*b.N)/b.Elapsed().Seconds(), "deliveries/s")
-		})
+				b.ReportMetric(float64(group*b.N)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(c.endpoints*group*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+			})
+		}
 	}
 }
 
