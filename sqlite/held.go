@@ -169,14 +169,30 @@ type settling struct {
 // settledColumns are the columns of insertSettled.
 const settledColumns = 18
 
-// reset starts over with the deliveries of a batch, ids, held in h.
+// reset starts over with the deliveries of a batch, ids, held in h. The
+// maps and the args are sized for the batch at once: in the common case
+// (the first outcome of deliveries claimed at ingest) every delivery of
+// the batch is held.
 func (st *settling) reset(h *held, ids []string) {
 	st.by, st.index, st.rows, st.args = nil, nil, st.rows[:0], st.args[:0]
+	n := 0
+	for _, id := range ids {
+		if h.m[id] != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	st.by, st.index = make(map[string]*heldRow, n), make(map[string]int, n)
+	if cap(st.rows) < n {
+		st.rows = make([]*heldRow, 0, n)
+	}
+	if cap(st.args) < n*settledColumns {
+		st.args = make([]any, 0, n*settledColumns)
+	}
 	for _, id := range ids {
 		if r := h.m[id]; r != nil {
-			if st.by == nil {
-				st.by, st.index = make(map[string]*heldRow), make(map[string]int)
-			}
 			st.by[id] = r
 		}
 	}
