@@ -546,9 +546,9 @@ func (c *claimer) fill() error {
 
 // DueEndpoints returns the endpoints of the given partitions (nil means
 // all) with pending, unclaimed deliveries and the earliest due time of
-// each. It skips from endpoint to endpoint through deliveries_due (a loose
-// index scan: one seek per endpoint), so its cost does not grow with the
-// backlog.
+// each. It skips from endpoint to endpoint through deliveries_due_lane (a
+// loose index scan: one seek per endpoint, and one a priority for its due
+// time), so its cost does not grow with the backlog.
 func (s *Store) DueEndpoints(ctx context.Context, partitions []int) ([]hookline.EndpointDue, error) {
 	if partitions != nil && len(partitions) == 0 {
 		return nil, nil

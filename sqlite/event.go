@@ -189,7 +189,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		claims := r.Claims(ce.ep, ce.partition)
 		if claims {
 			held = append(held, &heldRow{id: id, eventID: ev.ID, endpointID: ce.ep.ID, eventType: ev.Type,
-				partition: ce.partition, priority: int64(ev.Priority), seq: seq, at: now})
+				partition: ce.partition, priority: clampPriority(ev.Priority), seq: seq, at: now})
 			steps = append(steps, in.ids-last)
 			last = in.ids
 		} else {
@@ -198,7 +198,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 				okey = ev.OrderingKey
 			}
 			in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), int64(0), now, now, now,
-				int64(ev.Priority), seq, okey, ev.Type)
+				clampPriority(ev.Priority), seq, okey, ev.Type)
 		}
 		t := &hookline.Task{
 			DeliveryID:     id,

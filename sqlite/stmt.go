@@ -83,18 +83,6 @@ const (
 	ON CONFLICT (tenant, key) DO UPDATE SET request_hash = excluded.request_hash,
 	event_id = excluded.event_id, deliveries = excluded.deliveries, created_at = excluded.created_at`
 
-	// The inner SELECT walks deliveries_due_order, whose rows are exactly
-	// the pending, unclaimed ones, for one endpoint in the order work is
-	// taken: due time less priority × PriorityStep (30 s in µs); claiming a
-	// row takes it out of the index. The ones not due yet among them (a
-	// retry of high priority) are skipped.
-	queryClaimDue = `UPDATE deliveries SET claimed = 1
-	WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due_order
-		WHERE endpoint_id = ?1 AND status = 0 AND claimed = 0
-		AND next_attempt_at - priority * 30000000 <= ?2 AND next_attempt_at <= ?2
-		ORDER BY next_attempt_at - priority * 30000000 LIMIT ?3)
-	RETURNING id, event_id, partition, attempts, schedule_offset, next_attempt_at, priority, seq, okey, batch_id`
-
 	// queryClaimBatches claims the rest of the batches named: a batch is
 	// retried whole.
 	queryClaimBatches = `UPDATE deliveries SET claimed = 1
@@ -113,25 +101,6 @@ const (
 	queryClaimIDs = `UPDATE deliveries SET claimed = 1
 	WHERE id IN (SELECT value FROM json_each(?1)) AND status = 0 AND claimed = 0
 	RETURNING id, event_id, partition, attempts, schedule_offset, next_attempt_at, priority, seq, okey, batch_id`
-
-	queryNextDue = `SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
-	WHERE endpoint_id = ? AND status = 0 AND claimed = 0`
-
-	// queryDueEndpoints is a loose index scan of deliveries_due: each step
-	// seeks the first entry of the next endpoint, so it costs one seek per
-	// endpoint with unclaimed work, however many deliveries each has.
-	// Deleted endpoints, whose deliveries wait for PurgeDeleted, are left out.
-	queryDueEndpoints = `WITH RECURSIVE ep(id) AS (
-		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_due
-			WHERE status = 0 AND claimed = 0)
-		UNION ALL
-		SELECT (SELECT min(endpoint_id) FROM deliveries INDEXED BY deliveries_due
-			WHERE status = 0 AND claimed = 0 AND endpoint_id > ep.id)
-		FROM ep WHERE ep.id IS NOT NULL)
-	SELECT ep.id, (SELECT min(next_attempt_at) FROM deliveries INDEXED BY deliveries_due
-		WHERE status = 0 AND claimed = 0 AND endpoint_id = ep.id)
-	FROM ep WHERE ep.id IS NOT NULL
-		AND NOT EXISTS (SELECT 1 FROM endpoints p WHERE p.id = ep.id AND p.deleted_at IS NOT NULL)`
 
 	queryEventsByID = `SELECT id, type, data, created_at FROM events
 	WHERE id IN (SELECT value FROM json_each(?))`

@@ -67,10 +67,13 @@ var schemaV11 string
 //go:embed schema_v12.sql
 var schemaV12 string
 
+//go:embed schema_v13.sql
+var schemaV13 string
+
 // migrations are the schema changes, in order: migrations[i] takes the
 // database from user_version i to i+1. Append; never edit a released one.
 var migrations = []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6, schemaV7, schemaV8, schemaV9,
-	schemaV10, schemaV11, schemaV12}
+	schemaV10, schemaV11, schemaV12, schemaV13}
 
 // Store is the SQLite implementation of hookline.Store. Its methods are safe
 // for concurrent use.

@@ -59,21 +59,27 @@ func benchRequestsOf(tenant string, group int, now time.Time, claim bool) []*hoo
 // BenchmarkIngest measures one Ingest call (one transaction, one fsync) of
 // group requests of one event each, fanned out to 10 endpoints; and, with
 // no tenant (an install without tenants, whose events the tenant indexes do
-// not hold), to 1.
+// not hold), to 1. Their deliveries are claimed (held, as when the engine
+// has room) or, for "stored", written for the poller (a full memory queue).
 func BenchmarkIngest(b *testing.B) {
 	for _, c := range []struct {
 		tenant    string
 		endpoints int
-	}{{"acme", 10}, {"", 1}} {
+		stored    bool
+	}{{"acme", 10, false}, {"", 1, false}, {"acme", 10, true}} {
 		for _, group := range []int{1, 100} {
-			b.Run(fmt.Sprintf("tenant=%q/endpoints=%d/group=%d", c.tenant, c.endpoints, group), func(b *testing.B) {
+			name := fmt.Sprintf("tenant=%q/endpoints=%d/group=%d", c.tenant, c.endpoints, group)
+			if c.stored {
+				name += "/stored"
+			}
+			b.Run(name, func(b *testing.B) {
 				s := open(b)
 				benchEndpointsOf(b, s, c.tenant, c.endpoints)
 				ctx := context.Background()
 				b.ReportAllocs()
 				for b.Loop() {
 					now := hookline.Now()
-					if err := s.Ingest(ctx, benchRequestsOf(c.tenant, group, now, true), now); err != nil {
+					if err := s.Ingest(ctx, benchRequestsOf(c.tenant, group, now, !c.stored), now); err != nil {
 						b.Fatal(err)
 					}
 				}

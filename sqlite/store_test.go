@@ -261,9 +261,9 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		want        []string
 	}{
-		{"ClaimDue", queryClaimDue, []any{"e", 0, 10}, []string{"deliveries_due"}},
-		{"NextDue", queryNextDue, []any{"e"}, []string{"deliveries_due"}},
-		{"DueEndpoints", queryDueEndpoints, nil, []string{"deliveries_due (endpoint_id>?)", "deliveries_due (endpoint_id=?)"}},
+		{"ClaimDue", queryClaimDue, []any{"e", 0, 10}, []string{"deliveries_due_lane (endpoint_id=? AND priority=? AND next_attempt_at<?)"}},
+		{"NextDue", queryNextDue, []any{"e"}, []string{"deliveries_due_lane (endpoint_id=? AND priority=?)"}},
+		{"DueEndpoints", queryDueEndpoints, nil, []string{"deliveries_due_lane (endpoint_id>?)", "deliveries_due_lane (endpoint_id=? AND priority=?)"}},
 		{"DeliveriesByEvent", deliveries(hookline.DeliveryFilter{EventID: "e", Cursor: "c"}), nil, []string{"deliveries_event"}},
 		{"DeliveriesByEventStatus", deliveries(hookline.DeliveryFilter{EventID: "e", Status: hookline.StatusDelivered}),
 			nil, []string{"deliveries_event"}},

@@ -12,6 +12,7 @@ var orderTests = []test{
 	{"Fields", testOrderFields},
 	{"PriorityClaimOrder", testOrderPriorityClaimOrder},
 	{"PriorityAging", testOrderPriorityAging},
+	{"PriorityNextDue", testOrderPriorityNextDue},
 	{"FIFONotClaimedAtIngest", testOrderFIFONotClaimedAtIngest},
 	{"FIFOHeads", testOrderFIFOHeads},
 	{"FIFOFailingHeadHoldsKey", testOrderFIFOFailingHeadHoldsKey},
@@ -120,6 +121,33 @@ func testOrderPriorityAging(t *testing.T, b *bundle) {
 	if !slices.Equal(got, []string{old}) {
 		t.Fatalf("claimed %v first, want the priority-1 delivery waiting over 4 minutes (%s) before the fresh priority-9 %s", got, old, fresh)
 	}
+}
+
+// testOrderPriorityNextDue checks the next due time of an endpoint whose
+// stored work has several priorities: the earliest due time, whatever the
+// priority, and a high-priority retry that is not due yet does not stand in
+// front of a low-priority delivery that is (its order, due time less
+// priority × PriorityStep, is earlier, but it is not due).
+func testOrderPriorityNextDue(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme")
+	high := b.ingest(t, false, b.ordered("acme", "", 9)).Tasks[0].DeliveryID
+	low := b.ingest(t, false, b.ordered("acme", "", 0)).Tasks[0].DeliveryID
+	sameIDs(t, taskIDs(b.claimAllOf(t, ep, b.tick(), 10)), []string{high, low}, "claim of both")
+	start := b.tick()
+	if err := b.s.RecordOutcomes(b.ctx, []hookline.Outcome{
+		{Status: hookline.StatusPending, NextAttemptAt: start.Add(100 * time.Second),
+			Attempt: hookline.Attempt{DeliveryID: high, Attempt: 1, StartedAt: start, StatusCode: 503}},
+		{Status: hookline.StatusPending, NextAttemptAt: start.Add(10 * time.Second),
+			Attempt: hookline.Attempt{DeliveryID: low, Attempt: 1, StartedAt: start, StatusCode: 503}},
+	}, start); err != nil {
+		t.Fatal(err)
+	}
+	r := b.claimOne(t, ep.ID, start.Add(5*time.Second), 10)
+	equal(t, len(r.Tasks), 0, "tasks before either is due")
+	sameTime(t, r.Next, start.Add(10*time.Second), "Next: the priority-0 retry's due time")
+	r = b.claimOne(t, ep.ID, start.Add(10*time.Second), 10)
+	sameIDs(t, taskIDs(r.Tasks), []string{low}, "claim once the priority-0 retry is due")
+	sameTime(t, r.Next, start.Add(100*time.Second), "Next: the priority-9 retry's due time")
 }
 
 func testOrderFIFONotClaimedAtIngest(t *testing.T, b *bundle) {

@@ -1,0 +1,16 @@
+-- Schema version 13: one due index instead of two.
+--
+-- deliveries_due (endpoint_id, next_attempt_at) answered when an endpoint's
+-- stored work is due, and deliveries_due_order (endpoint_id, next_attempt_at
+-- - priority × 30 s) the order it is claimed in. Both held every pending,
+-- unclaimed row: two b-tree entries written at ingest and deleted again at
+-- the claim, for each delivery that waits in the store.
+--
+-- deliveries_due_lane keeps each priority's rows apart, in due order: the
+-- due time of an endpoint is the least of its lanes' first entries (one seek
+-- a lane, ten lanes), and the claim merges the lanes' heads by due time less
+-- priority × PriorityStep.
+DROP INDEX deliveries_due;
+DROP INDEX deliveries_due_order;
+CREATE INDEX deliveries_due_lane ON deliveries (endpoint_id, priority, next_attempt_at)
+	WHERE status = 0 AND claimed = 0;
