@@ -83,6 +83,11 @@ const (
 // behind a flood of higher ones: the aging that bounds starvation.
 const PriorityStep = 30 * time.Second
 
+// ClampPriority returns p within MinPriority and MaxPriority: the priority
+// work of priority p is taken at (an event from the Go API is not
+// validated as the HTTP API's are).
+func ClampPriority(p int) int { return min(max(p, MinPriority), MaxPriority) }
+
 // IngestRequest is one API request's events, written in one transaction
 // shared with other requests (group commit). The store fills Results and
 // Tasks, or sets Err; a request with Err set wrote nothing.

@@ -233,3 +233,11 @@ func TestValidTenant(t *testing.T) {
 		}
 	}
 }
+
+func TestClampPriority(t *testing.T) {
+	for _, c := range []struct{ in, want int }{{-3, 0}, {0, 0}, {5, 5}, {9, 9}, {42, 9}} {
+		if got := hookline.ClampPriority(c.in); got != c.want {
+			t.Errorf("ClampPriority(%d) = %d, want %d", c.in, got, c.want)
+		}
+	}
+}

@@ -56,16 +56,14 @@ func (q *taskQueue) push(t *hookline.Task, fifo bool) {
 		line[i] = t
 		q.byKey[t.OrderingKey] = line
 	default:
-		q.levels[clampPriority(t.Priority)].push(t)
+		q.levels[hookline.ClampPriority(t.Priority)].push(t)
 	}
 }
-
-func clampPriority(p int) int { return min(max(p, hookline.MinPriority), hookline.MaxPriority) }
 
 // takeAt returns the time a task is taken at: its due time less its
 // priority's head start.
 func takeAt(t *hookline.Task) time.Time {
-	return t.Due.Add(-time.Duration(clampPriority(t.Priority)) * hookline.PriorityStep)
+	return t.Due.Add(-time.Duration(hookline.ClampPriority(t.Priority)) * hookline.PriorityStep)
 }
 
 // next returns the level whose head goes first, -1 when the levels are

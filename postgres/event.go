@@ -201,7 +201,7 @@ func (in *ingest) request(r *hookline.IngestRequest) {
 		e.id, e.tenant, e.typ = append(e.id, ev.ID), append(e.tenant, ev.Tenant), append(e.typ, ev.Type)
 		e.data, e.created = append(e.data, dataArg(ev.Data)), append(e.created, truncate(ev.CreatedAt))
 		e.deliveries = append(e.deliveries, int32(n))
-		e.priority, e.orderingKey = append(e.priority, int16(ev.Priority)), append(e.orderingKey, ev.OrderingKey)
+		e.priority, e.orderingKey = append(e.priority, int16(hookline.ClampPriority(ev.Priority))), append(e.orderingKey, ev.OrderingKey)
 		if ev.IdempotencyKey != "" {
 			k := hookline.IdempotencyID{Tenant: ev.Tenant, Key: ev.IdempotencyKey}
 			in.keys[k] = &hookline.IdempotencyEntry{Hash: ev.RequestHash, Result: &results[i]}
@@ -244,7 +244,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, 
 		if sub.ep.FIFO() {
 			okey = &ev.OrderingKey
 		}
-		d.priority, d.okey = append(d.priority, int16(ev.Priority)), append(d.okey, okey)
+		d.priority, d.okey = append(d.priority, int16(hookline.ClampPriority(ev.Priority))), append(d.okey, okey)
 		d.eventType = append(d.eventType, ev.Type)
 		in.unclaimed = in.unclaimed || !claim
 		tasks = append(tasks, &hookline.Task{
@@ -254,7 +254,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, 
 			Payload:        payload,
 			EventCreatedAt: created,
 			Partition:      sub.partition,
-			Priority:       ev.Priority,
+			Priority:       hookline.ClampPriority(ev.Priority),
 			Due:            in.now,
 			OrderingKey:    ev.OrderingKey,
 		})

@@ -232,7 +232,7 @@ func (s *Store) ReplayMissing(ctx context.Context, r hookline.ReplayMissingReque
 			}
 			d.id, d.eventID, d.endpointID = append(d.id, hookline.NewID(hookline.DeliveryPrefix, now)), append(d.eventID, ev.ID), append(d.endpointID, ep.ID)
 			d.partition, d.claimed = append(d.partition, partition), append(d.claimed, false)
-			d.priority, d.okey, d.eventType = append(d.priority, int16(ev.Priority)), append(d.okey, okey), append(d.eventType, ev.Type)
+			d.priority, d.okey, d.eventType = append(d.priority, int16(hookline.ClampPriority(ev.Priority))), append(d.okey, okey), append(d.eventType, ev.Type)
 			page.Created++
 		}
 		b := &pgx.Batch{}

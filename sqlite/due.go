@@ -71,9 +71,3 @@ var (
 	FROM ep WHERE ep.id IS NOT NULL
 		AND NOT EXISTS (SELECT 1 FROM endpoints p WHERE p.id = ep.id AND p.deleted_at IS NOT NULL)`
 )
-
-// clampPriority returns p within MinPriority and MaxPriority: the lanes a
-// delivery's row may be in.
-func clampPriority(p int) int64 {
-	return int64(min(max(p, hookline.MinPriority), hookline.MaxPriority))
-}

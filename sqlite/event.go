@@ -111,7 +111,7 @@ func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error 
 		results[i] = hookline.IngestResult{ID: ev.ID, Type: ev.Type, Deliveries: len(tasks)}
 		r.Tasks = append(r.Tasks, tasks...)
 		in.eventArgs = append(in.eventArgs, ev.ID, ev.Tenant, ev.Type, dataArg(ev.Data),
-			micros(ev.CreatedAt), int64(len(tasks)), int64(ev.Priority), ev.OrderingKey, in.seq)
+			micros(ev.CreatedAt), int64(len(tasks)), int64(hookline.ClampPriority(ev.Priority)), ev.OrderingKey, in.seq)
 		in.events++
 		if ev.IdempotencyKey != "" {
 			k := hookline.IdempotencyID{Tenant: ev.Tenant, Key: ev.IdempotencyKey}
@@ -189,7 +189,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		claims := r.Claims(ce.ep, ce.partition)
 		if claims {
 			held = append(held, &heldRow{id: id, eventID: ev.ID, endpointID: ce.ep.ID, eventType: ev.Type,
-				partition: ce.partition, priority: clampPriority(ev.Priority), seq: seq, at: now})
+				partition: ce.partition, priority: int64(hookline.ClampPriority(ev.Priority)), seq: seq, at: now})
 			steps = append(steps, in.ids-last)
 			last = in.ids
 		} else {
@@ -198,7 +198,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 				okey = ev.OrderingKey
 			}
 			in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), int64(0), now, now, now,
-				clampPriority(ev.Priority), seq, okey, ev.Type)
+				int64(hookline.ClampPriority(ev.Priority)), seq, okey, ev.Type)
 		}
 		t := &hookline.Task{
 			DeliveryID:     id,
@@ -207,7 +207,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 			Payload:        payload,
 			EventCreatedAt: created,
 			Partition:      ce.partition,
-			Priority:       ev.Priority,
+			Priority:       hookline.ClampPriority(ev.Priority),
 			Due:            in.now,
 			OrderingKey:    ev.OrderingKey,
 			Seq:            seq,

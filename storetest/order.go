@@ -13,6 +13,7 @@ var orderTests = []test{
 	{"PriorityClaimOrder", testOrderPriorityClaimOrder},
 	{"PriorityAging", testOrderPriorityAging},
 	{"PriorityNextDue", testOrderPriorityNextDue},
+	{"PriorityOutOfRange", testOrderPriorityOutOfRange},
 	{"FIFONotClaimedAtIngest", testOrderFIFONotClaimedAtIngest},
 	{"FIFOHeads", testOrderFIFOHeads},
 	{"FIFOFailingHeadHoldsKey", testOrderFIFOFailingHeadHoldsKey},
@@ -148,6 +149,22 @@ func testOrderPriorityNextDue(t *testing.T, b *bundle) {
 	r = b.claimOne(t, ep.ID, start.Add(10*time.Second), 10)
 	sameIDs(t, taskIDs(r.Tasks), []string{low}, "claim once the priority-0 retry is due")
 	sameTime(t, r.Next, start.Add(100*time.Second), "Next: the priority-9 retry's due time")
+}
+
+// testOrderPriorityOutOfRange checks that an event of the Go API with a
+// priority outside MinPriority..MaxPriority (the HTTP API refuses one) is
+// stored, claimed and due as the nearest valid priority.
+func testOrderPriorityOutOfRange(t *testing.T, b *bundle) {
+	ep := b.endpoint(t, "acme")
+	high := b.ingest(t, false, b.ordered("acme", "", 42)).Tasks[0].DeliveryID
+	low := b.ingest(t, false, b.ordered("acme", "", -3)).Tasks[0].DeliveryID
+	mid := b.ingest(t, false, b.ordered("acme", "", 5)).Tasks[0].DeliveryID
+	got := taskIDs(b.claimAllOf(t, ep, b.tick(), 10))
+	if !slices.Equal(got, []string{high, mid, low}) {
+		t.Fatalf("claim order %v, want priority 42 as 9, then 5, then -3 as 0: %v", got, []string{high, mid, low})
+	}
+	equal(t, b.delivery(t, high).Priority, hookline.MaxPriority, "stored priority of a priority-42 delivery")
+	equal(t, b.delivery(t, low).Priority, hookline.MinPriority, "stored priority of a priority -3 delivery")
 }
 
 func testOrderFIFONotClaimedAtIngest(t *testing.T, b *bundle) {
