@@ -83,9 +83,10 @@ const (
 // behind a flood of higher ones: the aging that bounds starvation.
 const PriorityStep = 30 * time.Second
 
-// ClampPriority returns p within MinPriority and MaxPriority: the priority
-// work of priority p is taken at (an event from the Go API is not
-// validated as the HTTP API's are).
+// ClampPriority returns the priority from MinPriority to MaxPriority
+// nearest to p: the one an event of priority p is stored and taken at. The
+// HTTP API refuses other priorities; an event of the Go API is not
+// validated.
 func ClampPriority(p int) int { return min(max(p, MinPriority), MaxPriority) }
 
 // IngestRequest is one API request's events, written in one transaction

@@ -396,3 +396,47 @@ func TestOpenRelativePath(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrationV13ClampsPriorities checks that the move to one due index
+// by priority (schema_v13.sql) keeps claimable the pending rows an earlier
+// version wrote with a priority outside 0 to 9: the migration clamps them.
+func TestMigrationV13ClampsPriorities(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hookline.db")
+	s, eps := heldStore(t, path, 1)
+	now := hookline.Now()
+	ev := &hookline.Event{ID: hookline.NewID(hookline.EventPrefix, now), Tenant: "acme", Type: "invoice.paid",
+		Data: []byte(`{}`), CreatedAt: now}
+	r := &hookline.IngestRequest{Events: []*hookline.Event{ev}}
+	if err := s.Ingest(ctx, []*hookline.IngestRequest{r}, now); err != nil || r.Err != nil {
+		t.Fatal(err, r.Err)
+	}
+	// The file as version 12 left it: both due indexes, and a row of
+	// priority 42 (written before rows were clamped).
+	for _, q := range []string{
+		"DROP INDEX deliveries_due_lane",
+		"CREATE INDEX deliveries_due ON deliveries (endpoint_id, next_attempt_at) WHERE status = 0 AND claimed = 0",
+		"CREATE INDEX deliveries_due_order ON deliveries (endpoint_id, next_attempt_at - priority * 30000000) WHERE status = 0 AND claimed = 0",
+		"UPDATE deliveries SET priority = 42",
+		"PRAGMA user_version = 12",
+	} {
+		if _, err := s.wdb.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.ClaimDue(ctx, []hookline.ClaimRequest{{EndpointID: eps[0].ID, Limit: 10}}, now.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0].Tasks) != 1 || res[0].Tasks[0].DeliveryID != r.Tasks[0].DeliveryID || res[0].Tasks[0].Priority != hookline.MaxPriority {
+		t.Fatalf("claimed %+v after the migration, want the delivery of priority 42 at priority 9", res[0].Tasks)
+	}
+}
