@@ -418,9 +418,22 @@ func TestPriorityJumpsFullMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the first request", func() bool { return rc.count() == 1 })
+		held := func() int {
+			st, err := b.engine.Stats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st.Node.InMemory
+		}
+		before := held() // the endpoint's share of memory, full: it takes no more of the backlog
 		for i := range 5 {
 			b.sendOrdered(t, "", i, 9)
 		}
+		// The 202 comes once an event is durable, just before its
+		// deliveries are handed to the scheduler: wait for that hand-over,
+		// which is not what this test is about, before letting the backlog
+		// go.
+		waitFor(t, "the priority-9 deliveries in memory", func() bool { return held() >= before+5 })
 		close(release)
 		waitFor(t, "every delivery", func() bool {
 			mu.Lock()
