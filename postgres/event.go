@@ -228,6 +228,7 @@ func (in *ingest) matches(ev *hookline.Event) int {
 func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, partition int) bool, tasks []*hookline.Task) []*hookline.Task {
 	var payload []byte
 	created := truncate(ev.CreatedAt)
+	priority := hookline.ClampPriority(ev.Priority)
 	d := &in.deliveries
 	for _, sub := range in.subs[ev.Tenant] {
 		if !sub.matches(ev, &in.docs) {
@@ -244,7 +245,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, 
 		if sub.ep.FIFO() {
 			okey = &ev.OrderingKey
 		}
-		d.priority, d.okey = append(d.priority, int16(hookline.ClampPriority(ev.Priority))), append(d.okey, okey)
+		d.priority, d.okey = append(d.priority, int16(priority)), append(d.okey, okey)
 		d.eventType = append(d.eventType, ev.Type)
 		in.unclaimed = in.unclaimed || !claim
 		tasks = append(tasks, &hookline.Task{
@@ -254,7 +255,7 @@ func (in *ingest) fanOut(ev *hookline.Event, claims func(ep *hookline.Endpoint, 
 			Payload:        payload,
 			EventCreatedAt: created,
 			Partition:      sub.partition,
-			Priority:       hookline.ClampPriority(ev.Priority),
+			Priority:       priority,
 			Due:            in.now,
 			OrderingKey:    ev.OrderingKey,
 		})

@@ -178,6 +178,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 	last := 0
 	now := micros(in.now)
 	created := truncate(ev.CreatedAt)
+	priority := hookline.ClampPriority(ev.Priority) // the lanes of deliveries_due_lane
 	for _, ce := range in.s.endpoints.subscribers(ev.Tenant) {
 		if !ce.matches(ev, &in.docs) {
 			continue
@@ -189,7 +190,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 		claims := r.Claims(ce.ep, ce.partition)
 		if claims {
 			held = append(held, &heldRow{id: id, eventID: ev.ID, endpointID: ce.ep.ID, eventType: ev.Type,
-				partition: ce.partition, priority: int64(hookline.ClampPriority(ev.Priority)), seq: seq, at: now})
+				partition: ce.partition, priority: int64(priority), seq: seq, at: now})
 			steps = append(steps, in.ids-last)
 			last = in.ids
 		} else {
@@ -198,7 +199,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 				okey = ev.OrderingKey
 			}
 			in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), int64(0), now, now, now,
-				int64(hookline.ClampPriority(ev.Priority)), seq, okey, ev.Type)
+				int64(priority), seq, okey, ev.Type)
 		}
 		t := &hookline.Task{
 			DeliveryID:     id,
@@ -207,7 +208,7 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 			Payload:        payload,
 			EventCreatedAt: created,
 			Partition:      ce.partition,
-			Priority:       hookline.ClampPriority(ev.Priority),
+			Priority:       priority,
 			Due:            in.now,
 			OrderingKey:    ev.OrderingKey,
 			Seq:            seq,
