@@ -684,7 +684,8 @@ func (s *Store) ResetClaims(ctx context.Context, partitions []int) error {
 // with why (hookline.Outcome.Dropped). One whose attempt is recorded
 // already, with the same start, was written by an earlier call (a batch
 // written again) and is not marked. The row of a held delivery (held.go) is
-// written here, with its outcome's values.
+// written here, with its outcome's values. While an Ingest waits for the
+// store's writer, RecordOutcomes lets it go first (gate.go).
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
 		return nil
@@ -698,13 +699,38 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		ids = append(ids, o.Attempt.DeliveryID)
 	}
 	nowUS := micros(now)
+	for start := 0; start < len(outcomes); {
+		n, err := s.recordOutcomes(ctx, outcomes[start:], ids[start:], nowUS)
+		if err != nil {
+			for i := range outcomes {
+				outcomes[i].Dropped = ""
+			}
+			return fmt.Errorf("sqlite: record outcomes: %w", err)
+		}
+		start += n
+	}
+	return nil
+}
+
+// outcomeYield is the fewest outcomes a RecordOutcomes transaction writes
+// before it commits early to let a waiting Ingest have the writer.
+const outcomeYield = 128
+
+// recordOutcomes writes outcomes, whose delivery IDs are ids, in one
+// transaction, and returns how many it wrote: all of them, or, when an
+// Ingest is waiting for the writer, the first outcomeYield or more. Each
+// transaction stands alone: should a later one fail, the caller's retry
+// finds the outcomes written already recorded, and does not mark them.
+func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome, ids []string, nowUS int64) (int, error) {
+	s.gate.wait(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d countsDelta
 	var released []string
 	var settle settling
+	var n int // outcomes written
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		d, released = countsDelta{}, released[:0]
+		d, released, n = countsDelta{}, released[:0], len(outcomes)
 		settle.reset(&s.held, ids)
 		status, err := s.statuses(ctx, tx, settle.unwritten(ids))
 		if err != nil {
@@ -716,6 +742,10 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		update := tx.StmtContext(ctx, s.stmts.recordOutcome)
 		attempts := make([]any, 0, 7*len(outcomes))
 		for i := range outcomes {
+			if i >= outcomeYield && i%outcomeYield == 0 && s.gate.ingestWaiting() {
+				n = i
+				break
+			}
 			o := &outcomes[i]
 			a := &o.Attempt
 			cur, ok := status[a.DeliveryID]
@@ -762,17 +792,14 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		return s.writeSettled(ctx, tx, &settle)
 	})
 	if err != nil {
-		for i := range outcomes {
-			outcomes[i].Dropped = ""
-		}
-		return fmt.Errorf("sqlite: record outcomes: %w", err)
+		return 0, err
 	}
 	s.held.wrote(settle.rows)
 	s.counts.apply(&d)
 	for _, id := range released {
 		delete(s.claims.m, id)
 	}
-	return nil
+	return n, nil
 }
 
 // fence returns why an outcome may not be written over the delivery's

@@ -26,7 +26,9 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 	for _, r := range reqs {
 		r.Results, r.Tasks, r.Err = nil, nil, nil
 	}
+	s.gate.enter()
 	s.mu.Lock()
+	s.gate.leave()
 	defer s.mu.Unlock()
 	in := ingest{s: s, now: truncate(now), keys: make(map[hookline.IdempotencyID]*hookline.IdempotencyEntry)}
 	err := s.write(ctx, func(tx *sql.Tx) error {

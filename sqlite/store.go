@@ -86,6 +86,7 @@ type Store struct {
 	// before its transaction begins until the in-memory state matches what
 	// it committed.
 	mu        sync.Mutex
+	gate      ingestGate // Ingest takes mu ahead of RecordOutcomes (gate.go)
 	endpoints *endpointCache
 
 	counts *counts // exact: only this store writes the file
