@@ -339,6 +339,16 @@ func TestBatchRateLimitCountsRequests(t *testing.T) {
 	})
 }
 
+// inMemory returns how many deliveries the engine holds in memory.
+func inMemory(t *testing.T, b *bundle) int {
+	t.Helper()
+	st, err := b.engine.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Node.InMemory
+}
+
 // TestPriorityJumpsBacklog checks that priority-9 events go before a
 // backlog of priority-1 ones queued earlier at the same endpoint. The
 // receiver holds the backlog's first request until the priority-9
@@ -371,18 +381,11 @@ func TestPriorityJumpsBacklog(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the first request", func() bool { return rc.count() == 1 })
-		held := func() int {
-			st, err := b.engine.Stats(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st.Node.InMemory
-		}
-		before := held()
+		before := inMemory(t, b)
 		for i := range 10 {
 			b.sendOrdered(t, "", i, 9)
 		}
-		waitFor(t, "the priority-9 deliveries in memory", func() bool { return held() >= before+10 })
+		waitFor(t, "the priority-9 deliveries in memory", func() bool { return inMemory(t, b) >= before+10 })
 		close(release)
 		waitFor(t, "every delivery", func() bool {
 			mu.Lock()
@@ -434,14 +437,7 @@ func TestPriorityJumpsFullMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the first request", func() bool { return rc.count() == 1 })
-		held := func() int {
-			st, err := b.engine.Stats(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st.Node.InMemory
-		}
-		before := held() // the endpoint's share of memory, full: it takes no more of the backlog
+		before := inMemory(t, b) // the endpoint's share of memory, full: it takes no more of the backlog
 		for i := range 5 {
 			b.sendOrdered(t, "", i, 9)
 		}
@@ -449,7 +445,7 @@ func TestPriorityJumpsFullMemory(t *testing.T) {
 		// deliveries are handed to the scheduler: wait for that hand-over,
 		// which is not what this test is about, before letting the backlog
 		// go.
-		waitFor(t, "the priority-9 deliveries in memory", func() bool { return held() >= before+5 })
+		waitFor(t, "the priority-9 deliveries in memory", func() bool { return inMemory(t, b) >= before+5 })
 		close(release)
 		waitFor(t, "every delivery", func() bool {
 			mu.Lock()

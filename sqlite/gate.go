@@ -25,10 +25,10 @@ import (
 // outcomes (a few milliseconds), not for a batch of 512. Only then do
 // outcomes cost more commits: smaller ones, while ingests wait.
 type ingestGate struct {
-	mu      sync.Mutex
-	waiting int           // ingests waiting for Store.mu
-	free    chan struct{} // closed when waiting falls to 0; nil while it is 0
-	held    int           // outcome batches waiting at the gate (for tests)
+	mu       sync.Mutex
+	waiting  int           // ingests waiting for Store.mu
+	free     chan struct{} // closed when waiting falls to 0; nil while it is 0
+	outcomes int           // outcome batches waiting at the gate (for tests)
 }
 
 // maxOutcomeWait bounds how long an outcome batch waits at the gate, should
@@ -61,7 +61,7 @@ func (g *ingestGate) wait(ctx context.Context) {
 	g.mu.Lock()
 	free := g.free
 	if free != nil {
-		g.held++
+		g.outcomes++
 	}
 	g.mu.Unlock()
 	if free == nil {
@@ -75,7 +75,7 @@ func (g *ingestGate) wait(ctx context.Context) {
 	}
 	t.Stop()
 	g.mu.Lock()
-	g.held--
+	g.outcomes--
 	g.mu.Unlock()
 }
 
@@ -83,7 +83,7 @@ func (g *ingestGate) wait(ctx context.Context) {
 func (g *ingestGate) waitingOutcomes() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.held
+	return g.outcomes
 }
 
 // ingestWaiting reports whether an ingest waits for the writer.
