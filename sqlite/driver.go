@@ -36,9 +36,19 @@ func writeDSN(path string) string {
 		{"_pragma", "synchronous(FULL)"},
 		{"_pragma", "foreign_keys(1)"},
 		{"_pragma", "journal_size_limit(67108864)"},
+		{"_pragma", "wal_autocheckpoint(0)"}, // the checkpointer's job (checkpoint.go)
 		{"_pragma", "cache_size(-16384)"},
 		{"_pragma", "temp_store(MEMORY)"},
 		{"_txlock", "immediate"},
+	})
+}
+
+// checkpointDSN returns the DSN of the checkpointer's connection: it writes
+// only the database file, from the WAL, fsync'd as the writer's commits are.
+func checkpointDSN(path string) string {
+	return fileURI(path) + "?" + encode([][2]string{
+		{"_pragma", "busy_timeout(" + strconv.Itoa(busyTimeout) + ")"},
+		{"_pragma", "synchronous(FULL)"},
 	})
 }
 

@@ -103,6 +103,8 @@ type Store struct {
 	claims claims // who holds the claims of the file, and since when; under mu
 	held   held   // the deliveries whose rows are not written yet (held.go); under mu
 
+	ckpt *checkpointer // copies the WAL into the file (checkpoint.go)
+
 	box      *secretbox.Box // seals endpoint secrets; nil: stored in plain
 	resealed int            // endpoints whose secrets Open re-sealed
 }
@@ -152,6 +154,10 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	} else if mode != "wal" {
 		return fmt.Errorf("sqlite: open %s: journal_mode is %q, not wal", path, mode)
+	}
+	var err error
+	if s.ckpt, err = newCheckpointer(path, &s.mu); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -228,6 +234,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // method returned, so nothing is lost.
 func (s *Store) Close() error {
 	var errs []error
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
 	if s.stmts != nil {
 		errs = append(errs, s.stmts.close())
 	}
@@ -301,6 +310,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		}
 		return err
 	}
+	s.ckpt.wrote()
 	return nil
 }
 

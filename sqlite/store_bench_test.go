@@ -15,12 +15,12 @@ import (
 
 // benchEndpoints creates n endpoints of tenant "acme", subscribed to every
 // type, in one store.
-func benchEndpoints(b *testing.B, s *Store, n int) []*hookline.Endpoint {
+func benchEndpoints(b testing.TB, s *Store, n int) []*hookline.Endpoint {
 	return benchEndpointsOf(b, s, "acme", n)
 }
 
 // benchEndpointsOf creates n endpoints of tenant.
-func benchEndpointsOf(b *testing.B, s *Store, tenant string, n int) []*hookline.Endpoint {
+func benchEndpointsOf(b testing.TB, s *Store, tenant string, n int) []*hookline.Endpoint {
 	b.Helper()
 	now := hookline.Now()
 	var eps []*hookline.Endpoint
@@ -119,7 +119,7 @@ func BenchmarkIngestFanOut(b *testing.B) {
 
 // deliverAll records a successful first attempt of every task, in
 // batches of 512 as the engine's outcome writer does.
-func deliverAll(b *testing.B, s *Store, tasks []*hookline.Task, now time.Time) {
+func deliverAll(b testing.TB, s *Store, tasks []*hookline.Task, now time.Time) {
 	b.Helper()
 	for len(tasks) > 0 {
 		n := min(len(tasks), 512)
