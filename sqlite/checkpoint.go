@@ -62,8 +62,12 @@ func newCheckpointer(path string, lock sync.Locker) (*checkpointer, error) {
 	return c, nil
 }
 
-// wrote tells the checkpointer that a write committed. It never blocks.
+// wrote tells the checkpointer that a write committed. It never blocks; on
+// nil (Open, before the checkpointer starts) it does nothing.
 func (c *checkpointer) wrote() {
+	if c == nil {
+		return
+	}
 	select {
 	case c.kick <- struct{}{}:
 	default:

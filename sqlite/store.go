@@ -155,10 +155,6 @@ func (s *Store) open(ctx context.Context, path string) error {
 	} else if mode != "wal" {
 		return fmt.Errorf("sqlite: open %s: journal_mode is %q, not wal", path, mode)
 	}
-	var err error
-	if s.ckpt, err = newCheckpointer(path, &s.mu); err != nil {
-		return fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
 	if err := migrate(ctx, s.wdb); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -197,6 +193,11 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s.version.Store(version)
+	// The checkpointer starts last: what Open wrote is in the WAL, and
+	// resealSecrets's own checkpoint must not find one under way.
+	if s.ckpt, err = newCheckpointer(path, &s.mu); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	return nil
 }
 
