@@ -40,6 +40,9 @@ type checkpointer struct {
 	stop chan struct{}
 	done chan struct{}
 
+	closeOnce sync.Once
+	closeErr  error
+
 	// err is the error of the last round, nil once one succeeds; rounds
 	// counts those that succeeded. Under mu.
 	err    error
@@ -145,8 +148,12 @@ func (c *checkpointer) stats() (rounds int64, err error) {
 
 // close stops the checkpointer, waiting for a round under way, and closes
 // its connection. The last connection to close checkpoints what is left.
+// Only the first call does anything (Store.Close may be called twice).
 func (c *checkpointer) close() error {
-	close(c.stop)
-	<-c.done
-	return c.db.Close()
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.closeErr = c.db.Close()
+	})
+	return c.closeErr
 }

@@ -72,3 +72,16 @@ func TestCheckpointerStartsTheWALOver(t *testing.T) {
 		t.Errorf("stats: %+v, %v; want %d events", st, err, events)
 	}
 }
+
+// TestCloseTwice checks that a second Close does not panic (the API's
+// tests close a store their server closed already).
+func TestCloseTwice(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "hookline.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close() // the database handles report they are closed; the checkpointer must not panic
+}
