@@ -33,9 +33,8 @@ const checkpointEvery = 100 * time.Millisecond
 
 // checkpointer copies the WAL into the database file beside the writer.
 type checkpointer struct {
-	db   *sql.DB    // one connection of its own
-	mu   sync.Mutex // lock, between the passes of a round, is the store's write lock
-	lock sync.Locker
+	db   *sql.DB     // one connection of its own
+	lock sync.Locker // the store's write lock, held for a round's second pass
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
@@ -45,6 +44,7 @@ type checkpointer struct {
 
 	// err is the error of the last round, nil once one succeeds; rounds
 	// counts those that succeeded. Under mu.
+	mu     sync.Mutex
 	err    error
 	rounds int64
 }
@@ -113,30 +113,24 @@ func (c *checkpointer) run() {
 
 // round copies the WAL into the database file, in two passes (see above).
 func (c *checkpointer) round(ctx context.Context) error {
-	if _, err := c.pass(ctx); err != nil {
+	if err := c.pass(ctx); err != nil {
 		return err
 	}
 	c.lock.Lock()
 	defer c.lock.Unlock()
-	_, err := c.pass(ctx)
-	return err
+	return c.pass(ctx)
 }
 
 // pass runs one passive checkpoint, which copies what no reader still
-// reads from the WAL and never waits for a lock, and returns the frames
-// the WAL holds and how many of them are copied. A reader that still
-// reads older frames leaves some for the next round.
-func (c *checkpointer) pass(ctx context.Context) (walFrames, error) {
-	var f walFrames
-	var busy int64
-	if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &f.total, &f.copied); err != nil {
-		return f, fmt.Errorf("checkpoint: %w", err)
+// reads from the WAL and never waits for a lock. A reader that still reads
+// older frames leaves them for the next round.
+func (c *checkpointer) pass(ctx context.Context) error {
+	var busy, frames, copied int64
+	if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
-	return f, nil
+	return nil
 }
-
-// walFrames are the frames of the WAL after a checkpoint.
-type walFrames struct{ total, copied int64 }
 
 // stats returns how many rounds have succeeded and the error of the last
 // one (nil when it succeeded).
