@@ -21,20 +21,35 @@ import (
 // A checkpoint that runs while the writer writes leaves the frames written
 // meanwhile, and SQLite starts the WAL over only at a write that finds all
 // of it copied: under a steady load that moment may never come, and a WAL
-// that keeps growing makes every read slower. So each round has two
-// passes: the first, beside the writer, copies almost everything; the
-// second, under the store's write lock, copies the few frames written
-// during the first, so that the next write starts the WAL over.
+// that keeps growing makes every read slower. So a round makes passes
+// beside the writer, up to besidePasses, until one finds that at most
+// lockedTail frames were written during the one before it; then a last
+// pass under the store's write lock copies the frames written since, so
+// that the next write starts the WAL over. (A pass beside the writer that
+// copied all it saw proves nothing: the writer may have appended frames
+// meanwhile, and a write that began before the pass ended does not start
+// the WAL over.) The write lock is taken as an outcome
+// batch takes it, behind a waiting ingest, and held for that short tail
+// only: a pass under it that had to copy a round of outcomes held ingests
+// for up to 40 ms.
 
 // checkpointEvery is how often, at most, the checkpointer copies the WAL
 // while writes come: about as often as SQLite's own 1,000 pages are filled
 // under load.
 const checkpointEvery = 100 * time.Millisecond
 
+// besidePasses is the most passes a round makes beside the writer, and
+// lockedTail the frames written during one pass below which the next is
+// the last, under the write lock.
+const (
+	besidePasses = 3
+	lockedTail   = 256
+)
+
 // checkpointer copies the WAL into the database file beside the writer.
 type checkpointer struct {
 	db   *sql.DB     // one connection of its own
-	lock sync.Locker // the store's write lock, held for a round's second pass
+	lock sync.Locker // the store's write lock, held for a round's last pass
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
@@ -50,7 +65,7 @@ type checkpointer struct {
 }
 
 // newCheckpointer starts a checkpointer on the database file at path, which
-// takes lock (the store's write lock) for its second passes.
+// takes lock (the store's write lock) for its passes under it.
 func newCheckpointer(path string, lock sync.Locker) (*checkpointer, error) {
 	db, err := sql.Open(driverName, checkpointDSN(path))
 	if err != nil {
@@ -111,25 +126,36 @@ func (c *checkpointer) run() {
 	}
 }
 
-// round copies the WAL into the database file, in two passes (see above).
+// round copies the WAL into the database file (see above).
 func (c *checkpointer) round(ctx context.Context) error {
-	if err := c.pass(ctx); err != nil {
-		return err
+	var before int64 = -1 // the WAL's frames at the pass before
+	for range besidePasses {
+		frames, err := c.pass(ctx)
+		if err != nil {
+			return err
+		}
+		// Fewer frames than before: the WAL was started over meanwhile.
+		if before >= 0 && frames-before <= lockedTail {
+			break
+		}
+		before = frames
 	}
 	c.lock.Lock()
 	defer c.lock.Unlock()
-	return c.pass(ctx)
+	_, err := c.pass(ctx)
+	return err
 }
 
 // pass runs one passive checkpoint, which copies what no reader still
-// reads from the WAL and never waits for a lock. A reader that still reads
-// older frames leaves them for the next round.
-func (c *checkpointer) pass(ctx context.Context) error {
-	var busy, frames, copied int64
+// reads from the WAL and never waits for a lock, and returns the frames
+// the WAL held when it began. A reader that still reads older frames
+// leaves them for the next round.
+func (c *checkpointer) pass(ctx context.Context) (frames int64, err error) {
+	var busy, copied int64
 	if err := c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
-	return nil
+	return frames, nil
 }
 
 // stats returns how many rounds have succeeded and the error of the last

@@ -713,7 +713,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 }
 
 // outcomeYield is the fewest outcomes a RecordOutcomes transaction writes
-// before it commits early to let a waiting Ingest have the writer.
+// before it commits early to let a waiting Ingest have the writer, and the
+// outcomes whose rows it writes at a time.
 const outcomeYield = 128
 
 // recordOutcomes writes outcomes, whose delivery IDs are ids, in one
@@ -740,11 +741,26 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			status[id] = deliveryStatus{r.endpointID, statusPending, true, 0}
 		}
 		update := tx.StmtContext(ctx, s.stmts.recordOutcome)
-		attempts := make([]any, 0, 7*len(outcomes))
+		attempts := make([]any, 0, 7*min(len(outcomes), outcomeYield))
+		// The rows are written outcomeYield outcomes at a time, and a
+		// waiting ingest is looked for between: it waits for one chunk's
+		// statements and the commit, not for the whole batch's.
+		chunk := func() error {
+			if err := s.stmts.insertAttempts.exec(ctx, tx, attempts); err != nil {
+				return fmt.Errorf("insert attempts: %w", err)
+			}
+			attempts = attempts[:0]
+			return settle.writeRows(ctx, tx, s.stmts.insertSettled)
+		}
 		for i := range outcomes {
-			if i >= outcomeYield && i%outcomeYield == 0 && s.gate.ingestWaiting() {
-				n = i
-				break
+			if i > 0 && i%outcomeYield == 0 {
+				if err := chunk(); err != nil {
+					return err
+				}
+				if s.gate.ingestWaiting() {
+					n = i
+					break
+				}
 			}
 			o := &outcomes[i]
 			a := &o.Attempt
@@ -773,11 +789,16 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			if v == statusPending && o.BatchID != "" {
 				batch = o.BatchID
 			}
-			if settle.held(a.DeliveryID) {
+			// A held delivery's row is planned, and written with its chunk;
+			// a written one (also a held one written by an earlier chunk)
+			// is updated.
+			planned := settle.held(a.DeliveryID) &&
 				settle.add(a.DeliveryID, v, int64(a.Attempt), int64(a.StatusCode), a.Error, next, nowUS, batch)
-			} else if _, err := update.ExecContext(ctx, v, int64(a.Attempt), int64(a.StatusCode), a.Error,
-				next, nowUS, a.DeliveryID, batch); err != nil {
-				return fmt.Errorf("update delivery: %w", err)
+			if !planned {
+				if _, err := update.ExecContext(ctx, v, int64(a.Attempt), int64(a.StatusCode), a.Error,
+					next, nowUS, a.DeliveryID, batch); err != nil {
+					return fmt.Errorf("update delivery: %w", err)
+				}
 			}
 			d.add(cur.endpointID, cur.status, -1)
 			d.add(cur.endpointID, v, 1)
@@ -786,8 +807,8 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			attempts = append(attempts, a.DeliveryID, int64(a.Attempt), micros(a.StartedAt),
 				a.Duration.Microseconds(), int64(a.StatusCode), a.Error, a.ResponseBody)
 		}
-		if err := s.stmts.insertAttempts.exec(ctx, tx, attempts); err != nil {
-			return fmt.Errorf("insert attempts: %w", err)
+		if err := chunk(); err != nil {
+			return err
 		}
 		return s.writeSettled(ctx, tx, &settle)
 	})

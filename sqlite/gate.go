@@ -92,3 +92,17 @@ func (g *ingestGate) ingestWaiting() bool {
 	defer g.mu.Unlock()
 	return g.waiting > 0
 }
+
+// outcomeLock is the store's write lock taken as RecordOutcomes takes it:
+// after the ingests waiting at the gate, for a writer that holds no one's
+// answer (the checkpointer).
+type outcomeLock struct{ s *Store }
+
+// Lock waits at the gate, then locks the store's mu.
+func (l outcomeLock) Lock() {
+	l.s.gate.wait(context.Background())
+	l.s.mu.Lock()
+}
+
+// Unlock unlocks the store's mu.
+func (l outcomeLock) Unlock() { l.s.mu.Unlock() }

@@ -154,3 +154,30 @@ func TestOutcomesYieldToWaitingIngest(t *testing.T) {
 		t.Errorf("%s has %d attempts, want 2", twice, len(atts))
 	}
 }
+
+// TestOutcomeLockWaitsBehindIngest checks that the write lock the
+// checkpointer takes for its last pass is taken as an outcome batch takes
+// it: after an ingest waiting for the writer, at the gate.
+func TestOutcomeLockWaitsBehindIngest(t *testing.T) {
+	s, _ := heldStore(t, filepath.Join(t.TempDir(), "hookline.db"), 1)
+	defer s.Close()
+	if err := s.ckpt.close(); err != nil { // so that only this test's lock waits at the gate
+		t.Fatal(err)
+	}
+	s.gate.enter() // an ingest waits for the writer
+	locked := make(chan struct{})
+	go func() {
+		l := outcomeLock{s}
+		l.Lock()
+		close(locked)
+		l.Unlock()
+	}()
+	waitFor(t, "the lock to wait at the gate", func() bool { return s.gate.waitingOutcomes() == 1 })
+	select {
+	case <-locked:
+		t.Fatal("the lock was taken while an ingest waited")
+	default:
+	}
+	s.gate.leave()
+	<-locked
+}

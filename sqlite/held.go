@@ -160,10 +160,11 @@ func deleteDone(ctx context.Context, tx *sql.Tx, rows []*heldRow) error {
 // with their outcomes' values: one INSERT each, where a delivery written at
 // ingest costs an INSERT there and an UPDATE here.
 type settling struct {
-	by    map[string]*heldRow // the held deliveries of the batch
-	rows  []*heldRow          // those with an outcome written, in args order
-	index map[string]int      // delivery ID → its row in rows and args
-	args  []any               // settledColumns values a row
+	by      map[string]*heldRow // the held deliveries of the batch
+	rows    []*heldRow          // those with an outcome written, in args order
+	index   map[string]int      // delivery ID → its row in rows and args
+	args    []any               // settledColumns values a row
+	written int                 // rows inserted so far (writeRows)
 }
 
 // settledColumns are the columns of insertSettled.
@@ -174,7 +175,7 @@ const settledColumns = 18
 // (the first outcome of deliveries claimed at ingest) every delivery of
 // the batch is held.
 func (st *settling) reset(h *held, ids []string) {
-	st.by, st.index, st.rows, st.args = nil, nil, st.rows[:0], st.args[:0]
+	st.by, st.index, st.rows, st.args, st.written = nil, nil, st.rows[:0], st.args[:0], 0
 	n := 0
 	for _, id := range ids {
 		if h.m[id] != nil {
@@ -217,15 +218,20 @@ func (st *settling) unwritten(ids []string) []string {
 
 // add plans the row of a held delivery with an outcome's values, as
 // queryRecordOutcome would set them; a second outcome of the same delivery
-// in the batch changes the row planned.
-func (st *settling) add(id string, status, attempt, code int64, errText string, next any, now int64, batch any) {
+// in the batch changes the row planned. It returns false, and plans
+// nothing, when the delivery's row was inserted already (writeRows): the
+// caller updates it as any written row.
+func (st *settling) add(id string, status, attempt, code int64, errText string, next any, now int64, batch any) bool {
 	if i, ok := st.index[id]; ok {
+		if i < st.written {
+			return false
+		}
 		a := st.args[i*settledColumns : (i+1)*settledColumns]
 		a[5], a[7], a[12], a[13], a[14], a[15], a[17] = next, now, status, max(a[13].(int64), attempt), code, errText, batch
 		if status == statusDelivered {
 			a[16] = now
 		}
-		return
+		return true
 	}
 	r := st.by[id]
 	var delivered any
@@ -236,17 +242,31 @@ func (st *settling) add(id string, status, attempt, code int64, errText string, 
 	st.rows = append(st.rows, r)
 	st.args = append(st.args, r.id, r.eventID, r.endpointID, int64(r.partition), int64(0), next, r.at, now,
 		r.priority, r.seq, nil, r.eventType, status, attempt, code, errText, delivered, batch)
+	return true
 }
 
-// writeSettled writes the rows st planned, and deletes the fanouts rows
-// they complete. A row that exists already is left as it is (written by a
-// call whose commit was reported failed after it succeeded).
+// writeRows inserts the rows planned since the last call.
+func (st *settling) writeRows(ctx context.Context, tx *sql.Tx, insert *batchInsert) error {
+	if st.written == len(st.rows) {
+		return nil
+	}
+	if err := insert.exec(ctx, tx, st.args[st.written*settledColumns:]); err != nil {
+		return fmt.Errorf("write held deliveries: %w", err)
+	}
+	st.written = len(st.rows)
+	return nil
+}
+
+// writeSettled writes the rows st planned and not yet written, and deletes
+// the fanouts rows that all of st's rows complete. A row that exists
+// already is left as it is (written by a call whose commit was reported
+// failed after it succeeded).
 func (s *Store) writeSettled(ctx context.Context, tx *sql.Tx, st *settling) error {
 	if len(st.rows) == 0 {
 		return nil
 	}
-	if err := s.stmts.insertSettled.exec(ctx, tx, st.args); err != nil {
-		return fmt.Errorf("write held deliveries: %w", err)
+	if err := st.writeRows(ctx, tx, s.stmts.insertSettled); err != nil {
+		return err
 	}
 	return deleteDone(ctx, tx, st.rows)
 }

@@ -281,3 +281,45 @@ func TestHeldNamedTwice(t *testing.T) {
 		t.Errorf("Stats after reopening = %+v, want 1 pending and 1 delivered", st)
 	}
 }
+
+// TestHeldNamedInTwoChunks checks that a batch naming a held delivery in
+// two of its chunks (outcomeYield outcomes are written at a time) writes
+// the second outcome over the row the first chunk inserted.
+func TestHeldNamedInTwoChunks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hookline.db")
+	s, _ := heldStore(t, path, outcomeYield+1)
+	defer s.Close()
+	now := hookline.Now()
+	tasks := ingestOne(t, s, true, now)
+	id := tasks[0].DeliveryID
+	outcomes := []hookline.Outcome{{Status: hookline.StatusPending, NextAttemptAt: now.Add(time.Minute),
+		Attempt: hookline.Attempt{DeliveryID: id, Attempt: 1, StartedAt: now, StatusCode: 503}}}
+	for _, task := range tasks[1:] {
+		outcomes = append(outcomes, hookline.Outcome{Status: hookline.StatusDelivered,
+			Attempt: hookline.Attempt{DeliveryID: task.DeliveryID, Attempt: 1, StartedAt: now, StatusCode: 200}})
+	}
+	outcomes = append(outcomes, hookline.Outcome{Status: hookline.StatusDelivered,
+		Attempt: hookline.Attempt{DeliveryID: id, Attempt: 2, StartedAt: now.Add(time.Second), StatusCode: 200}})
+	if err := s.RecordOutcomes(ctx, outcomes, now); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range outcomes {
+		if o.Dropped != "" {
+			t.Errorf("outcome %d dropped: %s", i, o.Dropped)
+		}
+	}
+	d, err := s.FindDelivery(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != hookline.StatusDelivered || d.Attempts != 2 {
+		t.Errorf("delivery named in two chunks: status %s, %d attempts; want delivered after 2", d.Status, d.Attempts)
+	}
+	if st, _ := s.Stats(ctx); st.Pending != 0 || st.Delivered != int64(len(tasks)) {
+		t.Errorf("Stats = %+v, want %d delivered", st, len(tasks))
+	}
+	if rows, f := rowCounts(t, s); rows != len(tasks) || f != 0 {
+		t.Errorf("%d deliveries rows and %d fanouts rows, want %d and 0", rows, f, len(tasks))
+	}
+}

@@ -195,7 +195,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 	s.version.Store(version)
 	// The checkpointer starts last: what Open wrote is in the WAL, and
 	// resealSecrets's own checkpoint must not find one under way.
-	if s.ckpt, err = newCheckpointer(path, &s.mu); err != nil {
+	if s.ckpt, err = newCheckpointer(path, outcomeLock{s}); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return nil
