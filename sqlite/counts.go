@@ -15,8 +15,17 @@ import (
 type counts struct {
 	mu         sync.Mutex
 	total      hookline.StoreStats
-	byEndpoint map[string]*hookline.EndpointCounts // endpoints with pending or failed deliveries
-	circuits   map[string]hookline.Circuit         // endpoints whose saved circuit is not closed
+	byEndpoint map[string]*endpointCounts  // endpoints that have had pending or failed deliveries
+	circuits   map[string]hookline.Circuit // endpoints whose saved circuit is not closed
+}
+
+// endpointCounts are one endpoint's counts. They are kept at zero, so that
+// a fan-out to endpoints whose deliveries have all been delivered does not
+// make them again (an allocation and a map insert a delivery), until the
+// endpoint is deleted.
+type endpointCounts struct {
+	hookline.EndpointCounts
+	deleted bool
 }
 
 // countsDelta is a change to counts, built while a transaction runs and
@@ -48,7 +57,7 @@ func (d *countsDelta) add(endpointID string, v, n int64) {
 // loadCounts reads every count; Open calls it once. One scan of the
 // deliveries gives both the totals and each endpoint's share.
 func loadCounts(ctx context.Context, db *sql.DB) (*counts, error) {
-	c := &counts{byEndpoint: make(map[string]*hookline.EndpointCounts), circuits: make(map[string]hookline.Circuit)}
+	c := &counts{byEndpoint: make(map[string]*endpointCounts), circuits: make(map[string]hookline.Circuit)}
 	var d countsDelta
 	rows, err := db.QueryContext(ctx, "SELECT endpoint_id, status, count(*) FROM deliveries GROUP BY endpoint_id, status")
 	if err != nil {
@@ -108,20 +117,20 @@ func (c *counts) addTotal(d hookline.StoreStats) {
 	c.total.Endpoints += d.Endpoints
 }
 
-// addEndpoint adds to one endpoint's counts, dropping it at zero; the caller
-// holds c.mu.
+// addEndpoint adds to one endpoint's counts, dropping those of a deleted
+// endpoint at zero; the caller holds c.mu.
 func (c *counts) addEndpoint(id string, pending, failed int64) {
 	e := c.byEndpoint[id]
 	if e == nil {
 		if pending == 0 && failed == 0 {
 			return
 		}
-		e = &hookline.EndpointCounts{}
+		e = &endpointCounts{}
 		c.byEndpoint[id] = e
 	}
 	e.Pending += pending
 	e.Failed += failed
-	if e.Pending == 0 && e.Failed == 0 {
+	if e.deleted && e.Pending == 0 && e.Failed == 0 {
 		delete(c.byEndpoint, id)
 	}
 }
@@ -145,6 +154,13 @@ func (c *counts) endpointDeleted(id string) {
 	defer c.mu.Unlock()
 	c.total.Endpoints--
 	delete(c.circuits, id)
+	if e := c.byEndpoint[id]; e != nil {
+		if e.Pending == 0 && e.Failed == 0 {
+			delete(c.byEndpoint, id)
+		} else {
+			e.deleted = true
+		}
+	}
 }
 
 // setCircuit records the saved circuit of an endpoint.
@@ -181,7 +197,7 @@ func (c *counts) endpoint(id string) hookline.EndpointCounts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.byEndpoint[id]; e != nil {
-		return *e
+		return e.EndpointCounts
 	}
 	return hookline.EndpointCounts{}
 }

@@ -323,3 +323,26 @@ func TestHeldNamedInTwoChunks(t *testing.T) {
 		t.Errorf("%d deliveries rows and %d fanouts rows, want %d and 0", rows, f, len(tasks))
 	}
 }
+
+// TestFanOutIDsAscend checks that the deliveries of one fan-out, wider
+// than the blocks its IDs are made in, get each the ID after the one
+// before, and that an ID's last character carries into the one before it.
+func TestFanOutIDsAscend(t *testing.T) {
+	s, eps := heldStore(t, filepath.Join(t.TempDir(), "hookline.db"), 3*allocBlock+5)
+	defer s.Close()
+	tasks := ingestOne(t, s, true, hookline.Now())
+	if len(tasks) != len(eps) {
+		t.Fatalf("%d tasks, want %d", len(tasks), len(eps))
+	}
+	for i := 1; i < len(tasks); i++ {
+		if want := nextID(tasks[i-1].DeliveryID); tasks[i].DeliveryID != want {
+			t.Fatalf("task %d has ID %s, want %s (after %s)", i, tasks[i].DeliveryID, want, tasks[i-1].DeliveryID)
+		}
+	}
+	if got := nextID("dlv_0ZZ"); got != "dlv_100" {
+		t.Errorf("nextID(dlv_0ZZ) = %s, want dlv_100", got)
+	}
+	if got := idsAfter("dlv_0ZY", 2); got != "dlv_0ZZdlv_100" {
+		t.Errorf("idsAfter(dlv_0ZY, 2) = %s", got)
+	}
+}

@@ -38,6 +38,18 @@ func open(t testing.TB) *Store {
 	return s
 }
 
+// nonZero returns the endpoint counts of m that are not zero (counts keeps
+// zero ones).
+func nonZero(m map[string]*endpointCounts) map[string]hookline.EndpointCounts {
+	out := make(map[string]hookline.EndpointCounts)
+	for id, e := range m {
+		if e.EndpointCounts != (hookline.EndpointCounts{}) {
+			out[id] = e.EndpointCounts
+		}
+	}
+	return out
+}
+
 // checkCounts compares the store's in-memory counts and endpoints with the
 // database.
 func checkCounts(t testing.TB, s *Store) {
@@ -57,8 +69,8 @@ func checkCounts(t testing.TB, s *Store) {
 		t.Errorf("counts in memory %+v, in the database %+v", got, want)
 	}
 	s.counts.mu.Lock()
-	if !maps.EqualFunc(s.counts.byEndpoint, want.byEndpoint, func(a, b *hookline.EndpointCounts) bool { return *a == *b }) {
-		t.Errorf("endpoint counts in memory %v, in the database %v", s.counts.byEndpoint, want.byEndpoint)
+	if got, want := nonZero(s.counts.byEndpoint), nonZero(want.byEndpoint); !maps.Equal(got, want) {
+		t.Errorf("endpoint counts in memory %v, in the database %v", got, want)
 	}
 	if !maps.Equal(s.counts.circuits, want.circuits) {
 		t.Errorf("circuits in memory %v, in the database %v", s.counts.circuits, want.circuits)
@@ -438,5 +450,30 @@ func TestMigrationV13ClampsPriorities(t *testing.T) {
 	}
 	if len(res[0].Tasks) != 1 || res[0].Tasks[0].DeliveryID != r.Tasks[0].DeliveryID || res[0].Tasks[0].Priority != hookline.MaxPriority {
 		t.Fatalf("claimed %+v after the migration, want the delivery of priority 42 at priority 9", res[0].Tasks)
+	}
+}
+
+// TestEndpointCountsKeptUntilDeleted checks that an endpoint's counts are
+// kept at zero while it exists, and dropped once it is deleted and has
+// none: at its deletion, or when the last of its deliveries is purged.
+func TestEndpointCountsKeptUntilDeleted(t *testing.T) {
+	c := &counts{byEndpoint: make(map[string]*endpointCounts), circuits: make(map[string]hookline.Circuit)}
+	c.addEndpoint("a", 1, 0)
+	c.addEndpoint("a", -1, 0)
+	if _, ok := c.byEndpoint["a"]; !ok {
+		t.Error("the zero counts of an endpoint that exists were dropped")
+	}
+	c.endpointDeleted("a")
+	if _, ok := c.byEndpoint["a"]; ok {
+		t.Error("the zero counts of a deleted endpoint were kept")
+	}
+	c.addEndpoint("b", 2, 1)
+	c.endpointDeleted("b")
+	if got := c.endpoint("b"); got.Pending != 2 || got.Failed != 1 {
+		t.Errorf("a deleted endpoint's counts before its purge: %+v", got)
+	}
+	c.addEndpoint("b", -2, -1)
+	if _, ok := c.byEndpoint["b"]; ok {
+		t.Error("the counts of a deleted endpoint whose deliveries were purged were kept")
 	}
 }
