@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -36,6 +37,11 @@ func aboveDefault(events []*hookline.Event) bool {
 	}
 	return false
 }
+
+// yieldDeliveries is the fewest deliveries of a group whose handover to
+// the scheduler waits until the group's answers have been sent: a wide
+// fan-out's is milliseconds of work.
+const yieldDeliveries = 1000
 
 // ingestJob is one API request waiting for its group commit.
 type ingestJob struct {
@@ -210,6 +216,13 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 		} else {
 			j.done <- j.req.Err
 		}
+	}
+	if deliveries >= yieldDeliveries {
+		// The answered requests' goroutines wait in this P's run queue
+		// (the last one woken in its runnext slot) until this goroutine
+		// blocks or is preempted; the handover below would keep them for
+		// milliseconds, on two busy cores often ten.
+		runtime.Gosched()
 	}
 	var rejected, stored []*hookline.Task
 	now := e.now()
