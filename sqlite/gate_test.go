@@ -124,6 +124,7 @@ func TestOutcomesYieldToWaitingIngest(t *testing.T) {
 
 	s.gate.enter() // an ingest waits for the writer, all along
 	defer s.gate.leave()
+	s.outcomeTurn = 0 // yield at the first chunk's end
 	written, err := s.recordOutcomes(ctx, outcomes, ids, micros(now))
 	if err != nil {
 		t.Fatal(err)
@@ -180,4 +181,30 @@ func TestOutcomeLockWaitsBehindIngest(t *testing.T) {
 	}
 	s.gate.leave()
 	<-locked
+}
+
+// TestOutcomesKeepTheirTurn checks that an outcome transaction that finds
+// an ingest waiting writes on while it has had the writer for less than
+// outcomeTurn.
+func TestOutcomesKeepTheirTurn(t *testing.T) {
+	ctx := context.Background()
+	const n = 2*outcomeYield + 10
+	s, _ := heldStore(t, filepath.Join(t.TempDir(), "hookline.db"), n)
+	defer s.Close()
+	now := hookline.Now()
+	outcomes := delivered(ingestOne(t, s, true, now), now)
+	ids := make([]string, len(outcomes))
+	for i := range outcomes {
+		ids[i] = outcomes[i].Attempt.DeliveryID
+	}
+	s.gate.enter() // an ingest waits for the writer, all along
+	defer s.gate.leave()
+	s.outcomeTurn = time.Hour
+	written, err := s.recordOutcomes(ctx, outcomes, ids, micros(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written != n {
+		t.Errorf("the transaction wrote %d outcomes, want all %d", written, n)
+	}
 }

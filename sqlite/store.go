@@ -85,9 +85,12 @@ type Store struct {
 	// mu serialises writes and guards endpoints: a write holds it from
 	// before its transaction begins until the in-memory state matches what
 	// it committed.
-	mu        sync.Mutex
-	gate      ingestGate // Ingest takes mu ahead of RecordOutcomes (gate.go)
-	endpoints *endpointCache
+	mu   sync.Mutex
+	gate ingestGate // Ingest takes mu ahead of RecordOutcomes (gate.go)
+	// outcomeTurn is how long an outcome transaction keeps the writer
+	// before it lets a waiting Ingest go first (outcomeYield).
+	outcomeTurn time.Duration
+	endpoints   *endpointCache
 
 	counts *counts // exact: only this store writes the file
 
@@ -137,7 +140,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
-	s := &Store{wdb: wdb}
+	s := &Store{wdb: wdb, outcomeTurn: outcomeTurn}
 	for _, o := range opts {
 		o(s)
 	}
