@@ -43,6 +43,7 @@ func newClient(dest Destinations, proxy *url.URL, timeout time.Duration, maxConn
 		ExpectContinueTimeout:  time.Second,
 		ResponseHeaderTimeout:  timeout,
 		MaxResponseHeaderBytes: MaxResponseHeaderBytes,
+		DisableCompression:     true, // see TestSendAsksForNoCompression
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
 	}
 	return &http.Client{

@@ -193,3 +193,24 @@ func TestSendAbortedIsNotATimeout(t *testing.T) {
 		t.Fatalf("timed-out attempt: %+v; want a Timeout", r)
 	}
 }
+
+// TestSendAsksForNoCompression checks that attempts do not ask receivers
+// to compress their answers: at most the first KiB is kept, most answers
+// are short, and the header and the decompression cost every attempt.
+func TestSendAsksForNoCompression(t *testing.T) {
+	got := make(chan []string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Values("Accept-Encoding")
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	s := New(Options{AllowPrivateNetworks: true, Timeout: 5 * time.Second, IdleConnsPerHost: 1})
+	defer s.CloseIdleConnections()
+	r := s.Send(context.Background(), &Request{URL: srv.URL, ID: "msg_1", Timestamp: 1, Signature: "v1,x", Body: []byte("{}")}, time.Now())
+	if !r.Success || r.Body != "ok" {
+		t.Fatalf("result %+v, want a success with body ok", r)
+	}
+	if v := <-got; len(v) != 0 {
+		t.Fatalf("Accept-Encoding %q, want none", v)
+	}
+}
