@@ -16,7 +16,8 @@ func CheckURL(raw string, allowPrivate bool) error {
 
 // newClient returns the HTTP client that makes deliveries: redirects are not
 // followed, every dial is checked by the guard of dest, HTTP/2 stays on, and
-// idle connections are kept for reuse. Environment proxies (HTTP_PROXY and
+// idle connections are kept for reuse (plain HTTP by transport, the rest
+// by net/http's Transport). Environment proxies (HTTP_PROXY and
 // the like) are ignored: a proxy dials for the client, around the guard.
 // With proxy, every connection is a CONNECT tunnel through it, to an
 // address checked first (see proxyDialer).
@@ -47,7 +48,7 @@ func newClient(dest Destinations, proxy *url.URL, timeout time.Duration, maxConn
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
 	}
 	return &http.Client{
-		Transport: t,
+		Transport: newTransport(t, maxConnsPerHost),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

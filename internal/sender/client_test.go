@@ -99,7 +99,7 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 	// A host name that resolves to loopback passes CheckURL but not the dial.
 	url := strings.Replace(srv.URL, "127.0.0.1", "localtest.invalid", 1)
 	c := newClient(Destinations{}, nil, 5*time.Second, 4, nil)
-	c.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{}, "127.0.0.1")
+	c.Transport.(*transport).base.DialContext = guardedDialer(Destinations{}, "127.0.0.1")
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	_, err := c.Do(req)
 	if err == nil {
@@ -110,7 +110,7 @@ func TestClientRefusesPrivateAtDialTime(t *testing.T) {
 	}
 
 	ok := newClient(Destinations{AllowPrivate: true}, nil, 5*time.Second, 4, nil)
-	ok.Transport.(*http.Transport).DialContext = guardedDialer(Destinations{AllowPrivate: true}, "127.0.0.1")
+	ok.Transport.(*transport).base.DialContext = guardedDialer(Destinations{AllowPrivate: true}, "127.0.0.1")
 	req, _ = http.NewRequestWithContext(context.Background(), "POST", url, nil)
 	resp, err := ok.Do(req)
 	if err != nil {

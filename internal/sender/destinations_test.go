@@ -91,7 +91,7 @@ func TestGuardAllowDestinations(t *testing.T) {
 		allow, _ := ParsePrefixes(tt.allow)
 		dest := Destinations{Allow: allow}
 		c := newClient(dest, nil, 5*time.Second, 4, nil)
-		c.Transport.(*http.Transport).DialContext = guardedDialer(dest, "127.0.0.1")
+		c.Transport.(*transport).base.DialContext = guardedDialer(dest, "127.0.0.1")
 		req, _ := http.NewRequestWithContext(context.Background(), "POST", url, nil)
 		resp, err := c.Do(req)
 		if err == nil {

@@ -66,10 +66,17 @@ func (s *Sender) mtlsClient(certPEM, keyPEM string) (*http.Client, error) {
 	if err != nil {
 		return nil, errors.New("auth: the mtls certificate and key do not load")
 	}
-	base, ok := s.client.Transport.(*http.Transport)
-	if !ok {
+	var base *http.Transport
+	switch t := s.client.Transport.(type) {
+	case *transport:
+		base = t.base
+	case *http.Transport:
+		base = t
+	default:
 		return nil, errors.New("auth: mtls needs an *http.Transport")
 	}
+	// The certificate is presented over TLS, which net/http's Transport
+	// makes: plain-HTTP requests of the endpoint carry none.
 	t := base.Clone()
 	if t.TLSClientConfig == nil {
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}

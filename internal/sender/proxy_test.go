@@ -144,7 +144,7 @@ func TestProxy(t *testing.T) {
 		defer c.CloseIdleConnections()
 		pool := x509.NewCertPool()
 		pool.AddCert(tlsRecv.Certificate())
-		c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.Transport.(*transport).base.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		if body, err := post(c, tlsRecv.URL); err != nil || !strings.HasPrefix(body, "HTTP/") {
 			t.Fatalf("TLS through the proxy: %q %v", body, err)
 		}
@@ -168,12 +168,12 @@ func TestProxy(t *testing.T) {
 func TestNoEnvironmentProxy(t *testing.T) {
 	t.Parallel()
 	for _, dest := range []Destinations{{}, {AllowPrivate: true}} {
-		if p := newClient(dest, nil, time.Second, 1, nil).Transport.(*http.Transport).Proxy; p != nil {
+		if p := newClient(dest, nil, time.Second, 1, nil).Transport.(*transport).base.Proxy; p != nil {
 			t.Fatal("the delivery client has a Proxy function")
 		}
 	}
 	u, _ := url.Parse("http://proxy.internal:3128")
-	if p := newClient(Destinations{}, u, time.Second, 1, nil).Transport.(*http.Transport).Proxy; p != nil {
+	if p := newClient(Destinations{}, u, time.Second, 1, nil).Transport.(*transport).base.Proxy; p != nil {
 		t.Fatal("with --proxy, the transport's Proxy is set: the proxy would not be checked by proxyDialer")
 	}
 }

@@ -11,14 +11,20 @@ import (
 	"github.com/hookline/hookline"
 )
 
+// benchReceiver starts a receiver that reads each request and answers 200.
+func benchReceiver(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
 // BenchmarkSend measures one attempt to a local receiver over a kept
 // connection: the plain path (no request options), which endpoints'
 // options must not slow.
 func BenchmarkSend(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-	}))
-	defer srv.Close()
+	srv := benchReceiver(b)
 	s := New(Options{AllowPrivateNetworks: true, Timeout: 5 * time.Second, IdleConnsPerHost: 4, UserAgent: "bench"})
 	defer s.CloseIdleConnections()
 	req := &Request{URL: srv.URL, ID: "msg_1", Timestamp: 1, Signature: "v1,c2lnbmF0dXJl", Body: make([]byte, 512)}
@@ -34,10 +40,7 @@ func BenchmarkSend(b *testing.B) {
 // BenchmarkSendHeaders is BenchmarkSend to an endpoint with two headers
 // and Basic auth: what a profile adds.
 func BenchmarkSendHeaders(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-	}))
-	defer srv.Close()
+	srv := benchReceiver(b)
 	s := New(Options{AllowPrivateNetworks: true, Timeout: 5 * time.Second, IdleConnsPerHost: 4, UserAgent: "bench"})
 	defer s.CloseIdleConnections()
 	p, err := s.Profile(&hookline.Endpoint{Headers: map[string]string{"X-Api-Key": "k", "X-Region": "eu"},
@@ -75,4 +78,25 @@ func BenchmarkSendCPU(b *testing.B) {
 			b.Fatal(r.Err)
 		}
 	}
+}
+
+// BenchmarkSendParallel is BenchmarkSend from 32 goroutines at once, as the
+// engine's workers send: on a machine whose cores are all busy, its time a
+// request is the two sides' CPU, which the transport's goroutines add to.
+func BenchmarkSendParallel(b *testing.B) {
+	srv := benchReceiver(b)
+	s := New(Options{AllowPrivateNetworks: true, Timeout: 5 * time.Second, IdleConnsPerHost: 64, UserAgent: "bench"})
+	defer s.CloseIdleConnections()
+	req := &Request{URL: srv.URL, ID: "msg_1", Timestamp: 1, Signature: "v1,c2lnbmF0dXJl", Body: make([]byte, 512)}
+	now := time.Now()
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := s.Send(context.Background(), req, now); !r.Success {
+				b.Error(r.Err)
+				return
+			}
+		}
+	})
 }
