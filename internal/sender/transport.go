@@ -106,6 +106,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for try := 0; ; try++ {
 		c, reused, err := t.get(ctx, addr)
 		if err != nil {
+			if body != nil {
+				body.Close() // a RoundTripper closes the body, even on errors
+			}
 			return nil, err
 		}
 		resp, err := t.exchange(ctx, req, body, c, addr)
