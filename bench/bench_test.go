@@ -144,6 +144,13 @@ func checkSteady(t *testing.T, r *bench.Report) {
 	if r.Seconds < 1.9 {
 		t.Errorf("measured window %.2fs, want about 2s", r.Seconds)
 	}
+	// The whole run is at least the window and at most the window, the
+	// warm-up and the drain.
+	d := r.Deliveries
+	if lo, hi := float64(d.Received)/(r.Seconds+0.5+d.DrainSeconds+0.5), float64(d.Received)/r.Seconds; d.RunPerSecond < lo || d.RunPerSecond > hi {
+		t.Errorf("whole-run rate %.0f/s, want between %.0f and %.0f/s (%d received, window %.2fs, drain %.2fs)",
+			d.RunPerSecond, lo, hi, d.Received, r.Seconds, d.DrainSeconds)
+	}
 }
 
 func TestThroughput(t *testing.T) {
@@ -164,7 +171,7 @@ func TestThroughput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"# hookline bench: throughput", r.Machine.Commit, "--scenario throughput", "ratio to ceiling", "## Latency"} {
+	for _, want := range []string{"# hookline bench: throughput", r.Machine.Commit, "--scenario throughput", "ratio to ceiling", "whole run", "## Latency"} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

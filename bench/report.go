@@ -93,6 +93,11 @@ type DeliveryCounts struct {
 	// load stopped; Drained is false if the drain timed out.
 	DrainSeconds float64 `json:"drain_s"`
 	Drained      bool    `json:"drained"`
+	// RunPerSecond is Received over the whole run, from the first event
+	// sent (warm-up included) to the last delivery; 0 if it did not drain.
+	// The median rate judges the window; this one also counts the backlog a
+	// closed loop leaves, which a faster ingest makes larger.
+	RunPerSecond float64 `json:"run_per_second,omitempty"`
 }
 
 // ReceiverCounts count the receivers' answers other than 200.
@@ -187,6 +192,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			drain = fmt.Sprintf("NOT drained after %.0fs", d.DrainSeconds)
 		}
 		p.f("  deliveries   expected %d, received %d, %s; %s/s (median)\n", d.Expected, d.Received, drain, num(d.PerSecond))
+		if d.RunPerSecond > 0 {
+			p.f("  whole run    %s deliveries/s from the first event sent to the last delivery\n", num(d.RunPerSecond))
+		}
 		if r.Scenario == "fanout-100" && r.Endpoints > 0 {
 			p.f("  fan-out      %s events/s delivered to all %d endpoints (median)\n", num(d.PerSecond/float64(r.Endpoints)), r.Endpoints)
 		}
@@ -274,6 +282,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p.f("| events accepted/s (median) | %s |\n", num(r.Events.AcceptedPerSecond))
 	p.f("| deliveries expected / received | %d / %d |\n", r.Deliveries.Expected, r.Deliveries.Received)
 	p.f("| deliveries/s (median) | %s |\n", num(r.Deliveries.PerSecond))
+	if r.Deliveries.RunPerSecond > 0 {
+		p.f("| deliveries/s, whole run (first event to last delivery) | %s |\n", num(r.Deliveries.RunPerSecond))
+	}
 	p.f("| drain after load | %.2fs (complete: %v) |\n", r.Deliveries.DrainSeconds, r.Deliveries.Drained)
 	if c := r.Ceiling; c != nil {
 		p.f("| raw net/http ceiling, %d clients | %s/s |\n", c.Clients, num(c.PerSecond))
