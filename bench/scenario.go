@@ -170,9 +170,14 @@ func findScenario(name string) (*Scenario, error) {
 }
 
 // runLoad is throughput, fanout-100 and ingest: warm-up, then load for the
-// measured window, then the drain.
+// measured window, then the drain; and the whole run's rate.
 func runLoad(ctx context.Context, e *env) error {
-	_, err := e.load(ctx, "")
+	sp, err := e.load(ctx, "")
+	if d := &e.report.Deliveries; d.Drained {
+		if last := e.sink.last(); last.After(sp.start) {
+			d.RunPerSecond = float64(e.sink.received.Load()) / last.Sub(sp.start).Seconds()
+		}
+	}
 	return err
 }
 
@@ -202,11 +207,6 @@ func (e *env) load(ctx context.Context, prefix string) (span, error) {
 	p.setPhase(prefix + "drain")
 	err := e.drain(ctx, loadEnd)
 	e.window(warmEnd, loadEnd)
-	if d := &e.report.Deliveries; d.Drained {
-		if last := e.sink.last(); last.After(start) {
-			d.RunPerSecond = float64(e.sink.received.Load()) / last.Sub(start).Seconds()
-		}
-	}
 	return span{start: start, from: warmEnd, to: loadEnd}, err
 }
 
