@@ -31,6 +31,16 @@ func delivered(tasks []*hookline.Task, now time.Time) []hookline.Outcome {
 	return out
 }
 
+// outcomeIDs returns the delivery ID of each outcome, as RecordOutcomes
+// hands them to recordOutcomes.
+func outcomeIDs(outcomes []hookline.Outcome) []string {
+	ids := make([]string, len(outcomes))
+	for i := range outcomes {
+		ids[i] = outcomes[i].Attempt.DeliveryID
+	}
+	return ids
+}
+
 // TestOutcomesLetWaitingIngestGoFirst checks that an outcome batch that
 // comes while an Ingest waits for the writer does not wait for the writer
 // itself (where it could take the writer first), but at the gate, until the
@@ -117,10 +127,7 @@ func TestOutcomesYieldToWaitingIngest(t *testing.T) {
 	outcomes = append(outcomes[:outcomeYield], append([]hookline.Outcome{{Status: hookline.StatusDelivered,
 		Attempt: hookline.Attempt{DeliveryID: twice, Attempt: 2, StartedAt: now.Add(time.Millisecond), StatusCode: 200}}},
 		outcomes[outcomeYield:]...)...)
-	ids := make([]string, len(outcomes))
-	for i := range outcomes {
-		ids[i] = outcomes[i].Attempt.DeliveryID
-	}
+	ids := outcomeIDs(outcomes)
 
 	s.gate.enter() // an ingest waits for the writer, all along
 	defer s.gate.leave()
@@ -193,10 +200,7 @@ func TestOutcomesKeepTheirTurn(t *testing.T) {
 	defer s.Close()
 	now := hookline.Now()
 	outcomes := delivered(ingestOne(t, s, true, now), now)
-	ids := make([]string, len(outcomes))
-	for i := range outcomes {
-		ids[i] = outcomes[i].Attempt.DeliveryID
-	}
+	ids := outcomeIDs(outcomes)
 	s.gate.enter() // an ingest waits for the writer, all along
 	defer s.gate.leave()
 	s.outcomeTurn = time.Hour

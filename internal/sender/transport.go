@@ -82,7 +82,11 @@ func newTransport(base *http.Transport, maxIdle int) *transport {
 	if maxIdle <= 0 {
 		maxIdle = http.DefaultMaxIdleConnsPerHost
 	}
-	return &transport{base: base, maxIdle: maxIdle, idleFor: base.IdleConnTimeout,
+	idleFor := base.IdleConnTimeout
+	if idleFor <= 0 {
+		idleFor = 90 * time.Second // net/http's none would keep a closed host's connections for ever
+	}
+	return &transport{base: base, maxIdle: maxIdle, idleFor: idleFor,
 		idle: make(map[string][]*conn), swept: time.Now()}
 }
 

@@ -257,3 +257,26 @@ func TestTransportHungReceiverTimesOut(t *testing.T) {
 		t.Fatalf("no answer: %+v, want a timeout", r)
 	}
 }
+
+// TestTransportKeepsWithoutIdleTimeout: a base Transport without an idle
+// timeout still has its plain-HTTP connections kept, and reused.
+func TestTransportKeepsWithoutIdleTimeout(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	conns := countConns(srv)
+	defer srv.Close()
+	c := &http.Client{Transport: newTransport(&http.Transport{}, 2)}
+	for i := range 3 {
+		resp, err := c.Post(srv.URL, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("3 requests used %d connections, want 1", n)
+	}
+}
