@@ -737,8 +737,10 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	var d countsDelta
 	var released []string
 	var settle settling
-	var n int // outcomes written
+	var n int        // outcomes written
+	var taken *rider // the Ingest carried (ride.go)
 	began := time.Now()
+	s.rides.start()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		d, released, n = countsDelta{}, released[:0], len(outcomes)
 		settle.reset(&s.held, ids)
@@ -762,11 +764,14 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 			return settle.writeRows(ctx, tx, s.stmts.insertSettled)
 		}
 		for i := range outcomes {
-			if i > 0 && i%outcomeYield == 0 {
+			if i > 0 && (i%outcomeYield == 0 || i%riderLook == 0 && s.rides.aboard()) {
 				if err := chunk(); err != nil {
 					return err
 				}
-				if s.gate.ingestWaiting() && time.Since(began) >= s.outcomeTurn {
+				// A rider is carried at once: it costs no commit of its
+				// own. An ingest waiting for the writer goes first once
+				// the outcomes have had their turn.
+				if s.rides.aboard() || s.gate.ingestWaiting() && time.Since(began) >= s.outcomeTurn {
 					n = i
 					break
 				}
@@ -819,9 +824,19 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 		if err := chunk(); err != nil {
 			return err
 		}
-		return s.writeSettled(ctx, tx, &settle)
+		if err := s.writeSettled(ctx, tx, &settle); err != nil {
+			return err
+		}
+		if taken = s.rides.stop(); taken != nil {
+			return carry(ctx, tx, taken)
+		}
+		return nil
 	})
+	if x := s.rides.stop(); x != nil { // boarded, not taken: the transaction failed first
+		s.rides.land(x, errNotCarried)
+	}
 	if err != nil {
+		s.rides.land(taken, err)
 		return 0, err
 	}
 	s.held.wrote(settle.rows)
@@ -829,6 +844,7 @@ func (s *Store) recordOutcomes(ctx context.Context, outcomes []hookline.Outcome,
 	for _, id := range released {
 		delete(s.claims.m, id)
 	}
+	s.rides.land(taken, nil)
 	return n, nil
 }
 

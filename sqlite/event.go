@@ -23,30 +23,59 @@ import (
 // fans out to the enabled endpoints of its tenant that match its type (from
 // memory), and every row of the call is written with multi-row INSERTs.
 func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) error {
-	for _, r := range reqs {
-		r.Results, r.Tasks, r.Err = nil, nil, nil
+	reset := func() {
+		for _, r := range reqs {
+			r.Results, r.Tasks, r.Err = nil, nil, nil
+		}
+	}
+	reset()
+	in := s.newIngest(now)
+	x := &rider{write: func(ctx context.Context, tx *sql.Tx) error { return in.write(ctx, tx, reqs) },
+		after: func() { in.committed(reqs) }, done: make(chan error, 1)}
+	if s.rides.board(x) { // ride.go
+		err := <-x.done
+		if err == nil {
+			return nil
+		}
+		reset()
+		if !errors.Is(err, errNotCarried) {
+			return fmt.Errorf("sqlite: ingest: %w", err)
+		}
+		in = s.newIngest(now)
 	}
 	s.gate.enter()
 	s.mu.Lock()
 	s.gate.leave()
 	defer s.mu.Unlock()
-	in := ingest{s: s, now: truncate(now), keys: make(map[hookline.IdempotencyID]*hookline.IdempotencyEntry)}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		in.tx, in.seq, in.fanoutID = tx, s.seq, s.held.lastID
-		in.held, in.fanoutArgs = in.held[:0], in.fanoutArgs[:0]
-		for _, r := range reqs {
-			if err := in.request(ctx, r); err != nil {
-				return err
-			}
-		}
-		return in.flush(ctx)
-	})
-	if err != nil {
-		for _, r := range reqs {
-			r.Results, r.Tasks, r.Err = nil, nil, nil
-		}
+	if err := s.write(ctx, func(tx *sql.Tx) error { return in.write(ctx, tx, reqs) }); err != nil {
+		reset()
 		return fmt.Errorf("sqlite: ingest: %w", err)
 	}
+	in.committed(reqs)
+	return nil
+}
+
+// newIngest returns the state of an Ingest call at now.
+func (s *Store) newIngest(now time.Time) *ingest {
+	return &ingest{s: s, now: truncate(now), keys: make(map[hookline.IdempotencyID]*hookline.IdempotencyEntry)}
+}
+
+// write plans and writes the rows of reqs in tx; the caller holds s.mu.
+func (in *ingest) write(ctx context.Context, tx *sql.Tx, reqs []*hookline.IngestRequest) error {
+	in.tx, in.seq, in.fanoutID = tx, in.s.seq, in.s.held.lastID
+	in.held, in.fanoutArgs = in.held[:0], in.fanoutArgs[:0]
+	for _, r := range reqs {
+		if err := in.request(ctx, r); err != nil {
+			return err
+		}
+	}
+	return in.flush(ctx)
+}
+
+// committed updates the store's memory with what the call committed; the
+// caller holds s.mu.
+func (in *ingest) committed(reqs []*hookline.IngestRequest) {
+	s := in.s
 	s.seq = in.seq
 	in.keepHeld()
 	var tasks []*hookline.Task
@@ -61,7 +90,6 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 	if len(in.claimed) > 0 {
 		s.claims.add(in.claimed, micros(in.now))
 	}
-	return nil
 }
 
 // ingest is the state of one Ingest call.

@@ -85,8 +85,9 @@ type Store struct {
 	// mu serialises writes and guards endpoints: a write holds it from
 	// before its transaction begins until the in-memory state matches what
 	// it committed.
-	mu   sync.Mutex
-	gate ingestGate // Ingest takes mu ahead of RecordOutcomes (gate.go)
+	mu    sync.Mutex
+	gate  ingestGate // Ingest takes mu ahead of RecordOutcomes (gate.go)
+	rides rides      // an Ingest rides on the outcome transaction holding mu (ride.go)
 	// outcomeTurn is how long an outcome transaction keeps the writer
 	// before it lets a waiting Ingest go first (outcomeYield).
 	outcomeTurn time.Duration
