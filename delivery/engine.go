@@ -206,6 +206,7 @@ type Engine struct {
 	retry     *RetryPolicy
 	sender    *sender.Sender
 	sched     *scheduler
+	workers   *workers
 	committer *committer
 	outcomes  *outcomeWriter
 	unclaims  *unclaimer
@@ -291,6 +292,7 @@ func New(cfg Config) *Engine {
 	e.storeCtx, e.storeCancel = context.WithCancel(context.Background())
 	e.bgCtx, e.bgCancel = context.WithCancel(context.Background())
 	e.poller = newPoller(e)
+	e.workers = newWorkers(e.run, workerIdle)
 	e.sched = newScheduler(schedConfig{
 		capacity:    cfg.MemoryQueue,
 		capBytes:    max(0, cfg.MemoryQueueBytes),
@@ -301,7 +303,7 @@ func New(cfg Config) *Engine {
 		disableFor: cfg.DisableAfter,
 		now:        cfg.Now,
 		base:       e.ctx,
-		start:      func(j *job) { go e.run(j) },
+		start:      func(j *job) { e.workers.start(j) },
 		wake:       e.poller.poke,
 		profile:    e.sender.Profile,
 		owned:      e.ownedMask,
@@ -419,6 +421,7 @@ func (e *Engine) stop() {
 	e.sched.close()
 	e.unclaim(e.sched.drop(func(*hookline.Task) bool { return false }))
 	e.sched.running.Wait() // until the attempts finish, or abort ends them
+	e.workers.close()
 	close(e.outcomes.ch)
 	<-e.outcomes.done
 	e.bg.Wait()

@@ -12,11 +12,10 @@ import (
 )
 
 // run makes the attempt of j, then of every job the scheduler hands this
-// goroutine after it, and returns when there is none.
-func (e *Engine) run(j *job) {
-	sigbuf := make([]byte, 0, 192) // room for two v1a signatures
+// goroutine after it, and returns when there is none (workers.go).
+func (e *Engine) run(j *job, sigbuf *[]byte) {
 	for j != nil {
-		next := e.attempt(j, &sigbuf)
+		next := e.attempt(j, sigbuf)
 		e.sched.running.Done()
 		j = next
 	}
