@@ -2,6 +2,8 @@
 # Runs every hookline bench scenario three times (backlog once) and keeps the
 # reports in docs/perf/runs/. docs/perf/README.md quotes their medians.
 # Usage: scripts/perf.sh [scenario...]
+# PERF_TAG=1207- names the reports <tag><scenario>-<n> (a session's snapshot
+# beside the earlier ones, which the README also quotes).
 # PERF_QUIET_WAIT=600 makes each run first wait, up to that many seconds, until
 # the machine is idle (under 0.4 cores busy over 5 s): the cores are shared.
 set -euo pipefail
@@ -24,7 +26,7 @@ run() {
 	for i in $(seq 1 "$n"); do
 		quiet
 		echo "== $name run $i: hookline bench $*" >&2
-		/tmp/hookline-perf bench "$@" --markdown "$out/$name-$i.md" 2>/dev/null | tee "$out/$name-$i.txt"
+		/tmp/hookline-perf bench "$@" --markdown "$out/${PERF_TAG:-}$name-$i.md" 2>/dev/null | tee "$out/${PERF_TAG:-}$name-$i.txt"
 	done
 }
 scenarios=("$@")
