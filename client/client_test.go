@@ -22,6 +22,7 @@ import (
 	"github.com/hookline/hookline/client"
 	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/internal/openapitest"
+	"github.com/hookline/hookline/internal/poll"
 	"github.com/hookline/hookline/signature"
 	"github.com/hookline/hookline/sqlite"
 	"github.com/hookline/hookline/web"
@@ -111,17 +112,8 @@ func setup(t *testing.T, opts ...func(*api.Config)) *bundle {
 	return &bundle{srv: srv, c: c, receiver: rc, v: v}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds, failing the test after poll.Deadline.
+var waitFor = poll.Until
 
 func TestNew(t *testing.T) {
 	t.Parallel()

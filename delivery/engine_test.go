@@ -18,6 +18,7 @@ import (
 	"github.com/hookline/hookline"
 	"github.com/hookline/hookline/delivery"
 	"github.com/hookline/hookline/internal/pgtest"
+	"github.com/hookline/hookline/internal/poll"
 	"github.com/hookline/hookline/postgres"
 	"github.com/hookline/hookline/signature"
 	"github.com/hookline/hookline/sqlite"
@@ -154,17 +155,8 @@ func (b *bundle) send(t *testing.T, typ string, data string) hookline.IngestResu
 	return res[0]
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds, failing the test after poll.Deadline.
+var waitFor = poll.Until
 
 func (b *bundle) deliveries(t *testing.T, eventID string) []*hookline.Delivery {
 	t.Helper()

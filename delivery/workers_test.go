@@ -4,19 +4,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// waitUntil polls cond until it holds, failing the test after 10 s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+	"github.com/hookline/hookline/internal/poll"
+)
 
 // held is a run func for workers whose jobs with probe set wait for
 // release; it counts the jobs run.
@@ -38,15 +28,15 @@ func TestWorkersReuseParkedGoroutine(t *testing.T) {
 	var ran atomic.Int32
 	w := newWorkers(held(release, &ran), time.Hour)
 	w.start(&job{})
-	waitUntil(t, "the first worker to park", func() bool { return w.idle() == 1 })
+	poll.Until(t, "the first worker to park", func() bool { return w.idle() == 1 })
 	w.start(&job{})
-	waitUntil(t, "the second job to run", func() bool { return ran.Load() == 2 && w.idle() == 1 })
+	poll.Until(t, "the second job to run", func() bool { return ran.Load() == 2 && w.idle() == 1 })
 	if n := w.started.Load(); n != 1 {
 		t.Fatalf("%d goroutines started for two jobs one after the other, want 1", n)
 	}
 	w.start(&job{probe: true}) // takes the parked worker, and holds it
 	w.start(&job{})
-	waitUntil(t, "the job beside the held one to run and its worker to park", func() bool { return ran.Load() == 3 && w.idle() == 1 })
+	poll.Until(t, "the job beside the held one to run and its worker to park", func() bool { return ran.Load() == 3 && w.idle() == 1 })
 	if n := w.started.Load(); n != 2 {
 		t.Errorf("%d goroutines started with one busy, want 2", n)
 	}
@@ -54,16 +44,16 @@ func TestWorkersReuseParkedGoroutine(t *testing.T) {
 	first := w.parked[0]
 	w.mu.Unlock()
 	close(release)
-	waitUntil(t, "both workers to park", func() bool { return w.idle() == 2 })
+	poll.Until(t, "both workers to park", func() bool { return w.idle() == 2 })
 	w.start(&job{})
-	waitUntil(t, "the next job to run", func() bool { return ran.Load() == 5 && w.idle() == 2 })
+	poll.Until(t, "the next job to run", func() bool { return ran.Load() == 5 && w.idle() == 2 })
 	w.mu.Lock()
 	if w.parked[0] != first {
 		t.Error("the next job went to the worker parked first, not the one parked last")
 	}
 	w.mu.Unlock()
 	w.close()
-	waitUntil(t, "the parked workers to exit", func() bool { return w.alive.Load() == 0 })
+	poll.Until(t, "the parked workers to exit", func() bool { return w.alive.Load() == 0 })
 	if w.park(&worker{jobs: make(chan *job, 1)}) {
 		t.Error("a worker parked after close")
 	}
@@ -79,9 +69,9 @@ func TestWorkersRetireIdle(t *testing.T) {
 	w.start(&job{probe: true})
 	w.start(&job{probe: true})
 	release <- struct{}{} // one finishes and parks
-	waitUntil(t, "a worker to park", func() bool { return w.idle() == 1 })
+	poll.Until(t, "a worker to park", func() bool { return w.idle() == 1 })
 	release <- struct{}{} // the other parks, and retires the first
-	waitUntil(t, "the first worker to be retired", func() bool { return w.alive.Load() == 1 && w.idle() == 1 })
+	poll.Until(t, "the first worker to be retired", func() bool { return w.alive.Load() == 1 && w.idle() == 1 })
 	if n := w.started.Load(); n != 2 {
 		t.Errorf("%d goroutines started, want 2", n)
 	}

@@ -7,19 +7,11 @@ import (
 	"time"
 
 	"github.com/hookline/hookline"
+	"github.com/hookline/hookline/internal/poll"
 )
 
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds, failing the test after poll.Deadline.
+var waitFor = poll.Until
 
 // delivered returns a first, successful outcome of each task.
 func delivered(tasks []*hookline.Task, now time.Time) []hookline.Outcome {
