@@ -22,6 +22,10 @@ import (
 // ECONFLICT, and nothing of that request is written. Then each new event
 // fans out to the enabled endpoints of its tenant that match its type (from
 // memory), and every row of the call is written with multi-row INSERTs.
+//
+// An Ingest that comes while an outcome transaction holds the writer rides
+// on it: its rows go in that transaction, committed with its fsync
+// (ride.go).
 func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) error {
 	reset := func() {
 		for _, r := range reqs {
