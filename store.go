@@ -139,6 +139,17 @@ type Store interface {
 	Close() error
 }
 
+// An EarlyIngester is a Store that can answer an Ingest before it has made
+// the tasks of its deliveries, which for an event fanned out to thousands
+// of endpoints is milliseconds of work after the commit. IngestEarly
+// writes and commits as Ingest does and fills each request's Results or
+// Err; finish fills the Tasks. The caller calls finish once, as soon as it
+// has answered; until then the store's other methods wait, so that what a
+// caller answered is what anyone reads. finish is nil when err is not.
+type EarlyIngester interface {
+	IngestEarly(ctx context.Context, reqs []*IngestRequest, now time.Time) (finish func(), err error)
+}
+
 // Queue is the part of the Store that the delivery engine works the queue
 // of deliveries with: it claims what is due, gives back what it cannot hold,
 // takes partitions over, frees claims nothing holds, and records the outcomes

@@ -158,6 +158,16 @@ func (c *committer) takeArrived(waiting *tenantJobs, open bool) bool {
 	return open
 }
 
+// ingest writes the requests of one group: with a store that can answer
+// before it has made the tasks (hookline.EarlyIngester), finish makes them,
+// and the store waits for it.
+func (e *Engine) ingest(ctx context.Context, reqs []*hookline.IngestRequest) (finish func(), err error) {
+	if ei, ok := e.store.(hookline.EarlyIngester); ok {
+		return ei.IngestEarly(ctx, reqs, e.now())
+	}
+	return nil, e.store.Ingest(ctx, reqs, e.now())
+}
+
 // commit writes one group and hands its deliveries to the scheduler.
 func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	e := c.e
@@ -183,8 +193,15 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.CommitTimeout)
-	err := e.store.Ingest(ctx, reqs, e.now())
+	finish, err := e.ingest(ctx, reqs)
 	cancel()
+	if finish != nil {
+		defer func() {
+			if finish != nil { // not called: a panic
+				finish()
+			}
+		}()
+	}
 	e.metrics.ingestWrite.Observe(time.Since(start).Seconds())
 	e.commits.record(err, time.Now())
 	if err != nil {
@@ -205,9 +222,9 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 	}
 	e.pending.Add(int64(deliveries))
 	e.metrics.ingested(events, len(reqs))
-	// The group is durable: answer it before handing its deliveries to the
-	// scheduler, which for a wide fan-out is milliseconds of work the 202
-	// need not wait for. The next group is committed only after they are
+	// The group is durable: answer it before making its tasks (finish) and
+	// handing them to the scheduler, which for a wide fan-out is
+	// milliseconds of work the 202 need not wait for. The next group is committed only after they are
 	// handed over (this goroutine), so the order of the events of one
 	// ordering key, sent one after the other's 202, is kept.
 	for _, j := range group {
@@ -223,6 +240,10 @@ func (c *committer) commit(group []*ingestJob, reqs []*hookline.IngestRequest) {
 		// blocks or is preempted; the handover below would keep them for
 		// milliseconds, on two busy cores often ten.
 		runtime.Gosched()
+	}
+	if finish != nil {
+		finish() // the tasks
+		finish = nil
 	}
 	var rejected, stored []*hookline.Task
 	now := e.now()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,22 @@ import (
 )
 
 // Ingest writes the events of every request and their fan-out in one
-// transaction, committed with fsync before it returns.
+// transaction, committed with fsync before it returns (IngestEarly, with
+// its finish called at once).
+func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) error {
+	finish, err := s.IngestEarly(ctx, reqs, now)
+	if finish != nil {
+		finish()
+	}
+	return err
+}
+
+// IngestEarly writes the events of every request and their fan-out in one
+// transaction, committed with fsync before it returns, and fills each
+// request's Results or Err; finish makes the tasks and the store's
+// bookkeeping of the deliveries (hookline.EarlyIngester). For a wide
+// fan-out that is most of the work: the rows are an event's and one
+// fanouts row (held.go), the tasks and the held deliveries one each.
 //
 // For each request, idempotency keys are checked first: against the keys
 // stored, earlier requests of the same call and earlier events of the same
@@ -25,8 +41,9 @@ import (
 //
 // An Ingest that comes while an outcome transaction holds the writer rides
 // on it: its rows go in that transaction, committed with its fsync
-// (ride.go).
-func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) error {
+// (ride.go), and the outcome writer does the bookkeeping; finish has
+// nothing left to do.
+func (s *Store) IngestEarly(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) (finish func(), err error) {
 	reset := func() {
 		for _, r := range reqs {
 			r.Results, r.Tasks, r.Err = nil, nil, nil
@@ -39,24 +56,26 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 	if s.rides.board(x) { // ride.go
 		err := <-x.done
 		if err == nil {
-			return nil
+			return func() {}, nil
 		}
 		reset()
 		if !errors.Is(err, errNotCarried) {
-			return fmt.Errorf("sqlite: ingest: %w", err)
+			return nil, fmt.Errorf("sqlite: ingest: %w", err)
 		}
 		in = s.newIngest(now)
 	}
 	s.gate.enter()
 	s.mu.Lock()
 	s.gate.leave()
-	defer s.mu.Unlock()
 	if err := s.write(ctx, func(tx *sql.Tx) error { return in.write(ctx, tx, reqs) }); err != nil {
+		s.mu.Unlock()
 		reset()
-		return fmt.Errorf("sqlite: ingest: %w", err)
+		return nil, fmt.Errorf("sqlite: ingest: %w", err)
 	}
-	in.committed(reqs)
-	return nil
+	return func() {
+		defer s.mu.Unlock()
+		in.committed(reqs)
+	}, nil
 }
 
 // newIngest returns the state of an Ingest call at now.
@@ -68,6 +87,7 @@ func (s *Store) newIngest(now time.Time) *ingest {
 func (in *ingest) write(ctx context.Context, tx *sql.Tx, reqs []*hookline.IngestRequest) error {
 	in.tx, in.seq, in.fanoutID = tx, in.s.seq, in.s.held.lastID
 	in.held, in.fanoutArgs = in.held[:0], in.fanoutArgs[:0]
+	in.planned, in.plans = in.planned[:0], in.plans[:0]
 	for _, r := range reqs {
 		if err := in.request(ctx, r); err != nil {
 			return err
@@ -76,10 +96,11 @@ func (in *ingest) write(ctx context.Context, tx *sql.Tx, reqs []*hookline.Ingest
 	return in.flush(ctx)
 }
 
-// committed updates the store's memory with what the call committed; the
-// caller holds s.mu.
+// committed makes the tasks of what the call committed and updates the
+// store's memory with it; the caller holds s.mu.
 func (in *ingest) committed(reqs []*hookline.IngestRequest) {
 	s := in.s
+	in.build()
 	s.seq = in.seq
 	in.keepHeld()
 	var tasks []*hookline.Task
@@ -114,10 +135,30 @@ type ingest struct {
 	lastID             string           // of the deliveries
 	nextIDs            string           // the next idBlock or fewer IDs, concatenated (deliveryID)
 	ids                int              // of the deliveries, made so far
-	held               []*heldRow       // the deliveries held (held.go)
+	planned            []planned        // the new events, in accepted order
+	plans              []match          // their deliveries (planned.from, to)
+	held               []*heldRow       // the deliveries held (held.go), once built
 	fanoutID           int64            // of the last fanouts row planned
 	fanoutArgs         []any            // rows of insertFanouts
-	claimed            []*hookline.Task // the tasks of the deliveries written claimed
+	claimed            []*hookline.Task // the tasks of the deliveries claimed, once built
+}
+
+// planned is a new event of an Ingest call: its deliveries are the
+// call's plans[from:to].
+type planned struct {
+	ev       *hookline.Event
+	r        *hookline.IngestRequest
+	seq      int64
+	from, to int
+	fanout   int64 // its fanouts row (0: no delivery of it is held)
+}
+
+// match is one delivery an Ingest call planned: to ce, of ID id, claimed
+// (held) or not.
+type match struct {
+	ce     *cachedEndpoint
+	id     string
+	claims bool
 }
 
 // request plans the rows of one request, or sets its Err. The error it
@@ -142,11 +183,10 @@ func (in *ingest) request(ctx context.Context, r *hookline.IngestRequest) error 
 			continue
 		}
 		in.seq++
-		tasks := in.fanOut(ev, in.seq, r)
-		results[i] = hookline.IngestResult{ID: ev.ID, Type: ev.Type, Deliveries: len(tasks)}
-		r.Tasks = append(r.Tasks, tasks...)
+		n := in.plan(ev, in.seq, r)
+		results[i] = hookline.IngestResult{ID: ev.ID, Type: ev.Type, Deliveries: n}
 		in.eventArgs = append(in.eventArgs, ev.ID, ev.Tenant, ev.Type, dataArg(ev.Data),
-			micros(ev.CreatedAt), int64(len(tasks)), int64(hookline.ClampPriority(ev.Priority)), ev.OrderingKey, in.seq)
+			micros(ev.CreatedAt), int64(n), int64(hookline.ClampPriority(ev.Priority)), ev.OrderingKey, in.seq)
 		in.events++
 		if ev.IdempotencyKey != "" {
 			k := hookline.IdempotencyID{Tenant: ev.Tenant, Key: ev.IdempotencyKey}
@@ -202,46 +242,37 @@ func (in *ingest) lookup(ctx context.Context, k hookline.IdempotencyID) (*hookli
 	return &e, nil
 }
 
-// fanOut plans one pending delivery of ev, accepted as seq, to each enabled
-// endpoint of its tenant that matches its type and returns their tasks,
-// which share one payload.
-func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestRequest) []*hookline.Task {
+// plan plans one pending delivery of ev, accepted as seq, to each enabled
+// endpoint of its tenant that matches its type, and returns how many: the
+// rows of those left in the store, and one fanouts row listing those held.
+// Their tasks are made once the rows are committed (build).
+func (in *ingest) plan(ev *hookline.Event, seq int64, r *hookline.IngestRequest) int {
 	subs := in.s.endpoints.subscribers(ev.Tenant)
-	var tasks []*hookline.Task
-	var payload []byte
-	var held []*heldRow // the deliveries held, and the steps between their IDs
-	var steps []int
-	var taskSlab []hookline.Task // allocated allocBlock at a time
-	var heldSlab []heldRow
-	last := 0
+	p := planned{ev: ev, r: r, seq: seq, from: len(in.plans)}
+	var body []byte // of the fanouts row
+	first := ""     // ID of the first delivery held
+	last := 0       // in.ids at the last delivery held
 	now := micros(in.now)
-	created := truncate(ev.CreatedAt)
 	priority := hookline.ClampPriority(ev.Priority) // the lanes of deliveries_due_lane
 	for i, ce := range subs {
 		if !ce.matches(ev, &in.docs) {
 			continue
 		}
-		if tasks == nil {
+		if len(in.plans) == p.from {
 			// Sized for every subscriber from the first that matches: a
-			// wide fan-out matches most (a slice of pointers).
-			tasks = make([]*hookline.Task, 0, len(subs)-i)
-		}
-		if payload == nil {
-			payload = payloadOf(ev)
+			// wide fan-out matches most.
+			in.plans = slices.Grow(in.plans, len(subs)-i)
 		}
 		id := in.deliveryID()
 		claims := r.Claims(ce.ep, ce.partition)
 		if claims {
-			if len(heldSlab) == 0 {
-				heldSlab = make([]heldRow, min(len(subs)-i, allocBlock))
+			step := in.ids - last
+			if first == "" {
+				first, step = id, 0
+				body = make([]byte, 0, (len(subs)-i)*(4+len(ce.ep.ID)))
 			}
-			h := &heldSlab[0]
-			heldSlab = heldSlab[1:]
-			*h = heldRow{id: id, eventID: ev.ID, endpointID: ce.ep.ID, eventType: ev.Type,
-				partition: ce.partition, priority: int64(priority), seq: seq, at: now}
-			held = append(held, h)
-			steps = append(steps, in.ids-last)
 			last = in.ids
+			body = appendFanout(body, step, ce.partition, ce.ep.ID)
 		} else {
 			var okey any
 			if ce.ep.FIFO() {
@@ -250,40 +281,80 @@ func (in *ingest) fanOut(ev *hookline.Event, seq int64, r *hookline.IngestReques
 			in.deliveryArgs = append(in.deliveryArgs, id, ev.ID, ce.ep.ID, int64(ce.partition), int64(0), now, now, now,
 				int64(priority), seq, okey, ev.Type)
 		}
-		if len(taskSlab) == 0 {
-			taskSlab = make([]hookline.Task, min(len(subs)-i, allocBlock))
+		in.plans = append(in.plans, match{ce: ce, id: id, claims: claims})
+	}
+	p.to = len(in.plans)
+	if first != "" {
+		in.fanoutID++
+		p.fanout = in.fanoutID
+		in.fanoutArgs = append(in.fanoutArgs, p.fanout, ev.ID, first, now, body)
+	}
+	in.planned = append(in.planned, p)
+	in.deliveries += p.to - p.from
+	return p.to - p.from
+}
+
+// build makes the tasks of the deliveries planned, which share one payload
+// an event, appends them to their requests' Tasks, and makes the held rows
+// of those claimed. The caller holds s.mu, and the rows are committed.
+func (in *ingest) build() {
+	now := micros(in.now)
+	for i := range in.planned {
+		p := &in.planned[i]
+		if p.from == p.to {
+			continue
 		}
-		t := &taskSlab[0]
-		taskSlab = taskSlab[1:]
-		*t = hookline.Task{
-			DeliveryID:     id,
-			EventID:        ev.ID,
-			Endpoint:       ce.ep,
-			Payload:        payload,
-			EventCreatedAt: created,
-			Partition:      ce.partition,
-			Priority:       priority,
-			Due:            in.now,
-			OrderingKey:    ev.OrderingKey,
-			Seq:            seq,
+		ev := p.ev
+		payload := payloadOf(ev)
+		created := truncate(ev.CreatedAt)
+		priority := hookline.ClampPriority(ev.Priority)
+		var f *fanout
+		if p.fanout != 0 {
+			f = &fanout{id: p.fanout}
 		}
-		tasks = append(tasks, t)
-		if claims {
+		tasks := make([]*hookline.Task, 0, p.to-p.from)
+		var taskSlab []hookline.Task // allocated allocBlock at a time
+		var heldSlab []heldRow
+		for j, m := range in.plans[p.from:p.to] {
+			left := p.to - p.from - j
+			if len(taskSlab) == 0 {
+				taskSlab = make([]hookline.Task, min(left, allocBlock))
+			}
+			t := &taskSlab[0]
+			taskSlab = taskSlab[1:]
+			*t = hookline.Task{
+				DeliveryID:     m.id,
+				EventID:        ev.ID,
+				Endpoint:       m.ce.ep,
+				Payload:        payload,
+				EventCreatedAt: created,
+				Partition:      m.ce.partition,
+				Priority:       priority,
+				Due:            in.now,
+				OrderingKey:    ev.OrderingKey,
+				Seq:            p.seq,
+			}
+			tasks = append(tasks, t)
+			if !m.claims {
+				continue
+			}
+			if len(heldSlab) == 0 {
+				heldSlab = make([]heldRow, min(left, allocBlock))
+			}
+			h := &heldSlab[0]
+			heldSlab = heldSlab[1:]
+			*h = heldRow{id: m.id, eventID: ev.ID, endpointID: m.ce.ep.ID, eventType: ev.Type,
+				partition: m.ce.partition, priority: int64(priority), seq: p.seq, at: now, fanout: f}
+			f.left++
+			in.held = append(in.held, h)
 			in.claimed = append(in.claimed, t)
 		}
-		in.deliveries++
-	}
-	if len(held) > 0 {
-		steps[0] = 0
-		in.fanoutID++
-		f := &fanout{id: in.fanoutID, left: len(held)}
-		for _, h := range held {
-			h.fanout = f
+		if p.r.Tasks == nil {
+			p.r.Tasks = tasks
+		} else {
+			p.r.Tasks = append(p.r.Tasks, tasks...)
 		}
-		in.held = append(in.held, held...)
-		in.fanoutArgs = append(in.fanoutArgs, f.id, ev.ID, held[0].id, now, fanoutBody(held, steps))
 	}
-	return tasks
 }
 
 // allocBlock is how many tasks and held rows fanOut allocates at once, and
@@ -420,7 +491,7 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	in := ingest{s: s, now: truncate(now)}
-	var tasks []*hookline.Task
+	r := &hookline.IngestRequest{Claim: claim}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		in.tx, in.fanoutID = tx, s.held.lastID
 		in.held, in.fanoutArgs = in.held[:0], in.fanoutArgs[:0]
@@ -436,7 +507,7 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 		}
 		ev.Data, ev.CreatedAt = data, fromMicros(created)
 		// A replay takes its event's place in line: its accepted order.
-		tasks = in.fanOut(&ev, seq, &hookline.IngestRequest{Claim: claim})
+		in.plan(&ev, seq, r)
 		if err := s.stmts.insertDeliveries.exec(ctx, tx, in.deliveryArgs); err != nil {
 			return err
 		}
@@ -447,8 +518,9 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID string, claim bool, now
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
+	in.build()
 	in.keepHeld()
-	s.counts.ingested(tasks, 0)
+	s.counts.ingested(r.Tasks, 0)
 	s.claims.add(in.claimed, micros(in.now))
-	return tasks, nil
+	return r.Tasks, nil
 }

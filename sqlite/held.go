@@ -61,20 +61,22 @@ type held struct {
 // fanoutBody encodes the held deliveries of one event, in ID order: the
 // first ID is the row's first_id; then for each delivery, the number of
 // steps (nextID) from the previous ID (0 for the first), its partition and
-// its endpoint ID.
+// its endpoint ID (appendFanout).
 func fanoutBody(rows []*heldRow, steps []int) []byte {
-	n := 0
-	for _, r := range rows {
-		n += 3*binary.MaxVarintLen32 + len(r.endpointID)
-	}
-	b := make([]byte, 0, n)
+	var b []byte
 	for i, r := range rows {
-		b = binary.AppendUvarint(b, uint64(steps[i]))
-		b = binary.AppendUvarint(b, uint64(r.partition))
-		b = binary.AppendUvarint(b, uint64(len(r.endpointID)))
-		b = append(b, r.endpointID...)
+		b = appendFanout(b, steps[i], r.partition, r.endpointID)
 	}
 	return b
+}
+
+// appendFanout appends one held delivery to the body of a fanouts row
+// (fanoutBody).
+func appendFanout(b []byte, steps, partition int, endpointID string) []byte {
+	b = binary.AppendUvarint(b, uint64(steps))
+	b = binary.AppendUvarint(b, uint64(partition))
+	b = binary.AppendUvarint(b, uint64(len(endpointID)))
+	return append(b, endpointID...)
 }
 
 // errBadFanout is the error of a fanouts row that does not decode.
