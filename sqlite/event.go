@@ -41,8 +41,8 @@ func (s *Store) Ingest(ctx context.Context, reqs []*hookline.IngestRequest, now 
 //
 // An Ingest that comes while an outcome transaction holds the writer rides
 // on it: its rows go in that transaction, committed with its fsync
-// (ride.go), and the outcome writer does the bookkeeping; finish has
-// nothing left to do.
+// (ride.go), and the outcome writer, still holding the store, does the
+// bookkeeping once it has answered; finish waits for it.
 func (s *Store) IngestEarly(ctx context.Context, reqs []*hookline.IngestRequest, now time.Time) (finish func(), err error) {
 	reset := func() {
 		for _, r := range reqs {
@@ -52,11 +52,11 @@ func (s *Store) IngestEarly(ctx context.Context, reqs []*hookline.IngestRequest,
 	reset()
 	in := s.newIngest(now)
 	x := &rider{write: func(ctx context.Context, tx *sql.Tx) error { return in.write(ctx, tx, reqs) },
-		after: func() { in.committed(reqs) }, done: make(chan error, 1)}
+		after: func() { in.committed(reqs) }, done: make(chan error, 1), built: make(chan struct{})}
 	if s.rides.board(x) { // ride.go
 		err := <-x.done
 		if err == nil {
-			return func() {}, nil
+			return func() { <-x.built }, nil
 		}
 		reset()
 		if !errors.Is(err, errNotCarried) {

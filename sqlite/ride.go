@@ -32,10 +32,13 @@ type rider struct {
 	// after is the ingest's bookkeeping once committed, run under Store.mu
 	// before anything else may write.
 	after func()
-	// done gets nil once the rider is committed and after has run,
+	// done gets nil once the rider is committed, before after runs (the
+	// ingest may answer then: Store.mu is held until after is done);
 	// errNotCarried when nothing of it was written, or the commit's error.
 	done chan error
-	ok   bool // its rows were written (set by carry)
+	// built is closed once after has run, for IngestEarly's finish.
+	built chan struct{}
+	ok    bool // its rows were written (set by carry)
 }
 
 // errNotCarried tells a rider that nothing of it was written: it writes on
@@ -114,7 +117,8 @@ func carry(ctx context.Context, tx *sql.Tx, x *rider) error {
 }
 
 // land answers x once its transaction has ended with err: a committed rider
-// does its bookkeeping (the caller holds Store.mu); one that was not written,
+// is answered, then does its bookkeeping (the caller holds Store.mu, so that
+// nothing reads the store in between); one that was not written,
 // or was rolled back with the transaction, writes alone; one whose commit is
 // in doubt gets the error.
 func (r *rides) land(x *rider, err error) {
@@ -122,11 +126,12 @@ func (r *rides) land(x *rider, err error) {
 	case x == nil:
 		return
 	case err == nil && x.ok:
-		x.after()
 		r.mu.Lock()
 		r.carried++
 		r.mu.Unlock()
 		x.done <- nil
+		x.after()
+		close(x.built)
 	case err != nil && errors.Is(err, hookline.ErrCommitUnknown):
 		x.done <- err
 	default:

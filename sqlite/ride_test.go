@@ -220,3 +220,56 @@ func TestIngestsBesideOutcomes(t *testing.T) {
 	}
 	t.Logf("%d of %d ingests rode on an outcome transaction", s.rides.carried, events)
 }
+
+// TestRiderAnsweredBeforeItsBookkeeping checks that a carried rider is
+// answered once the transaction has committed, before its bookkeeping
+// (which for a wide fan-out is making thousands of tasks), and that the
+// store stays locked until that is done.
+func TestRiderAnsweredBeforeItsBookkeeping(t *testing.T) {
+	ctx := context.Background()
+	s, _ := heldStore(t, filepath.Join(t.TempDir(), "hookline.db"), 10)
+	defer s.Close()
+	now := hookline.Now()
+	outcomes := delivered(ingestOne(t, s, true, now), now)
+	r := eventRequest(now)
+	in := s.newIngest(now)
+	release := make(chan struct{})
+	x := &rider{done: make(chan error, 1), built: make(chan struct{}),
+		write: func(ctx context.Context, tx *sql.Tx) error { return in.write(ctx, tx, []*hookline.IngestRequest{r}) },
+		after: func() { <-release; in.committed([]*hookline.IngestRequest{r}) }}
+	s.rides.start()
+	if !s.rides.board(x) {
+		t.Fatal("board refused the rider")
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		_, err := s.recordOutcomes(ctx, outcomes, outcomeIDs(outcomes), micros(now))
+		recorded <- err
+	}()
+	select {
+	case err := <-x.done:
+		if err != nil {
+			t.Fatalf("the rider was answered %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		close(release)
+		t.Fatal("the rider was not answered while its bookkeeping waited")
+	}
+	select {
+	case <-x.built:
+		t.Fatal("built closed before the bookkeeping ran")
+	default:
+	}
+	if s.mu.TryLock() {
+		s.mu.Unlock()
+		t.Fatal("the store was unlocked before the rider's bookkeeping ran")
+	}
+	close(release)
+	if err := <-recorded; err != nil {
+		t.Fatal(err)
+	}
+	<-x.built
+	if len(r.Tasks) != 10 {
+		t.Errorf("%d tasks after the bookkeeping, want 10", len(r.Tasks))
+	}
+}
